@@ -1,0 +1,209 @@
+"""The wire contracts: pydantic models, JSON on the wire, a schema version in every message.
+
+Producers may add fields before consumers know them (``extra="allow"`` keeps them), but the fields
+named here are checked strictly: ids are non-empty strings, timestamps carry an offset (or are epoch
+milliseconds), prices and quantities are non-negative and enums hold known values.
+
+>>> click = ClickEvent.model_validate_json(
+...     '{"schema_version":1,"event_id":"e1","user_id":"u1","item_id":"i9",'
+...     '"ts":"2011-01-04T10:00:00+00:00","referrer":"mail"}')
+>>> click.item_id, click.ts.year, click.model_extra
+('i9', 2011, {'referrer': 'mail'})
+>>> ClickEvent.model_validate({"schema_version": 1, "event_id": "e", "user_id": "u",
+...                            "item_id": "i", "ts": 1294135200000}).ts.isoformat()
+'2011-01-04T10:00:00+00:00'
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+SCHEMA_VERSION = 1
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Text = Annotated[str, StringConstraints(max_length=512)]
+Location = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _epoch_millis_to_datetime(value: Any) -> Any:
+    """Accept epoch milliseconds beside ISO-8601; bools are not timestamps."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_epoch_millis_to_datetime)]
+
+
+class Device(StrEnum):
+    DESKTOP = "desktop"
+    MOBILE = "mobile"
+    TABLET = "tablet"
+    APP = "app"
+    OTHER = "other"
+
+
+class WeatherCondition(StrEnum):
+    CLEAR = "clear"
+    CLOUDY = "cloudy"
+    RAIN = "rain"
+    SNOW = "snow"
+    STORM = "storm"
+    FOG = "fog"
+
+
+class Contract(BaseModel):
+    """Base of every message: versioned, extra fields kept, immutable once parsed."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    schema_version: int = SCHEMA_VERSION
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"unknown schema_version {value} (this build reads {SCHEMA_VERSION})")
+        return value
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class Event(Contract):
+    """A fact from the shop or the world, with its time and the key it is partitioned by."""
+
+    key_field: ClassVar[str]
+    ts: Timestamp
+
+    @property
+    def key(self) -> str:
+        return getattr(self, self.key_field)
+
+
+class ClickEvent(Event):
+    key_field: ClassVar[str] = "user_id"
+    event_id: Id
+    user_id: Id
+    item_id: Id
+    session_id: Id | None = None
+    location: Location | None = None
+    device: Device | None = None
+
+
+class PurchaseEvent(Event):
+    key_field: ClassVar[str] = "user_id"
+    event_id: Id
+    user_id: Id
+    order_id: Id
+    item_id: Id
+    quantity: int = Field(ge=0, le=1_000_000)
+    price: float = Field(ge=0, le=1e9, allow_inf_nan=False)
+    session_id: Id | None = None
+    location: Location | None = None
+    device: Device | None = None
+
+
+class WeatherEvent(Event):
+    key_field: ClassVar[str] = "location"
+    location: Location
+    temp_c: float = Field(ge=-90, le=60, allow_inf_nan=False)
+    precip_mm: float = Field(ge=0, le=2000, allow_inf_nan=False)
+    condition: WeatherCondition
+    event_id: Id | None = None
+
+
+class ItemUpsert(Event):
+    """The catalogue's current view of an item (compacted topic: the latest per item wins)."""
+
+    key_field: ClassVar[str] = "item_id"
+    item_id: Id
+    title: Text | None = None
+    category: Annotated[str, StringConstraints(max_length=128)] | None = None
+    price: float | None = Field(None, ge=0, le=1e9, allow_inf_nan=False)
+    in_stock: bool = True
+
+
+class UserProfile(Event):
+    """What the shop knows of a user (compacted topic: the latest per user wins)."""
+
+    key_field: ClassVar[str] = "user_id"
+    user_id: Id
+    location: Location | None = None
+    segment: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class RecommendationRequest(Contract):
+    key_field: ClassVar[str] = "user_id"
+    request_id: Id
+    user_id: Id
+    k: int = Field(20, ge=1, le=500)
+    reply_to: Annotated[str, StringConstraints(min_length=1, max_length=249)] = "reco.responses"
+    deadline: Timestamp | None = None
+    location: Location | None = None
+    session_id: Id | None = None
+    exclude: list[Id] = Field(default_factory=list, max_length=1000)
+
+
+class ScoredItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    item_id: Id
+    score: float
+    source: Annotated[str, StringConstraints(max_length=32)] | None = None
+
+
+class RecommendationResponse(Contract):
+    request_id: Id
+    user_id: Id
+    items: list[ScoredItem] = Field(default_factory=list)
+    model_version: Text | None = None
+    error: Text | None = None
+    ts: Timestamp
+
+
+class DeadLetter(Contract):
+    """An input that could not be used, kept whole for an operator, readable by any Kafka client."""
+
+    source_topic: str
+    partition: int
+    offset: int
+    reason: str
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"]
+    key: str | None = None
+    ts: Timestamp
+
+    @classmethod
+    def wrap(
+        cls, raw: bytes, *, topic: str, partition: int, offset: int, reason: str,
+        key: bytes | None = None,
+    ) -> DeadLetter:
+        try:
+            payload, encoding = raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            payload, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+        return cls(
+            source_topic=topic, partition=partition, offset=offset, reason=reason,
+            payload=payload, payload_encoding=encoding,
+            key=key.decode("utf-8", "backslashreplace") if key is not None else None,
+            ts=datetime.now(UTC),
+        )
+
+    def original(self) -> bytes:
+        """The exact bytes that were rejected."""
+        if self.payload_encoding == "base64":
+            return base64.b64decode(self.payload)
+        return self.payload.encode("utf-8")

@@ -1,0 +1,168 @@
+"""One typed, validated, frozen settings object for every recstream process.
+
+Values come, highest priority first, from keyword arguments, environment variables prefixed
+``RECSTREAM_`` and an optional TOML file named by ``RECSTREAM_CONFIG_FILE`` (see
+``deploy/recstream.example.toml``). A bad value stops start-up with a message naming the setting:
+:func:`load_settings` turns pydantic's error into :class:`SettingsError`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "RECSTREAM_CONFIG_FILE"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names it and says what was expected."""
+
+
+class Settings(BaseSettings):
+    """Everything a recstream process can be told. Hyperparameters of models live with the models."""
+
+    model_config = SettingsConfigDict(env_prefix="RECSTREAM_", frozen=True, extra="forbid")
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap: str = Field("127.0.0.1:19092", min_length=1)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    # Partitions of the keyed event topics; reco.requests gets the same count (DESIGN decision 2).
+    partitions: int = Field(4, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1, le=16)
+
+    topic_clicks: str = Field("shop.clicks", min_length=1, max_length=249)
+    topic_purchases: str = Field("shop.purchases", min_length=1, max_length=249)
+    topic_weather: str = Field("weather.events", min_length=1, max_length=249)
+    topic_items: str = Field("shop.items", min_length=1, max_length=249)
+    topic_users: str = Field("shop.users", min_length=1, max_length=249)
+    topic_dlq: str = Field("events.dlq", min_length=1, max_length=249)
+
+    # --- Redis -------------------------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:16379/0"
+    redis_username: str | None = None
+    redis_password: SecretStr | None = None
+    # Every key recstream writes starts with this, so several deployments (or tests) share a server.
+    key_prefix: str = Field("rs", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+
+    # --- Worker ------------------------------------------------------------------------------
+    app_id: str = Field("recstream", min_length=1, max_length=200)
+    # A batch is flushed to Redis (with its offsets) when it reaches this size or age. 500 events
+    # are ~1 ms of pipelined writes; 100 ms keeps freshness far inside the one-second budget.
+    batch_size: int = Field(500, ge=1, le=100_000)
+    batch_max_age_s: float = Field(0.1, gt=0, le=30)
+    recent_items: int = Field(50, ge=1, le=10_000)
+    max_message_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
+    worker_web_port: int | None = Field(None, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warn", "error", "crit"] = "info"
+
+    # --- Local stack -------------------------------------------------------------------------
+    state_dir: Path = Path(".recstream")
+    cache_dir: Path = Path.home() / ".cache" / "recstream"
+    kafka_version: str = Field("4.4.0", pattern=r"^\d+\.\d+\.\d+$")
+    kafka_port: int = Field(19092, ge=1, le=65535)
+    kafka_controller_port: int = Field(19093, ge=1, le=65535)
+    kafka_heap: str = Field("768m", pattern=r"^\d+[kmg]$")
+    redis_port: int = Field(16379, ge=1, le=65535)
+    stack_start_timeout_s: float = Field(120.0, gt=0)
+
+    # --- Producer ----------------------------------------------------------------------------
+    producer_delivery_timeout_ms: int = Field(30_000, ge=100)
+    producer_linger_ms: int = Field(5, ge=0, le=10_000)
+    producer_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_has_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                "kafka_security_protocol SASL_* needs kafka_sasl_mechanism, "
+                "kafka_sasl_username and kafka_sasl_password"
+            )
+        if self.kafka_port == self.kafka_controller_port:
+            raise ValueError("kafka_port and kafka_controller_port must differ")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def event_topics(self) -> tuple[str, ...]:
+        """The topics a worker ingests."""
+        return (
+            self.topic_clicks,
+            self.topic_purchases,
+            self.topic_weather,
+            self.topic_items,
+            self.topic_users,
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, or raise :class:`SettingsError` naming every bad setting.
+
+    >>> load_settings(partitions=0)
+    Traceback (most recent call last):
+    ...
+    stream.settings.SettingsError: invalid setting RECSTREAM_PARTITIONS: Input should be greater than or equal to 1 (got 0)
+    """
+    config_file = os.environ.get(CONFIG_FILE_ENV)
+    if config_file and not Path(config_file).is_file():
+        raise SettingsError(f"{CONFIG_FILE_ENV} names {config_file!r}, which is not a file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        name = "RECSTREAM_" + "_".join(str(part) for part in error["loc"]).upper()
+        if not error["loc"]:
+            name = "settings"
+        got = f" (got {error['input']!r})" if not isinstance(error["input"], dict) else ""
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"invalid setting {name}: {message}{got}")
+    return "; ".join(lines)
