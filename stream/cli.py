@@ -1,0 +1,156 @@
+"""The `recstream` command: thin parsing and printing; the work lives in the modules it calls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from stream.settings import Settings, SettingsError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"recstream: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.run(settings, args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from stream.errors import UserFacingError
+
+        if isinstance(exc, UserFacingError):
+            print(f"recstream: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recstream", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    stack = commands.add_parser("stack", help="the local Kafka + Redis stack").add_subparsers(
+        dest="action", required=True)
+    for action, text in (("up", "start Kafka and Redis and create the topics"),
+                         ("status", "show what runs, with pids, ports and logs"),
+                         ("down", "stop what `up` started")):
+        sub = stack.add_parser(action, help=text)
+        _json_flag(sub)
+        sub.set_defaults(run=_stack)
+
+    worker = commands.add_parser("worker", help="run a Faust ingestion worker")
+    worker.add_argument("--web-port", type=int, default=None,
+                        help="serve Faust's web views (metrics) on this port")
+    worker.set_defaults(run=_worker)
+
+    replay = commands.add_parser("replay", help="produce events from a data set or the simulator")
+    replay.add_argument("--source", default="synthetic",
+                        help="synthetic, online-retail, yoochoose, retailrocket, diginetica, otto")
+    replay.add_argument("--path", type=Path, default=None, help="the data file to read")
+    replay.add_argument("--weather", type=Path, default=None,
+                        help="daily weather CSV merged into the stream (online-retail)")
+    replay.add_argument("--limit", type=int, default=None, help="stop after N events")
+    replay.add_argument("--rate", type=float, default=None,
+                        help="events per second (default: as fast as possible)")
+    replay.add_argument("--speedup", type=float, default=None,
+                        help="follow the original timestamps, this many times faster")
+    replay.add_argument("--seed", type=int, default=7, help="seed of the synthetic shop")
+    replay.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _json_flag(replay)
+    replay.set_defaults(run=_replay)
+
+    inspect = commands.add_parser("inspect", help="what recstream knows of a user or an item")
+    inspect.add_argument("kind", choices=("user", "item"))
+    inspect.add_argument("id")
+    _json_flag(inspect)
+    inspect.set_defaults(run=_inspect)
+
+    bench = commands.add_parser("bench", help="benchmarks that print and save their figures")
+    bench_kinds = bench.add_subparsers(dest="bench", required=True)
+    ingest = bench_kinds.add_parser("ingest", help="producer, worker and bare-consumer rates")
+    ingest.add_argument("--events", type=int, default=100_000)
+    ingest.add_argument("--json", dest="json_file", type=Path, default=None,
+                        help="also write the figures to this file")
+    ingest.set_defaults(run=_bench_ingest)
+    return parser
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else text(data))
+
+
+def _stack(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.localstack import LocalStack
+
+    stack = LocalStack(settings)
+    if args.action == "down":
+        stopped = stack.down()
+        _emit(args, {"stopped": stopped},
+              lambda d: "stopped: " + (", ".join(d["stopped"]) or "nothing was running"))
+        return 0
+    statuses = stack.up() if args.action == "up" else stack.status()
+    rows = [s.as_dict() for s in statuses]
+    _emit(args, {"services": rows, "state_dir": str(stack.state_dir)}, _format_status)
+    return 0 if all(s.running for s in statuses) or args.action == "status" else 1
+
+
+def _format_status(data: dict[str, Any]) -> str:
+    lines = [f"state: {data['state_dir']}"]
+    for row in data["services"]:
+        state = f"running pid {row['pid']}" if row["running"] else "stopped"
+        lines.append(f"{row['name']:<6} {state:<20} 127.0.0.1:{row['port']:<6} log {row['log']}")
+    return "\n".join(lines)
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.worker import run_worker
+
+    if args.web_port is not None:
+        settings = settings.model_copy(update={"worker_web_port": args.web_port})
+    return run_worker(settings)
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.replay import replay
+
+    summary = replay(
+        settings, source=args.source, path=args.path, weather=args.weather, limit=args.limit,
+        rate=args.rate, speedup=args.speedup, seed=args.seed, progress=not args.no_progress,
+    )
+    _emit(args, summary, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
+    return 0
+
+
+def _inspect(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.inspect import inspect_item, inspect_user
+
+    report = (inspect_user if args.kind == "user" else inspect_item)(settings, args.id)
+    _emit(args, report, lambda d: json.dumps(d, indent=2, default=str))
+    return 0
+
+
+def _bench_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.bench.ingest import format_report, run_ingest_bench
+
+    report = run_ingest_bench(settings, events=args.events)
+    print(format_report(report))
+    if args.json_file:
+        args.json_file.parent.mkdir(parents=True, exist_ok=True)
+        args.json_file.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The topics recstream owns, their partition counts and configs, and their creation.
+
+Keyed event topics share one partition count so that a user's clicks, purchases and (later)
+recommendation requests land on the same partition number (DESIGN decision 2). Catalogue and
+profile topics are compacted: the latest message per key is the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from stream.kafka_config import client_config
+from stream.settings import Settings
+
+# A week of events keeps a replay window for recovery and re-training; the DLQ keeps a month so
+# an operator has time to look.
+EVENT_RETENTION_MS = 7 * 24 * 3600 * 1000
+DLQ_RETENTION_MS = 30 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Every topic the project needs, derived from the settings."""
+    events = {"cleanup.policy": "delete", "retention.ms": str(EVENT_RETENTION_MS)}
+    compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+    n = settings.partitions
+    return [
+        TopicSpec(settings.topic_clicks, n, events),
+        TopicSpec(settings.topic_purchases, n, events),
+        TopicSpec(settings.topic_weather, n, events),
+        TopicSpec(settings.topic_items, n, compacted),
+        TopicSpec(settings.topic_users, n, compacted),
+        TopicSpec(settings.topic_dlq, n, {"retention.ms": str(DLQ_RETENTION_MS)}),
+    ]
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
+    """Create the missing topics; return the names created. Existing topics are left as they are."""
+    admin = AdminClient(client_config(settings))
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    missing = [s for s in topic_specs(settings) if s.name not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [
+            NewTopic(s.name, num_partitions=s.partitions,
+                     replication_factor=settings.replication_factor, config=s.config)
+            for s in missing
+        ],
+        operation_timeout=timeout_s,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout_s)
+            created.append(name)
+        except Exception as exc:  # a concurrent creator is fine; anything else is not
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+    return created
