@@ -1,0 +1,227 @@
+"""Ingested state in Redis, written effectively once (DESIGN decision 3).
+
+Every batch of records is applied in one MULTI/EXEC transaction that also advances, per source
+partition, the next offset it covers. Before writing, the batch WATCHes those offset keys and drops
+records below them, so a record Kafka delivers twice (after a crash, before the consumer committed)
+changes nothing the second time, and a stale owner racing a new one after a rebalance loses its
+transaction instead of double-writing. Writes are aggregated per key within a batch: one HINCRBY
+per counter, one LPUSH per user, never a round trip per event (DESIGN decision 9).
+
+Keys (``p`` is ``settings.key_prefix``):
+  p:u:<user>            hash: clicks, purchases, last_ts_ms, location
+  p:u:<user>:recent     list: newest first, trimmed to ``recent_items``
+  p:u:<user>:purchased  set of item ids
+  p:u:<user>:profile    hash: the latest UserProfile (ts_ms guards order)
+  p:i:<item>            hash: clicks, purchases, units
+  p:i:<item>:meta       hash: the latest ItemUpsert (ts_ms guards order)
+  p:w:<location>        hash: the latest weather (ts_ms guards order)
+  p:offsets:<topic>:<partition>  the next offset not yet applied
+  p:stats               hash: events applied per kind, dead letters
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from stream.schemas import (
+    ClickEvent,
+    Event,
+    ItemUpsert,
+    PurchaseEvent,
+    UserProfile,
+    WeatherEvent,
+)
+
+# Sets a hash only when the incoming timestamp is not older than the stored one: compacted and
+# weather topics may be replayed or arrive late, and the latest fact must win (Feast does the same).
+_SET_IF_NEWER = """
+local current = redis.call('HGET', KEYS[1], 'ts_ms')
+if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'ts_ms', ARGV[1], unpack(ARGV, 2))
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka message as the worker received it, before decoding."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A record and what became of it: an event, or the reason it is a dead letter."""
+
+    record: Record
+    event: Event | None
+    reason: str | None = None
+
+
+class Keys:
+    """Key names in one place, for the writer here and the readers (inspect, serving)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def user(self, user_id: str) -> str:
+        return f"{self.prefix}:u:{user_id}"
+
+    def recent(self, user_id: str) -> str:
+        return f"{self.prefix}:u:{user_id}:recent"
+
+    def purchased(self, user_id: str) -> str:
+        return f"{self.prefix}:u:{user_id}:purchased"
+
+    def profile(self, user_id: str) -> str:
+        return f"{self.prefix}:u:{user_id}:profile"
+
+    def item(self, item_id: str) -> str:
+        return f"{self.prefix}:i:{item_id}"
+
+    def item_meta(self, item_id: str) -> str:
+        return f"{self.prefix}:i:{item_id}:meta"
+
+    def weather(self, location: str) -> str:
+        return f"{self.prefix}:w:{location}"
+
+    def offset(self, topic: str, partition: int) -> str:
+        return f"{self.prefix}:offsets:{topic}:{partition}"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.prefix}:stats"
+
+
+BeforeCommit = Callable[[list[Decoded]], Awaitable[None]]
+
+
+class StateWriter:
+    """Applies decoded batches to Redis exactly once per source offset."""
+
+    def __init__(self, client: Redis, prefix: str, recent_items: int = 50) -> None:
+        self.client = client
+        self.keys = Keys(prefix)
+        self.recent_items = recent_items
+        self._set_if_newer = client.register_script(_SET_IF_NEWER)
+
+    async def apply(self, batch: Sequence[Decoded], before_commit: BeforeCommit) -> list[Decoded]:
+        """Apply the records not applied before; return them.
+
+        ``before_commit`` receives those fresh records before the transaction commits (the worker
+        publishes dead letters there), so nothing is marked done before its side effects are.
+        """
+        if not batch:
+            return []
+        partitions = sorted({(d.record.topic, d.record.partition) for d in batch})
+        offset_keys = [self.keys.offset(t, p) for t, p in partitions]
+        while True:
+            async with self.client.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(*offset_keys)
+                    stored = await pipe.mget(offset_keys)
+                    applied = {tp: int(v) if v is not None else 0
+                               for tp, v in zip(partitions, stored, strict=True)}
+                    fresh = [d for d in batch
+                             if d.record.offset >= applied[(d.record.topic, d.record.partition)]]
+                    if not fresh:
+                        return []
+                    await before_commit(fresh)
+                    pipe.multi()
+                    await self._queue_writes(pipe, fresh)
+                    for (topic, partition), next_offset in _next_offsets(fresh).items():
+                        pipe.set(self.keys.offset(topic, partition), next_offset)
+                    await pipe.execute()
+                    return fresh
+                except WatchError:
+                    continue  # someone else advanced a partition of ours: re-read and retry
+
+    async def _queue_writes(self, pipe: Any, fresh: Sequence[Decoded]) -> None:
+        keys = self.keys
+        counters: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        recent: defaultdict[str, list[str]] = defaultdict(list)
+        purchased: defaultdict[str, set[str]] = defaultdict(set)
+        user_fields: defaultdict[str, dict[str, Any]] = defaultdict(dict)
+        latest: dict[str, tuple[int, dict[str, Any]]] = {}
+        stats: Counter[str] = Counter()
+
+        for decoded in fresh:
+            event = decoded.event
+            if event is None:
+                stats["dead_letters"] += 1
+                continue
+            ts_ms = int(event.ts.timestamp() * 1000)
+            if isinstance(event, (ClickEvent, PurchaseEvent)):
+                kind = "clicks" if isinstance(event, ClickEvent) else "purchases"
+                stats[kind] += 1
+                counters[keys.user(event.user_id)][kind] += 1
+                counters[keys.item(event.item_id)][kind] += 1
+                recent[event.user_id].append(event.item_id)
+                fields = user_fields[event.user_id]
+                fields["last_ts_ms"] = max(ts_ms, fields.get("last_ts_ms", 0))
+                if event.location:
+                    fields["location"] = event.location
+                if isinstance(event, PurchaseEvent):
+                    counters[keys.item(event.item_id)]["units"] += event.quantity
+                    purchased[event.user_id].add(event.item_id)
+            elif isinstance(event, WeatherEvent):
+                stats["weather"] += 1
+                _keep_latest(latest, keys.weather(event.location), ts_ms, {
+                    "temp_c": event.temp_c, "precip_mm": event.precip_mm,
+                    "condition": event.condition.value})
+            elif isinstance(event, ItemUpsert):
+                stats["items"] += 1
+                _keep_latest(latest, keys.item_meta(event.item_id), ts_ms, _fields(
+                    event, "title", "category", "price", in_stock=int(event.in_stock)))
+            elif isinstance(event, UserProfile):
+                stats["users"] += 1
+                _keep_latest(latest, keys.profile(event.user_id), ts_ms,
+                             _fields(event, "location", "segment"))
+
+        for key, fields in counters.items():
+            for name, amount in fields.items():
+                pipe.hincrby(key, name, amount)
+        for user_id, items in recent.items():
+            # LPUSH pushes left to right, so the newest ends up first.
+            pipe.lpush(keys.recent(user_id), *items)
+            pipe.ltrim(keys.recent(user_id), 0, self.recent_items - 1)
+        for user_id, items in purchased.items():
+            pipe.sadd(keys.purchased(user_id), *items)
+        for user_id, fields in user_fields.items():
+            pipe.hset(keys.user(user_id), mapping=fields)
+        for key, (ts_ms, fields) in latest.items():
+            args = [ts_ms] + [x for pair in fields.items() for x in pair]
+            await self._set_if_newer(keys=[key], args=args, client=pipe)  # queued, not sent
+        for name, amount in stats.items():
+            pipe.hincrby(keys.stats, name, amount)
+
+
+def _keep_latest(latest: dict[str, tuple[int, dict[str, Any]]], key: str, ts_ms: int,
+                 fields: dict[str, Any]) -> None:
+    """Within a batch, keep the newest fact per key (a later offset wins a tie)."""
+    if key not in latest or latest[key][0] <= ts_ms:
+        latest[key] = (ts_ms, fields)
+
+
+def _fields(event: Event, *names: str, **extra: Any) -> dict[str, Any]:
+    values = {name: getattr(event, name) for name in names}
+    values.update(extra)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _next_offsets(fresh: Sequence[Decoded]) -> dict[tuple[str, int], int]:
+    result: dict[tuple[str, int], int] = {}
+    for d in fresh:
+        tp = (d.record.topic, d.record.partition)
+        result[tp] = max(result.get(tp, 0), d.record.offset + 1)
+    return result
