@@ -9,26 +9,13 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from stream.codec import InvalidMessage, decode
-from stream.schemas import ClickEvent, DeadLetter, Event, ItemUpsert, PurchaseEvent, UserProfile
-from stream.schemas import WeatherEvent
-from stream.settings import Settings
+from stream.schemas import DeadLetter, Event
 from stream.state import Decoded, Record, StateWriter
 
 
 class DeadLetterSink(Protocol):
     async def publish(self, letters: Sequence[DeadLetter]) -> None:
         """Deliver the dead letters durably (return only once the broker has them)."""
-
-
-def contracts_by_topic(settings: Settings) -> dict[str, type[Event]]:
-    """Which contract each ingested topic carries."""
-    return {
-        settings.topic_clicks: ClickEvent,
-        settings.topic_purchases: PurchaseEvent,
-        settings.topic_weather: WeatherEvent,
-        settings.topic_items: ItemUpsert,
-        settings.topic_users: UserProfile,
-    }
 
 
 class Ingestor:

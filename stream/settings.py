@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     batch_max_age_s: float = Field(0.1, gt=0, le=30)
     recent_items: int = Field(50, ge=1, le=10_000)
     max_message_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
+    # How long the group waits for a silent worker before its partitions move (a crashed worker
+    # is detected this fast); heartbeats go every third of it.
+    worker_session_timeout_s: float = Field(10.0, ge=6, le=300)
     worker_web_port: int | None = Field(None, ge=1, le=65535)
     log_level: Literal["debug", "info", "warn", "error", "crit"] = "info"
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stream.kafka_config import client_config
+from stream.schemas import ClickEvent, Event, ItemUpsert, PurchaseEvent, UserProfile, WeatherEvent
 from stream.settings import Settings
 
 # A week of events keeps a replay window for recovery and re-training; the DLQ keeps a month so
@@ -40,6 +41,17 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_users, n, compacted),
         TopicSpec(settings.topic_dlq, n, {"retention.ms": str(DLQ_RETENTION_MS)}),
     ]
+
+
+def contracts_by_topic(settings: Settings) -> dict[str, type[Event]]:
+    """Which contract each ingested topic carries (the producer routes by the inverse)."""
+    return {
+        settings.topic_clicks: ClickEvent,
+        settings.topic_purchases: PurchaseEvent,
+        settings.topic_weather: WeatherEvent,
+        settings.topic_items: ItemUpsert,
+        settings.topic_users: UserProfile,
+    }
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:

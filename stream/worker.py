@@ -9,21 +9,18 @@ own offset commits are an optimisation; correctness comes from the offsets store
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 import faust
 from redis.asyncio import Redis
 
-from stream.ingest import Ingestor, contracts_by_topic
+from stream.ingest import Ingestor
 from stream.kafka_config import faust_broker_credentials
 from stream.schemas import DeadLetter
 from stream.settings import Settings
 from stream.state import Record, StateWriter
-
-log = logging.getLogger(__name__)
-
+from stream.topics import contracts_by_topic, ensure_topics
 
 def redis_client(settings: Settings) -> Redis:
     """The asyncio Redis client every worker component shares (connects lazily)."""
@@ -73,6 +70,8 @@ def create_app(settings: Settings) -> faust.App:
         # Faust commits acknowledged offsets this often; our own offsets (stored with the state)
         # make a lagging commit cost only skipped re-reads after a crash, never double counts.
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=settings.worker_session_timeout_s / 3,
         **web,
     )
     dlq = app.topic(settings.topic_dlq, key_serializer="raw", value_serializer="raw",
@@ -116,9 +115,8 @@ def _record(event: faust.EventT) -> Record:
 
 def run_worker(settings: Settings) -> int:
     """Run one worker until it is stopped (SIGTERM or Ctrl-C stop it cleanly)."""
-    from stream.topics import ensure_topics
-
     ensure_topics(settings)
+    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

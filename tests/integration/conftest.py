@@ -1,0 +1,138 @@
+"""The real local stack, started once per test session by the project's own launcher.
+
+Kafka and Redis run on free ports with a throw-away state folder; every test gets fresh topic
+names, a fresh consumer group and a fresh Redis key prefix, so tests never see each other's data.
+If the stack cannot start, every integration test fails (never skips).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from stream.localstack import LocalStack
+from stream.settings import Settings, load_settings
+from stream.topics import ensure_topics
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    state = tmp_path_factory.mktemp("stack")
+    settings = load_settings(
+        state_dir=state, kafka_port=_free_port(), kafka_controller_port=_free_port(),
+        redis_port=_free_port(),
+    )
+    port_settings = settings.model_copy(update={
+        "kafka_bootstrap": f"127.0.0.1:{settings.kafka_port}",
+        "redis_url": f"redis://127.0.0.1:{settings.redis_port}/0",
+    })
+    local = LocalStack(port_settings)
+    try:
+        local.up()
+        yield port_settings
+    finally:
+        local.down()
+
+
+@pytest.fixture
+def settings(stack: Settings) -> Settings:
+    """The stack's settings with topics, consumer group and key prefix of this test's own."""
+    tag = uuid.uuid4().hex[:8]
+    fresh = stack.model_copy(update={
+        "app_id": f"test-{tag}",
+        "key_prefix": f"t{tag}",
+        "topic_clicks": f"clicks-{tag}",
+        "topic_purchases": f"purchases-{tag}",
+        "topic_weather": f"weather-{tag}",
+        "topic_items": f"items-{tag}",
+        "topic_users": f"users-{tag}",
+        "topic_dlq": f"dlq-{tag}",
+        "state_dir": stack.state_dir / tag,
+    })
+    ensure_topics(fresh)
+    return fresh
+
+
+@pytest.fixture
+def redis_client(stack: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process see exactly these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECSTREAM_")}
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[f"RECSTREAM_{name.upper()}"] = str(value)
+    return env
+
+
+class WorkerProcess:
+    """A real `recstream worker` process, as an operator would run it."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        self.log = log
+        self._out = open(log, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stream.cli", "worker"], cwd=REPO, env=settings_env(settings),
+            stdout=self._out, stderr=subprocess.STDOUT,
+        )
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._out.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    workers: list[WorkerProcess] = []
+
+    def start(override: Settings | None = None) -> WorkerProcess:
+        worker = WorkerProcess(override or settings, tmp_path / f"worker-{len(workers)}.log")
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.kill(signal.SIGTERM)
+        # Shown by pytest only when the test failed.
+        print(f"--- {worker.log.name} ---\n{worker.output()[-6000:]}")
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
+               interval_s: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g}s waiting for {what}")
+        time.sleep(interval_s)

@@ -1,0 +1,108 @@
+"""Every valid event is reflected in Redis exactly once; every malformed one is dead-lettered."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+import redis
+from confluent_kafka import Consumer
+
+from stream.schemas import DeadLetter
+from stream.settings import Settings
+from stream.state import Keys
+from tests.integration.conftest import wait_until
+from tests.integration.traffic import Traffic, mixed_traffic, send_raw
+
+pytestmark = pytest.mark.integration
+
+
+def applied_events(client: redis.Redis, settings: Settings) -> int:
+    stats = client.hgetall(Keys(settings.key_prefix).stats)
+    return sum(int(stats.get(k, 0)) for k in ("clicks", "purchases", "weather"))
+
+
+def assert_state_matches(client: redis.Redis, settings: Settings, traffic: Traffic) -> None:
+    keys = Keys(settings.key_prefix)
+    for item in set(traffic.item_clicks) | set(traffic.item_purchases):
+        stored = client.hgetall(keys.item(item))
+        assert int(stored.get("clicks", 0)) == traffic.item_clicks[item], item
+        assert int(stored.get("purchases", 0)) == traffic.item_purchases[item], item
+        assert int(stored.get("units", 0)) == traffic.item_units[item], item
+    for user in set(traffic.user_clicks) | set(traffic.user_purchases):
+        stored = client.hgetall(keys.user(user))
+        assert int(stored.get("clicks", 0)) == traffic.user_clicks[user], user
+        assert int(stored.get("purchases", 0)) == traffic.user_purchases[user], user
+        assert client.smembers(keys.purchased(user)) == traffic.purchased.get(user, set())
+    for location, message in traffic.weather.items():
+        stored = client.hgetall(keys.weather(location))
+        assert stored["condition"] == message["condition"]
+        assert float(stored["temp_c"]) == message["temp_c"]
+    stats = client.hgetall(keys.stats)
+    assert applied_events(client, settings) == traffic.valid_count
+    assert int(stats["dead_letters"]) == len(traffic.malformed)
+
+
+def read_dead_letters(settings: Settings, expected: int, timeout_s: float = 60) -> list[DeadLetter]:
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
+                         "group.id": f"{settings.app_id}-dlq-reader",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([settings.topic_dlq])
+    letters: dict[tuple[str, int, int], DeadLetter] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                if len(letters) >= expected:
+                    break
+                continue
+            # Read with a plain JSON parser: any Kafka client can read a dead letter.
+            letter = DeadLetter.model_validate(json.loads(message.value()))
+            letters[(letter.source_topic, letter.partition, letter.offset)] = letter
+    finally:
+        consumer.close()
+    return list(letters.values())
+
+
+def test_mixed_stream_is_applied_exactly_once_and_malformed_go_to_the_dlq(
+        settings, start_worker, redis_client):
+    traffic = mixed_traffic(settings, 10_000, malformed_every=100)
+    start_worker()
+    send_raw(settings, traffic.messages)
+
+    wait_until(lambda: applied_events(redis_client, settings) >= traffic.valid_count, 120,
+               "every valid event in Redis")
+    time.sleep(1.0)  # nothing more may arrive: a double count would show now
+    assert_state_matches(redis_client, settings, traffic)
+
+    letters = read_dead_letters(settings, len(traffic.malformed))
+    assert sorted(letter.original() for letter in letters) == sorted(traffic.malformed)
+    reasons = " | ".join(letter.reason for letter in letters)
+    for expected in ("invalid JSON", "Input should be a valid string", "Field required",
+                     "oversized", "unknown schema_version", "timezone", "expected a JSON object"):
+        assert expected in reasons
+    assert "greater than or equal to 0" in reasons or "Input should be 'desktop'" in reasons
+    assert all(letter.source_topic in settings.event_topics for letter in letters)
+
+
+def test_a_worker_killed_mid_stream_resumes_without_losing_or_repeating(
+        settings, start_worker, redis_client):
+    traffic = mixed_traffic(settings, 20_000, malformed_every=100, seed=2)
+    first = start_worker()
+    half = len(traffic.messages) // 2
+    send_raw(settings, traffic.messages[:half])
+    wait_until(lambda: applied_events(redis_client, settings) > 2_000, 120,
+               "the first worker to be mid-stream")
+    first.kill(signal.SIGKILL)
+    assert applied_events(redis_client, settings) < traffic.valid_count
+
+    send_raw(settings, traffic.messages[half:])
+    start_worker()
+    wait_until(lambda: applied_events(redis_client, settings) >= traffic.valid_count, 120,
+               "the restarted worker to drain the stream")
+    time.sleep(1.0)
+    assert_state_matches(redis_client, settings, traffic)
+    assert len(read_dead_letters(settings, len(traffic.malformed))) == len(traffic.malformed)

@@ -1,0 +1,118 @@
+"""Mixed shop traffic with a share of malformed messages, and what the state must say after it."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from confluent_kafka import Producer
+
+from stream.settings import Settings
+
+BASE_TS = datetime(2011, 3, 1, 9, 0, tzinfo=UTC)
+
+def _key_field(message: dict) -> str:
+    return "item_id" if "item_id" in message else "location"
+
+
+def _out_of_range(message: dict) -> dict:
+    if "price" in message:
+        return {"price": -1.0}
+    if "precip_mm" in message:
+        return {"precip_mm": -3.0}
+    return {"device": "toaster"}
+
+
+# One of each way a message can be unusable, cycled through; each breaks a field the message's
+# own contract has (an unknown field is allowed, so breaking a foreign one would be no error).
+MALFORMED = [
+    ("bad JSON", lambda s: b'{"schema_version":1,"event_id":'),
+    ("wrong type", lambda s: json.dumps({**s, _key_field(s): 42}).encode()),
+    ("missing field", lambda s: json.dumps({k: v for k, v in s.items() if k != "ts"}).encode()),
+    ("oversized", lambda s: json.dumps({**s, "padding": "x" * 70_000}).encode()),
+    ("unknown schema version", lambda s: json.dumps({**s, "schema_version": 99}).encode()),
+    ("not UTF-8", lambda s: b"\xff\xfe" + json.dumps(s).encode()),
+    ("naive timestamp", lambda s: json.dumps({**s, "ts": "2011-03-01T09:00:00"}).encode()),
+    ("out of range", lambda s: json.dumps({**s, **_out_of_range(s)}).encode()),
+    ("not an object", lambda s: b"[1, 2, 3]"),
+]
+
+
+@dataclass
+class Traffic:
+    """Messages as (topic, key, value) and the counters the state must hold afterwards."""
+
+    messages: list[tuple[str, bytes, bytes]] = field(default_factory=list)
+    malformed: list[bytes] = field(default_factory=list)
+    item_clicks: Counter[str] = field(default_factory=Counter)
+    item_purchases: Counter[str] = field(default_factory=Counter)
+    item_units: Counter[str] = field(default_factory=Counter)
+    user_clicks: Counter[str] = field(default_factory=Counter)
+    user_purchases: Counter[str] = field(default_factory=Counter)
+    purchased: dict[str, set[str]] = field(default_factory=dict)
+    weather: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    @property
+    def valid_count(self) -> int:
+        return len(self.messages) - len(self.malformed)
+
+
+def mixed_traffic(settings: Settings, n: int, malformed_every: int = 100, seed: int = 1,
+                  users: int = 300, items: int = 200) -> Traffic:
+    """``n`` messages: clicks, purchases and weather; every ``malformed_every``-th is broken."""
+    rng = random.Random(seed)
+    traffic = Traffic()
+    for i in range(n):
+        user, item = f"u{rng.randrange(users)}", f"i{rng.randrange(items)}"
+        ts = (BASE_TS + timedelta(seconds=i)).isoformat()
+        roll = rng.random()
+        if roll < 0.02:
+            location = rng.choice(["United Kingdom", "France"])
+            message = {"schema_version": 1, "location": location, "ts": ts,
+                       "temp_c": round(rng.uniform(-5, 30), 1), "precip_mm": 0.0,
+                       "condition": rng.choice(["clear", "rain", "cloudy"])}
+            topic, key = settings.topic_weather, location
+        elif roll < 0.80:
+            message = {"schema_version": 1, "event_id": f"c{i}", "user_id": user,
+                       "item_id": item, "ts": ts, "device": "mobile"}
+            topic, key = settings.topic_clicks, user
+        else:
+            message = {"schema_version": 1, "event_id": f"p{i}", "user_id": user,
+                       "order_id": f"o{i}", "item_id": item, "quantity": rng.randint(1, 3),
+                       "price": 2.5, "ts": ts, "location": "United Kingdom"}
+            topic, key = settings.topic_purchases, user
+        if i % malformed_every == malformed_every - 1:
+            _, breaker = MALFORMED[(i // malformed_every) % len(MALFORMED)]
+            value = breaker(message)
+            traffic.malformed.append(value)
+        else:
+            value = json.dumps(message).encode()
+            _expect(traffic, topic, settings, message)
+        traffic.messages.append((topic, key.encode(), value))
+    return traffic
+
+
+def _expect(traffic: Traffic, topic: str, settings: Settings, message: dict) -> None:
+    if topic == settings.topic_clicks:
+        traffic.item_clicks[message["item_id"]] += 1
+        traffic.user_clicks[message["user_id"]] += 1
+    elif topic == settings.topic_purchases:
+        traffic.item_purchases[message["item_id"]] += 1
+        traffic.item_units[message["item_id"]] += message["quantity"]
+        traffic.user_purchases[message["user_id"]] += 1
+        traffic.purchased.setdefault(message["user_id"], set()).add(message["item_id"])
+    else:
+        traffic.weather[message["location"]] = message  # later messages have later ts
+
+
+def send_raw(settings: Settings, messages: list[tuple[str, bytes, bytes]]) -> None:
+    """Send as any Kafka client would (no SDK, no validation), e.g. kcat."""
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5,
+                         "message.max.bytes": 2_000_000})
+    for topic, key, value in messages:
+        producer.produce(topic, value, key)
+        producer.poll(0)
+    assert producer.flush(30) == 0, "the broker did not take every test message"
