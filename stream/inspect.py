@@ -1,0 +1,79 @@
+"""What recstream knows about one user or item right now, read straight from the state in Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from stream.settings import Settings
+from stream.state import Keys
+
+
+def sync_redis(settings: Settings) -> redis.Redis:
+    """A blocking client for tools (CLI, benchmarks); workers use redis.asyncio."""
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    return redis.Redis.from_url(settings.redis_url, username=settings.redis_username,
+                                password=password, decode_responses=True)
+
+
+def inspect_user(settings: Settings, user_id: str, client: redis.Redis | None = None
+                 ) -> dict[str, Any]:
+    client = client or sync_redis(settings)
+    keys = Keys(settings.key_prefix)
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.user(user_id))
+    pipe.lrange(keys.recent(user_id), 0, -1)
+    pipe.smembers(keys.purchased(user_id))
+    pipe.hgetall(keys.profile(user_id))
+    summary, recent, purchased, profile = pipe.execute()
+    location = summary.get("location") or profile.get("location")
+    weather = client.hgetall(keys.weather(location)) if location else {}
+    return {
+        "user_id": user_id,
+        "known": bool(summary or profile),
+        "clicks": int(summary.get("clicks", 0)),
+        "purchases": int(summary.get("purchases", 0)),
+        "last_ts_ms": int(summary["last_ts_ms"]) if "last_ts_ms" in summary else None,
+        "location": location,
+        "weather": _typed(weather) or None,
+        "recent_items": recent,
+        "purchased": sorted(purchased),
+        "profile": _typed(profile) or None,
+    }
+
+
+def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = None
+                 ) -> dict[str, Any]:
+    client = client or sync_redis(settings)
+    keys = Keys(settings.key_prefix)
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.item(item_id))
+    pipe.hgetall(keys.item_meta(item_id))
+    counters, meta = pipe.execute()
+    return {
+        "item_id": item_id,
+        "known": bool(counters or meta),
+        "clicks": int(counters.get("clicks", 0)),
+        "purchases": int(counters.get("purchases", 0)),
+        "units": int(counters.get("units", 0)),
+        "meta": _typed(meta) or None,
+    }
+
+
+def ingest_stats(settings: Settings, client: redis.Redis | None = None) -> dict[str, int]:
+    """Events applied per kind and dead letters, over the life of this key prefix."""
+    client = client or sync_redis(settings)
+    return {k: int(v) for k, v in client.hgetall(Keys(settings.key_prefix).stats).items()}
+
+
+def _typed(fields: dict[str, str]) -> dict[str, Any]:
+    """Redis hashes hold strings; give numbers back as numbers for --json readers."""
+    result: dict[str, Any] = {}
+    for name, value in fields.items():
+        try:
+            number = float(value)
+            result[name] = int(number) if number.is_integer() and "." not in value else number
+        except ValueError:
+            result[name] = value
+    return result
