@@ -7,11 +7,8 @@ If the stack cannot start, every integration test fails (never skips).
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,11 +17,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from stream.fleet import WorkerProcess
 from stream.localstack import LocalStack
 from stream.settings import Settings, load_settings
 from stream.topics import ensure_topics
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -55,18 +51,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
 @pytest.fixture
 def settings(stack: Settings) -> Settings:
     """The stack's settings with topics, consumer group and key prefix of this test's own."""
-    tag = uuid.uuid4().hex[:8]
-    fresh = stack.model_copy(update={
-        "app_id": f"test-{tag}",
-        "key_prefix": f"t{tag}",
-        "topic_clicks": f"clicks-{tag}",
-        "topic_purchases": f"purchases-{tag}",
-        "topic_weather": f"weather-{tag}",
-        "topic_items": f"items-{tag}",
-        "topic_users": f"users-{tag}",
-        "topic_dlq": f"dlq-{tag}",
-        "state_dir": stack.state_dir / tag,
-    })
+    fresh = stack.namespaced(uuid.uuid4().hex[:8])
     ensure_topics(fresh)
     return fresh
 
@@ -76,41 +61,6 @@ def redis_client(stack: Settings) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     yield client
     client.close()
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process see exactly these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECSTREAM_")}
-    for name, value in settings.model_dump(exclude_none=True).items():
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[f"RECSTREAM_{name.upper()}"] = str(value)
-    return env
-
-
-class WorkerProcess:
-    """A real `recstream worker` process, as an operator would run it."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self.log = log
-        self._out = open(log, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "stream.cli", "worker"], cwd=REPO, env=settings_env(settings),
-            stdout=self._out, stderr=subprocess.STDOUT,
-        )
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._out.close()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -124,7 +74,7 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., W
 
     yield start
     for worker in workers:
-        worker.kill(signal.SIGTERM)
+        worker.stop(signal.SIGTERM)
         # Shown by pytest only when the test failed.
         print(f"--- {worker.log.name} ---\n{worker.output()[-6000:]}")
 

@@ -96,7 +96,7 @@ def test_a_worker_killed_mid_stream_resumes_without_losing_or_repeating(
     send_raw(settings, traffic.messages[:half])
     wait_until(lambda: applied_events(redis_client, settings) > 2_000, 120,
                "the first worker to be mid-stream")
-    first.kill(signal.SIGKILL)
+    first.stop(signal.SIGKILL)
     assert applied_events(redis_client, settings) < traffic.valid_count
 
     send_raw(settings, traffic.messages[half:])

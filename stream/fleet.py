@@ -1,0 +1,50 @@
+"""Worker processes started from Python: for the demo, the benchmarks and the integration tests.
+
+Each is a real `recstream worker` in its own process, as an operator runs it, so it can be
+SIGKILLed like a crashed machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from stream.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class WorkerProcess:
+    """A `recstream worker` child process writing its log to ``log``."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        self.log = log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._out = open(log, "ab")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RECSTREAM_")}
+        env.update(settings.to_env())
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "stream.cli", "worker"], cwd=REPO_ROOT, env=env,
+            stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30) -> None:
+        """Send ``sig`` (SIGKILL to simulate a crash) and wait; escalate to SIGKILL if stuck."""
+        if self.alive:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._out.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
