@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECSTREAM_", frozen=True, extra="forbid")
 
     # --- Kafka -------------------------------------------------------------------------------
-    kafka_bootstrap: str = Field("127.0.0.1:19092", min_length=1)
+    # Defaults to the local stack's broker, 127.0.0.1:<kafka_port>.
+    kafka_bootstrap: str = Field(None, min_length=1)  # type: ignore[assignment]
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None
@@ -51,7 +52,8 @@ class Settings(BaseSettings):
     topic_dlq: str = Field("events.dlq", min_length=1, max_length=249)
 
     # --- Redis -------------------------------------------------------------------------------
-    redis_url: str = "redis://127.0.0.1:16379/0"
+    # Defaults to the local stack's server, redis://127.0.0.1:<redis_port>/0.
+    redis_url: str = Field(None)  # type: ignore[assignment]
     redis_username: str | None = None
     redis_password: SecretStr | None = None
     # Every key recstream writes starts with this, so several deployments (or tests) share a server.
@@ -85,6 +87,17 @@ class Settings(BaseSettings):
     producer_delivery_timeout_ms: int = Field(30_000, ge=100)
     producer_linger_ms: int = Field(5, ge=0, le=10_000)
     producer_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_stack_defaults(cls, data: Any) -> Any:
+        """Point clients at the local stack's ports unless told otherwise."""
+        if isinstance(data, dict):
+            if data.get("kafka_bootstrap") is None:
+                data["kafka_bootstrap"] = f"127.0.0.1:{data.get('kafka_port', 19092)}"
+            if data.get("redis_url") is None:
+                data["redis_url"] = f"redis://127.0.0.1:{data.get('redis_port', 16379)}/0"
+        return data
 
     @field_validator("kafka_bootstrap")
     @classmethod

@@ -36,14 +36,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         state_dir=state, kafka_port=_free_port(), kafka_controller_port=_free_port(),
         redis_port=_free_port(),
     )
-    port_settings = settings.model_copy(update={
-        "kafka_bootstrap": f"127.0.0.1:{settings.kafka_port}",
-        "redis_url": f"redis://127.0.0.1:{settings.redis_port}/0",
-    })
-    local = LocalStack(port_settings)
+    local = LocalStack(settings)
     try:
         local.up()
-        yield port_settings
+        yield settings
     finally:
         local.down()
 

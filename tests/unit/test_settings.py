@@ -1,0 +1,83 @@
+"""Settings: typed, validated, from the environment or a file; a bad one stops start-up by name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from stream.settings import Settings, SettingsError, load_settings
+
+
+def test_defaults_point_at_the_local_stack():
+    settings = load_settings()
+    assert settings.kafka_bootstrap == f"127.0.0.1:{settings.kafka_port}"
+    assert settings.redis_url == f"redis://127.0.0.1:{settings.redis_port}/0"
+    assert settings.topic_dlq == "events.dlq" and settings.topic_items == "shop.items"
+
+
+def test_environment_variables_with_the_prefix_are_read(monkeypatch):
+    monkeypatch.setenv("RECSTREAM_PARTITIONS", "12")
+    monkeypatch.setenv("RECSTREAM_TOPIC_CLICKS", "web.clicks")
+    settings = load_settings()
+    assert settings.partitions == 12 and settings.topic_clicks == "web.clicks"
+
+
+def test_a_config_file_is_read_and_the_environment_wins_over_it(tmp_path, monkeypatch):
+    config = tmp_path / "recstream.toml"
+    config.write_text('partitions = 8\nkey_prefix = "shop1"\n')
+    monkeypatch.setenv("RECSTREAM_CONFIG_FILE", str(config))
+    monkeypatch.setenv("RECSTREAM_PARTITIONS", "6")
+    settings = load_settings()
+    assert (settings.partitions, settings.key_prefix) == (6, "shop1")
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("RECSTREAM_PARTITIONS", "many", "RECSTREAM_PARTITIONS"),
+    ("RECSTREAM_KAFKA_BOOTSTRAP", "localhost", "RECSTREAM_KAFKA_BOOTSTRAP"),
+    ("RECSTREAM_REDIS_URL", "http://x", "RECSTREAM_REDIS_URL"),
+    ("RECSTREAM_BATCH_SIZE", "0", "RECSTREAM_BATCH_SIZE"),
+    ("RECSTREAM_KEY_PREFIX", "has space", "RECSTREAM_KEY_PREFIX"),
+    ("RECSTREAM_NO_SUCH_THING", "1", None),  # unknown variables are another program's business
+])
+def test_a_bad_setting_is_named(monkeypatch, name, value, expected):
+    monkeypatch.setenv(name, value)
+    if expected is None:
+        load_settings()
+        return
+    with pytest.raises(SettingsError, match=expected):
+        load_settings()
+
+
+def test_sasl_without_credentials_is_refused():
+    with pytest.raises(SettingsError, match="kafka_sasl_mechanism"):
+        load_settings(kafka_security_protocol="SASL_SSL")
+
+
+def test_a_missing_config_file_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECSTREAM_CONFIG_FILE", str(tmp_path / "nope.toml"))
+    with pytest.raises(SettingsError, match="nope.toml"):
+        load_settings()
+
+
+def test_a_bad_setting_stops_the_worker_before_it_starts_with_a_message_naming_it():
+    env = {"RECSTREAM_PARTITIONS": "-3", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "stream.cli", "worker"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "RECSTREAM_PARTITIONS" in result.stderr and "greater than or equal to 1" in result.stderr
+
+
+def test_settings_are_frozen_and_secrets_stay_hidden():
+    settings = load_settings(redis_password="hunter2")
+    with pytest.raises(ValueError):
+        settings.partitions = 3  # type: ignore[misc]
+    assert "hunter2" not in repr(settings)
+    assert settings.to_env()["RECSTREAM_REDIS_PASSWORD"] == "hunter2"
+
+
+def test_namespaced_copies_share_nothing_by_name():
+    a, b = Settings().namespaced("a"), Settings().namespaced("b")
+    assert set(a.event_topics).isdisjoint(b.event_topics)
+    assert a.key_prefix != b.key_prefix and a.app_id != b.app_id
