@@ -67,6 +67,15 @@ def _parser() -> argparse.ArgumentParser:
     _json_flag(replay)
     replay.set_defaults(run=_replay)
 
+    demo = commands.add_parser("demo", help="stack, workers, a replay, and a summary")
+    demo.add_argument("--source", default="online-retail")
+    demo.add_argument("--path", type=Path, default=None)
+    demo.add_argument("--weather", type=Path, default=None)
+    demo.add_argument("--workers", type=int, default=2)
+    demo.add_argument("--limit", type=int, default=None)
+    _json_flag(demo)
+    demo.set_defaults(run=_demo)
+
     inspect = commands.add_parser("inspect", help="what recstream knows of a user or an item")
     inspect.add_argument("kind", choices=("user", "item"))
     inspect.add_argument("id")
@@ -130,6 +139,15 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
         rate=args.rate, speedup=args.speedup, seed=args.seed, progress=not args.no_progress,
     )
     _emit(args, summary, lambda d: "\n".join(f"{k}: {v}" for k, v in d.items()))
+    return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.demo import format_summary, run_demo
+
+    summary = run_demo(settings, source=args.source, path=args.path, weather=args.weather,
+                       workers=args.workers, limit=args.limit)
+    _emit(args, summary, format_summary)
     return 0
 
 

@@ -69,6 +69,7 @@ def replay(settings: Settings, *, source: str, path: Path | None = None,
         stream = tqdm(stream, total=limit, unit="ev", desc=f"replay {source}", mininterval=0.5)
 
     kinds: Counter[str] = Counter()
+    users: Counter[str] = Counter()
     started = time.perf_counter()
     own_producer = producer is None
     shop = producer or EventProducer(settings)
@@ -76,6 +77,8 @@ def replay(settings: Settings, *, source: str, path: Path | None = None,
         for event in stream:
             shop.send(event)
             kinds[type(event).__name__] += 1
+            if user_id := getattr(event, "user_id", None):
+                users[user_id] += 1
         shop.flush()
     finally:
         if own_producer:
@@ -89,4 +92,5 @@ def replay(settings: Settings, *, source: str, path: Path | None = None,
         "by_kind": dict(kinds),
         "seconds": round(elapsed, 3),
         "events_per_s": round(sent / elapsed, 1) if elapsed > 0 else None,
+        "most_active_user_id": users.most_common(1)[0][0] if users else None,
     }
