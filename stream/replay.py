@@ -16,7 +16,7 @@ from typing import Any
 
 from stream.errors import UserFacingError
 from stream.producer import EventProducer
-from stream.schemas import Event
+from stream.schemas import ClickEvent, Event, PurchaseEvent
 from stream.settings import Settings
 from stream.sources import SOURCE_NAMES, open_source
 
@@ -77,8 +77,8 @@ def replay(settings: Settings, *, source: str, path: Path | None = None,
         for event in stream:
             shop.send(event)
             kinds[type(event).__name__] += 1
-            if user_id := getattr(event, "user_id", None):
-                users[user_id] += 1
+            if isinstance(event, (ClickEvent, PurchaseEvent)):
+                users[event.user_id] += 1
         shop.flush()
     finally:
         if own_producer:

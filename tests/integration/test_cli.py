@@ -1,0 +1,67 @@
+"""The CLI as an operator uses it, against the real stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from stream.fleet import REPO_ROOT
+from stream.settings import Settings
+from tests.integration.conftest import wait_until
+from tests.integration.test_ingestion import applied_events
+
+pytestmark = pytest.mark.integration
+
+
+def recstream(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stream.cli", *args], cwd=REPO_ROOT,
+                          env=settings.to_env() | {"PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_stack_status_reports_pids_ports_and_logs(stack):
+    result = recstream(stack, "stack", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    services = {s["name"]: s for s in json.loads(result.stdout)["services"]}
+    assert services["kafka"]["running"] and services["redis"]["running"]
+    assert services["kafka"]["port"] == stack.kafka_port
+    assert services["redis"]["log"].endswith("redis.log")
+
+
+def test_a_second_stack_up_finds_the_running_stack(stack):
+    before = json.loads(recstream(stack, "stack", "status", "--json").stdout)
+    result = recstream(stack, "stack", "up", "--json")
+    assert result.returncode == 0, result.stderr
+    after = json.loads(result.stdout)
+    assert [s["pid"] for s in after["services"]] == [s["pid"] for s in before["services"]]
+
+
+def test_replay_then_inspect_shows_what_the_workers_learned(settings, start_worker, redis_client):
+    start_worker()
+    replay = recstream(settings, "replay", "--source", "synthetic", "--seed", "3", "--limit",
+                       "8000", "--no-progress", "--json")
+    assert replay.returncode == 0, replay.stderr
+    summary = json.loads(replay.stdout)
+    assert summary["sent"] == 8000
+    wait_until(lambda: applied_events(redis_client, settings) + int(
+        redis_client.hget(f"{settings.key_prefix}:stats", "items") or 0) + int(
+        redis_client.hget(f"{settings.key_prefix}:stats", "users") or 0) >= 8000, 120,
+        "the replay to be applied")
+
+    user = summary["most_active_user_id"]
+    inspected = json.loads(recstream(settings, "inspect", "user", user, "--json").stdout)
+    assert inspected["known"] and inspected["clicks"] + inspected["purchases"] > 0
+    assert inspected["recent_items"] and inspected["location"]
+    assert inspected["weather"]["condition"] in {"clear", "cloudy", "rain", "snow", "storm", "fog"}
+    item = inspected["recent_items"][0]
+    item_view = json.loads(recstream(settings, "inspect", "item", item, "--json").stdout)
+    assert item_view["clicks"] + item_view["purchases"] >= 1
+    assert item_view["meta"]["category"]
+
+
+def test_replay_of_a_missing_file_names_it(settings):
+    result = recstream(settings, "replay", "--source", "online-retail", "--path", "/nope.csv.gz")
+    assert result.returncode == 1 and "/nope.csv.gz" in result.stderr
