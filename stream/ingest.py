@@ -14,6 +14,10 @@ from stream.state import Decoded, Record, StateWriter
 
 
 class DeadLetterSink(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
     async def publish(self, letters: Sequence[DeadLetter]) -> None:
         """Deliver the dead letters durably (return only once the broker has them)."""
 
@@ -27,6 +31,13 @@ class Ingestor:
         self.writer = writer
         self.dead_letters = dead_letters
         self.max_message_bytes = max_message_bytes
+
+    async def start(self) -> None:
+        await self.dead_letters.start()
+
+    async def stop(self) -> None:
+        await self.dead_letters.stop()
+        await self.writer.client.aclose()
 
     def decode(self, record: Record) -> Decoded:
         try:

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # is detected this fast); heartbeats go every third of it.
     worker_session_timeout_s: float = Field(10.0, ge=6, le=300)
     worker_web_port: int | None = Field(None, ge=1, le=65535)
+    # 127.0.0.1 on one host; 0.0.0.0 in a pod, so probes and Prometheus can reach the views.
+    worker_web_bind: str = "127.0.0.1"
     log_level: Literal["debug", "info", "warn", "error", "crit"] = "info"
 
     # --- Local stack -------------------------------------------------------------------------

@@ -115,6 +115,14 @@ class StateWriter:
         self.recent_items = recent_items
         self._set_if_newer = client.register_script(_SET_IF_NEWER)
 
+    async def stored_offsets(self, partitions: Sequence[tuple[str, int]]
+                             ) -> dict[tuple[str, int], int]:
+        """The next offset to read per partition, for those that have state."""
+        if not partitions:
+            return {}
+        values = await self.client.mget([self.keys.offset(t, p) for t, p in partitions])
+        return {tp: int(v) for tp, v in zip(partitions, values, strict=True) if v is not None}
+
     async def apply(self, batch: Sequence[Decoded], before_commit: BeforeCommit) -> list[Decoded]:
         """Apply the records not applied before; return them.
 

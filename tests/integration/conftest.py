@@ -11,7 +11,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -76,9 +76,14 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., W
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str,
-               interval_s: float = 0.2) -> None:
+               interval_s: float = 0.2, workers: Sequence[WorkerProcess] = ()) -> None:
+    """Poll ``condition``; fail on time-out, or at once when a watched worker has died."""
     deadline = time.monotonic() + timeout_s
     while not condition():
+        for worker in workers:
+            if not worker.alive:
+                raise AssertionError(f"a worker died while waiting for {what}:\n"
+                                     f"{worker.output()[-4000:]}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:g}s waiting for {what}")
         time.sleep(interval_s)

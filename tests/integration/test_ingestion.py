@@ -70,11 +70,11 @@ def read_dead_letters(settings: Settings, expected: int, timeout_s: float = 60) 
 def test_mixed_stream_is_applied_exactly_once_and_malformed_go_to_the_dlq(
         settings, start_worker, redis_client):
     traffic = mixed_traffic(settings, 10_000, malformed_every=100)
-    start_worker()
+    worker = start_worker()
     send_raw(settings, traffic.messages)
 
     wait_until(lambda: applied_events(redis_client, settings) >= traffic.valid_count, 120,
-               "every valid event in Redis")
+               "every valid event in Redis", workers=[worker])
     time.sleep(1.0)  # nothing more may arrive: a double count would show now
     assert_state_matches(redis_client, settings, traffic)
 
@@ -95,14 +95,14 @@ def test_a_worker_killed_mid_stream_resumes_without_losing_or_repeating(
     half = len(traffic.messages) // 2
     send_raw(settings, traffic.messages[:half])
     wait_until(lambda: applied_events(redis_client, settings) > 2_000, 120,
-               "the first worker to be mid-stream")
+               "the first worker to be mid-stream", interval_s=0.01, workers=[first])
     first.stop(signal.SIGKILL)
     assert applied_events(redis_client, settings) < traffic.valid_count
 
     send_raw(settings, traffic.messages[half:])
-    start_worker()
+    second = start_worker()
     wait_until(lambda: applied_events(redis_client, settings) >= traffic.valid_count, 120,
-               "the restarted worker to drain the stream")
+               "the restarted worker to drain the stream", workers=[second])
     time.sleep(1.0)
     assert_state_matches(redis_client, settings, traffic)
     assert len(read_dead_letters(settings, len(traffic.malformed))) == len(traffic.malformed)

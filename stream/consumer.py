@@ -1,0 +1,139 @@
+"""The worker's hot path: a batch consumer service inside the Faust worker.
+
+Faust's agents hand events over one at a time through its stream machinery; measured here, a
+no-op agent reached ~11k events/s against ~320k/s for a bare aiokafka consumer of the same topics.
+So the worker consumes with aiokafka's ``getmany`` (a batch per call) and hands whole batches to
+the :class:`~stream.ingest.Ingestor`. The service still lives in the Faust worker (its lifecycle,
+signals, logging and web views).
+
+Where a partition resumes is decided by the state, not by Kafka's committed offset: on assignment
+the consumer seeks to the next offset stored with the state in Redis (DESIGN decision 3), so a
+batch that failed is read again, and Kafka's commits only serve lag monitoring (KEDA, operators).
+A batch that fails (Redis or the broker away) is retried with backoff, never skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from mode import Service
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from stream.ingest import Ingestor
+from stream.kafka_config import aiokafka_config
+from stream.settings import Settings
+from stream.state import Record
+
+log = logging.getLogger(__name__)
+
+# Errors worth waiting out: the store or the broker is briefly away. Anything else is a bug and
+# stops the worker (its partitions move to a healthy one) rather than being skipped.
+TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, asyncio.TimeoutError)
+MAX_BACKOFF_S = 5.0
+
+
+class _SeekToStoredOffsets(ConsumerRebalanceListener):
+    def __init__(self, service: BatchConsumerService) -> None:
+        self.service = service
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        """Nothing to flush: a batch is applied (or not) before the next one is fetched."""
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        await self.service.seek_to_stored(list(assigned))
+
+
+class BatchConsumerService(Service):
+    """Consumes the event topics in batches and applies each batch through the ingestor."""
+
+    def __init__(self, settings: Settings, ingestor: Callable[[], Ingestor],
+                 **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self._make_ingestor = ingestor
+        self.ingestor: Ingestor | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+        self.batches = 0
+        self.records = 0
+
+    async def on_start(self) -> None:
+        s = self.settings
+        self.ingestor = self._make_ingestor()
+        await self.ingestor.start()
+        self.consumer = AIOKafkaConsumer(
+            group_id=s.app_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=s.batch_size,
+            session_timeout_ms=int(s.worker_session_timeout_s * 1000),
+            heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 3),
+            # Large fetches keep the broker round trips per batch low.
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            **aiokafka_config(s),
+        )
+        self.consumer.subscribe(list(s.event_topics), listener=_SeekToStoredOffsets(self))
+        await self.consumer.start()
+
+    async def on_stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.ingestor is not None:
+            await self.ingestor.stop()
+
+    async def seek_to_stored(self, partitions: list[TopicPartition]) -> None:
+        assert self.consumer is not None and self.ingestor is not None
+        stored = await self._retrying(
+            lambda: self.ingestor.writer.stored_offsets([(tp.topic, tp.partition)
+                                                         for tp in partitions]))
+        for tp in partitions:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is not None:
+                self.consumer.seek(tp, offset)
+        log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@"
+                                          f"{stored.get((tp.topic, tp.partition), 'start')}"
+                                          for tp in partitions))
+
+    @Service.task
+    async def _consume(self) -> None:
+        assert self.consumer is not None and self.ingestor is not None
+        timeout_ms = int(self.settings.batch_max_age_s * 1000)
+        while not self.should_stop:
+            fetched = await self.consumer.getmany(timeout_ms=timeout_ms,
+                                                  max_records=self.settings.batch_size)
+            if not fetched:
+                continue
+            records = [_record(m) for messages in fetched.values() for m in messages]
+            await self._retrying(lambda: self.ingestor.process(records))
+            self.batches += 1
+            self.records += len(records)
+            await self._commit(fetched)
+
+    async def _commit(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Tell Kafka how far we are (for lag), best effort: the state holds the truth."""
+        assert self.consumer is not None
+        try:
+            await self.consumer.commit({tp: messages[-1].offset + 1
+                                        for tp, messages in fetched.items()})
+        except Exception as exc:  # e.g. a rebalance in progress: the next batch commits again
+            log.warning("offset commit skipped: %r", exc)
+
+    async def _retrying(self, call):  # type: ignore[no-untyped-def]
+        backoff = 0.1
+        while True:
+            try:
+                return await call()
+            except TRANSIENT as exc:
+                if self.should_stop:
+                    raise
+                log.warning("batch failed, retrying in %.1fs: %r", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def _record(message: ConsumerRecord) -> Record:
+    return Record(message.topic, message.partition, message.offset, message.key, message.value)
