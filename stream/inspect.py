@@ -34,7 +34,7 @@ def inspect_user(settings: Settings, user_id: str, client: redis.Redis | None = 
         "known": bool(summary or profile),
         "clicks": int(summary.get("clicks", 0)),
         "purchases": int(summary.get("purchases", 0)),
-        "last_ts_ms": int(summary["last_ts_ms"]) if "last_ts_ms" in summary else None,
+        "last_seen_ts_ms": int(summary["ts_ms"]) if "ts_ms" in summary else None,
         "location": location,
         "weather": _typed(weather) or None,
         "recent_items": recent,
