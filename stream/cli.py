@@ -155,8 +155,20 @@ def _inspect(settings: Settings, args: argparse.Namespace) -> int:
     from stream.inspect import inspect_item, inspect_user
 
     report = (inspect_user if args.kind == "user" else inspect_item)(settings, args.id)
-    _emit(args, report, lambda d: json.dumps(d, indent=2, default=str))
+    _emit(args, report, _format_report)
     return 0
+
+
+def _format_report(report: dict[str, Any]) -> str:
+    """One `name: value` line per fact; lists and mappings inline."""
+    lines = []
+    for name, value in report.items():
+        if isinstance(value, list):
+            value = ", ".join(map(str, value)) or "-"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        lines.append(f"{name:<16} {value if value is not None else '-'}")
+    return "\n".join(lines)
 
 
 def _bench_ingest(settings: Settings, args: argparse.Namespace) -> int:

@@ -25,7 +25,8 @@ class WorkerProcess:
         log.parent.mkdir(parents=True, exist_ok=True)
         self._out = open(log, "ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("RECSTREAM_")}
-        env.update(settings.to_env())
+        # The child runs in the repository; a relative state folder must still mean ours.
+        env.update(settings.model_copy(update={"state_dir": settings.state_dir.resolve()}).to_env())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "stream.cli", "worker"], cwd=REPO_ROOT, env=env,
             stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -13,30 +13,41 @@ from stream.schemas import DeadLetter, Event
 from stream.state import Decoded, Record, StateWriter
 
 
-class DeadLetterSink(Protocol):
+class Publisher(Protocol):
+    """Where the ingestor sends what it does not apply itself, durably (awaiting the broker)."""
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    async def publish(self, letters: Sequence[DeadLetter]) -> None:
-        """Deliver the dead letters durably (return only once the broker has them)."""
+    async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Deliver dead letters to the DLQ topic."""
+
+    async def forward(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+        """Re-publish (topic, key, value) so the partition owner of the right key applies it."""
 
 
 class Ingestor:
-    """Turns batches of raw records into state, never dropping one: bad ones become dead letters."""
+    """Turns batches of raw records into state, never dropping one.
+
+    Bad records become dead letters. A valid event whose Kafka key is not its partition key (a
+    producer that forgot the key, or used another field) sits on a partition whose owner must not
+    write that user's state (one writer per key): it is re-published keyed correctly, and its
+    owner applies it.
+    """
 
     def __init__(self, contracts: Mapping[str, type[Event]], writer: StateWriter,
-                 dead_letters: DeadLetterSink, max_message_bytes: int) -> None:
+                 publisher: Publisher, max_message_bytes: int) -> None:
         self.contracts = contracts
         self.writer = writer
-        self.dead_letters = dead_letters
+        self.publisher = publisher
         self.max_message_bytes = max_message_bytes
 
     async def start(self) -> None:
-        await self.dead_letters.start()
+        await self.publisher.start()
 
     async def stop(self) -> None:
-        await self.dead_letters.stop()
+        await self.publisher.stop()
         await self.writer.client.aclose()
 
     def decode(self, record: Record) -> Decoded:
@@ -45,18 +56,24 @@ class Ingestor:
                            max_bytes=self.max_message_bytes)
         except InvalidMessage as exc:
             return Decoded(record, None, exc.reason)
+        if record.key is None or record.key.decode("utf-8", "replace") != event.key:
+            return Decoded(record, None, misrouted=event)
         return Decoded(record, event)
 
     async def process(self, records: Sequence[Record]) -> list[Decoded]:
         """Apply a batch; return the records that were new (not applied by an earlier attempt)."""
-        return await self.writer.apply([self.decode(r) for r in records], self._dead_letter)
+        return await self.writer.apply([self.decode(r) for r in records], self._publish)
 
-    async def _dead_letter(self, fresh: list[Decoded]) -> None:
+    async def _publish(self, fresh: list[Decoded]) -> None:
         letters = [
             DeadLetter.wrap(d.record.value or b"", topic=d.record.topic,
                             partition=d.record.partition, offset=d.record.offset,
                             reason=d.reason or "invalid", key=d.record.key)
-            for d in fresh if d.event is None
+            for d in fresh if d.event is None and d.misrouted is None
         ]
         if letters:
-            await self.dead_letters.publish(letters)
+            await self.publisher.dead_letters(letters)
+        forwards = [(d.record.topic, d.misrouted.key.encode(), d.record.value or b"")
+                    for d in fresh if d.misrouted is not None]
+        if forwards:
+            await self.publisher.forward(forwards)

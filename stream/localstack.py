@@ -83,7 +83,7 @@ class LocalStack:
             pid = self._read_pid(name)
             if pid is None:
                 continue
-            if _alive(pid):
+            if _alive(pid) and _is_ours(pid, name):
                 os.kill(pid, signal.SIGTERM)
                 deadline = time.monotonic() + timeout_s
                 while _alive(pid) and time.monotonic() < deadline:
@@ -266,11 +266,11 @@ class LocalStack:
 
     def _running(self, name: str) -> bool:
         pid = self._read_pid(name)
-        return pid is not None and _alive(pid)
+        return pid is not None and _alive(pid) and _is_ours(pid, name)
 
     def _service_status(self, name: str, port: int) -> ServiceStatus:
         pid = self._read_pid(name)
-        running = pid is not None and _alive(pid) and _port_open(port)
+        running = pid is not None and self._running(name) and _port_open(port)
         return ServiceStatus(name=name, running=running, pid=pid if running else None, port=port,
                              log=str(self.logs / f"{name}.log"), started_by_us=pid is not None)
 
@@ -287,6 +287,16 @@ def _alive(pid: int) -> bool:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
+        return False
+
+
+def _is_ours(pid: int, name: str) -> bool:
+    """A pid file may outlive its process and the pid be reused: check what the pid runs."""
+    marker = {"kafka": b"kafka.Kafka", "redis": b"redis-server"}[name]
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return marker in cmdline.read()
+    except OSError:
         return False
 
 

@@ -64,7 +64,7 @@ class EventProducer:
 
     Idempotent with acks=all, so librdkafka's retries neither lose nor duplicate. Keys are
     partitioned with murmur2 (as the Java client and aiokafka do), so events sent by any client
-    and the requests Faust produces land on the same partition for the same user.
+    and aiokafka-produced messages land on the same partition for the same user.
     """
 
     def __init__(self, settings: Settings, *, connect_timeout_s: float = 10.0,

@@ -56,6 +56,8 @@ def replay(settings: Settings, *, source: str, path: Path | None = None,
     if source == "synthetic":
         options["seed"] = seed
     if weather is not None:
+        if source != "online-retail":
+            raise UserFacingError("--weather is merged into the online-retail source only")
         options["weather_path"] = weather
     try:
         events = open_source(source, path, **options)

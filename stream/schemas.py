@@ -40,6 +40,8 @@ Location = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 def _epoch_millis_to_datetime(value: Any) -> Any:
     """Accept epoch milliseconds beside ISO-8601; bools are not timestamps."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)  # "1294135200000" is milliseconds too, not a unit pydantic guesses
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return datetime.fromtimestamp(value / 1000, tz=UTC)
     return value
@@ -161,7 +163,7 @@ class RecommendationRequest(Contract):
 class ScoredItem(BaseModel):
     model_config = ConfigDict(frozen=True)
     item_id: Id
-    score: float
+    score: float = Field(allow_inf_nan=False)
     source: Annotated[str, StringConstraints(max_length=32)] | None = None
 
 

@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
-    # Partitions of the keyed event topics; reco.requests gets the same count (DESIGN decision 2).
+    # Partitions of the keyed event topics; recommendation requests (not built yet) will use the
+    # same count so a user's requests land where the user's events do (DESIGN decision 2).
     partitions: int = Field(4, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1, le=16)
 

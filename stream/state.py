@@ -17,7 +17,7 @@ Keys (``p`` is ``settings.key_prefix``):
   p:i:<item>:meta       hash: the latest ItemUpsert (ts_ms guards order)
   p:w:<location>        hash: the latest weather (ts_ms guards order)
   p:offsets:<topic>:<partition>  the next offset not yet applied
-  p:stats               hash: events applied per kind, dead letters
+  p:stats               hash: events applied per kind, dead letters, re-keyed (forwarded)
 """
 
 from __future__ import annotations
@@ -77,11 +77,13 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """A record and what became of it: an event, or the reason it is a dead letter."""
+    """A record and what became of it: an event to apply, the reason it is a dead letter, or a
+    valid event that arrived under the wrong key (``misrouted``) and is forwarded, not applied."""
 
     record: Record
     event: Event | None
     reason: str | None = None
+    misrouted: Event | None = None
 
 
 class Keys:
@@ -180,7 +182,7 @@ class StateWriter:
         for decoded in fresh:
             event = decoded.event
             if event is None:
-                stats["dead_letters"] += 1
+                stats["rekeyed" if decoded.misrouted else "dead_letters"] += 1
                 continue
             ts_ms = int(event.ts.timestamp() * 1000)
             if isinstance(event, (ClickEvent, PurchaseEvent)):

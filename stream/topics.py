@@ -1,7 +1,7 @@
 """The topics recstream owns, their partition counts and configs, and their creation.
 
 Keyed event topics share one partition count so that a user's clicks, purchases and (later)
-recommendation requests land on the same partition number (DESIGN decision 2). Catalogue and
+(once serving exists) recommendation requests land on the same partition number (DESIGN decision 2). Catalogue and
 profile topics are compacted: the latest message per key is the truth.
 """
 

@@ -31,8 +31,8 @@ def redis_client(settings: Settings) -> Redis:
                           password=password)
 
 
-class KafkaDeadLetters:
-    """Publishes dead letters on the DLQ topic and waits for the broker's acknowledgement.
+class KafkaPublisher:
+    """Publishes dead letters and re-keyed events, waiting for the broker's acknowledgement.
 
     The key is ``<topic>:<partition>:<offset>`` of the source record, so a letter sent again after
     a crash is recognisable as the same one.
@@ -51,21 +51,28 @@ class KafkaDeadLetters:
         if self.producer is not None:
             await self.producer.stop()
 
-    async def publish(self, letters: Sequence[DeadLetter]) -> None:
+    async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        await self._send([
+            (self.settings.topic_dlq,
+             f"{letter.source_topic}:{letter.partition}:{letter.offset}".encode(),
+             letter.to_json(), [("reason", letter.reason.encode()[:1000])])
+            for letter in letters])
+
+    async def forward(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+        await self._send([(topic, key, value, []) for topic, key, value in records])
+
+    async def _send(self, messages: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]
+                    ) -> None:
         assert self.producer is not None, "start() first"
-        pending = []
-        for letter in letters:
-            key = f"{letter.source_topic}:{letter.partition}:{letter.offset}".encode()
-            pending.append(await self.producer.send(
-                self.settings.topic_dlq, letter.to_json(), key=key,
-                headers=[("reason", letter.reason.encode()[:1000])]))
+        pending = [await self.producer.send(topic, value, key=key, headers=headers)
+                   for topic, key, value, headers in messages]
         await asyncio.gather(*pending)
 
 
 def build_ingestor(settings: Settings) -> Ingestor:
     writer = StateWriter(redis_client(settings), settings.key_prefix,
                          recent_items=settings.recent_items)
-    return Ingestor(contracts_by_topic(settings), writer, KafkaDeadLetters(settings),
+    return Ingestor(contracts_by_topic(settings), writer, KafkaPublisher(settings),
                     settings.max_message_bytes)
 
 

@@ -106,3 +106,18 @@ def test_a_worker_killed_mid_stream_resumes_without_losing_or_repeating(
     time.sleep(1.0)
     assert_state_matches(redis_client, settings, traffic)
     assert len(read_dead_letters(settings, len(traffic.malformed))) == len(traffic.malformed)
+
+
+def test_an_event_under_the_wrong_key_is_forwarded_to_its_owner_and_applied_once(
+        settings, start_worker, redis_client):
+    click = (b'{"schema_version":1,"event_id":"e1","user_id":"u42","item_id":"i1",'
+             b'"ts":"2011-03-01T09:00:00Z"}')
+    worker = start_worker()
+    send_raw(settings, [(settings.topic_clicks, b"not-the-user", click),
+                        (settings.topic_clicks, None, click.replace(b"e1", b"e2"))])
+    stats_key = Keys(settings.key_prefix).stats
+    wait_until(lambda: redis_client.hget(stats_key, "clicks") == "2", 60,
+               "both clicks applied by the owner of u42", workers=[worker])
+    time.sleep(1.0)
+    assert redis_client.hgetall(stats_key) == {"clicks": "2", "rekeyed": "2"}
+    assert redis_client.hget(Keys(settings.key_prefix).user("u42"), "clicks") == "2"

@@ -108,7 +108,7 @@ def _expect(traffic: Traffic, topic: str, settings: Settings, message: dict) -> 
         traffic.weather[message["location"]] = message  # later messages have later ts
 
 
-def send_raw(settings: Settings, messages: list[tuple[str, bytes, bytes]]) -> None:
+def send_raw(settings: Settings, messages: list[tuple[str, bytes | None, bytes]]) -> None:
     """Send as any Kafka client would (no SDK, no validation), e.g. kcat."""
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5,
                          "message.max.bytes": 2_000_000})
