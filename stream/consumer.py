@@ -25,6 +25,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stream.ingest import Ingestor
+from stream.learning import Learner
 from stream.kafka_config import aiokafka_config
 from stream.settings import Settings
 from stream.state import Record
@@ -42,7 +43,9 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
         self.service = service
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        """Nothing to flush: a batch is applied (or not) before the next one is fetched."""
+        """The state needs no flush (a batch is applied before the next is fetched); the
+        learner snapshots the shards it gives up, for their next owner."""
+        await self.service.revoke(list(revoked))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         await self.service.seek_to_stored(list(assigned))
@@ -52,11 +55,14 @@ class BatchConsumerService(Service):
     """Consumes the event topics in batches and applies each batch through the ingestor."""
 
     def __init__(self, settings: Settings, ingestor: Callable[[], Ingestor],
-                 **kwargs: object) -> None:
+                 learner: Callable[[], Learner] | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self._make_ingestor = ingestor
+        self._make_learner = learner
         self.ingestor: Ingestor | None = None
+        self.learner: Learner | None = None
+        self.learned = 0
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
         self.records = 0
@@ -65,6 +71,8 @@ class BatchConsumerService(Service):
         s = self.settings
         self.ingestor = self._make_ingestor()
         await self.ingestor.start()
+        if self._make_learner is not None:
+            self.learner = self._make_learner()
         self.consumer = AIOKafkaConsumer(
             group_id=s.app_id,
             enable_auto_commit=False,
@@ -80,6 +88,8 @@ class BatchConsumerService(Service):
         await self.consumer.start()
 
     async def on_stop(self) -> None:
+        if self.learner is not None:
+            await self.learner.snapshot_all()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.ingestor is not None:
@@ -90,6 +100,13 @@ class BatchConsumerService(Service):
         stored = await self._retrying(
             lambda: self.ingestor.writer.stored_offsets([(tp.topic, tp.partition)
                                                          for tp in partitions]))
+        if self.learner is not None:
+            # A restored shard may cover less than the state: resume where the laggard stands.
+            covered = await self._retrying(
+                lambda: self.learner.assign(sorted({tp.partition for tp in partitions})))
+            for tp, offset in covered.items():
+                if tp in stored or offset > 0:
+                    stored[tp] = min(stored.get(tp, 0), offset)
         for tp in partitions:
             offset = stored.get((tp.topic, tp.partition))
             if offset is not None:
@@ -97,6 +114,11 @@ class BatchConsumerService(Service):
         log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@"
                                           f"{stored.get((tp.topic, tp.partition), 'start')}"
                                           for tp in partitions))
+
+    async def revoke(self, partitions: list[TopicPartition]) -> None:
+        if self.learner is not None:
+            await self._retrying(
+                lambda: self.learner.revoke(sorted({tp.partition for tp in partitions})))
 
     @Service.task
     async def _consume(self) -> None:
@@ -108,7 +130,9 @@ class BatchConsumerService(Service):
             if not fetched:
                 continue
             records = [_record(m) for messages in fetched.values() for m in messages]
-            await self._retrying(lambda: self.ingestor.process(records))
+            decoded = await self._retrying(lambda: self.ingestor.process(records))
+            if self.learner is not None:
+                self.learned += await self._retrying(lambda: self.learner.learn(decoded))
             self.batches += 1
             self.records += len(records)
             await self._commit(fetched)

@@ -61,8 +61,11 @@ class Ingestor:
         return Decoded(record, event)
 
     async def process(self, records: Sequence[Record]) -> list[Decoded]:
-        """Apply a batch; return the records that were new (not applied by an earlier attempt)."""
-        return await self.writer.apply([self.decode(r) for r in records], self._publish)
+        """Apply a batch to the state; return every record decoded (learners filter by their
+        own offsets, which may lag the state's after a restore)."""
+        decoded = [self.decode(r) for r in records]
+        await self.writer.apply(decoded, self._publish)
+        return decoded
 
     async def _publish(self, fresh: list[Decoded]) -> None:
         letters = [

@@ -76,6 +76,22 @@ class Settings(BaseSettings):
     worker_web_bind: str = "127.0.0.1"
     log_level: Literal["debug", "info", "warn", "error", "crit"] = "info"
 
+    # --- Online learning ---------------------------------------------------------------------
+    learning: bool = True
+    # HMAC key of model snapshots; unset on a local stack, a random key is kept in the state
+    # folder (set it in production, from a secret, the same for every worker).
+    snapshot_key: SecretStr | None = None
+    # A shard's models are snapshotted (with the offsets they cover) this often and on revocation;
+    # a crash costs at most this much re-learning.
+    snapshot_every_s: float = Field(30.0, gt=0, le=3600)
+    # Live prequential evaluation scores every n-th basket (1 = every one, as `evaluate` does).
+    eval_sample_every: int = Field(1, ge=1, le=1_000_000)
+    exclude_purchased: bool = True
+    # Users and items unseen this long are dropped from the models and from Redis.
+    state_ttl_s: float = Field(90 * 86400.0, gt=0)
+    # Weather to use where a user's location is unknown or has no series.
+    default_location: str | None = None
+
     # --- Local stack -------------------------------------------------------------------------
     state_dir: Path = Path(".recstream")
     cache_dir: Path = Path.home() / ".cache" / "recstream"

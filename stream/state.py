@@ -16,6 +16,9 @@ Keys (``p`` is ``settings.key_prefix``):
   p:i:<item>            hash: clicks, purchases, units
   p:i:<item>:meta       hash: the latest ItemUpsert (ts_ms guards order)
   p:w:<location>        hash: the latest weather (ts_ms guards order)
+  p:w:<location>:history  sorted set by ts_ms: the last WEATHER_HISTORY reports
+  p:u:<user>:emb, p:i:<item>:emb:<shard>   packed float32 vectors (stream/learning.py)
+  p:learning:<shard>, p:snapshot:<shard>   a shard's figures and signed snapshot
   p:offsets:<topic>:<partition>  the next offset not yet applied
   p:stats               hash: events applied per kind, dead letters, re-keyed (forwarded)
 """
@@ -59,9 +62,17 @@ for _, op in ipairs(ops.latest) do
     redis.call('HSET', op[1], 'ts_ms', op[2], unpack(op[3]))
   end
 end
+for _, op in ipairs(ops.zadd) do
+  redis.call('ZADD', op[1], op[2], op[3])
+  redis.call('ZREMRANGEBYRANK', op[1], 0, -tonumber(op[4]) - 1)
+end
 for _, op in ipairs(ops.set) do redis.call('SET', op[1], op[2]) end
 return #ops.incr
 """
+
+
+# Reports kept per location: two years of daily weather.
+WEATHER_HISTORY = 730
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +123,21 @@ class Keys:
 
     def weather(self, location: str) -> str:
         return f"{self.prefix}:w:{location}"
+
+    def weather_history(self, location: str) -> str:
+        return f"{self.prefix}:w:{location}:history"
+
+    def user_embedding(self, user_id: str) -> str:
+        return f"{self.prefix}:u:{user_id}:emb"
+
+    def item_embedding(self, item_id: str, shard: int) -> str:
+        return f"{self.prefix}:i:{item_id}:emb:{shard}"
+
+    def learning(self, shard: int) -> str:
+        return f"{self.prefix}:learning:{shard}"
+
+    def snapshot(self, shard: int) -> str:
+        return f"{self.prefix}:snapshot:{shard}"
 
     def offset(self, topic: str, partition: int) -> str:
         return f"{self.prefix}:offsets:{topic}:{partition}"
@@ -178,6 +204,7 @@ class StateWriter:
         purchased: defaultdict[str, set[str]] = defaultdict(set)
         latest: dict[str, tuple[int, dict[str, Any]]] = {}
         stats: Counter[str] = Counter()
+        history: list[list[str]] = []
 
         for decoded in fresh:
             event = decoded.event
@@ -199,6 +226,10 @@ class StateWriter:
                     purchased[event.user_id].add(event.item_id)
             elif isinstance(event, WeatherEvent):
                 stats["weather"] += 1
+                # The history lets learners join each interaction with the weather of its time.
+                history.append([keys.weather_history(event.location), str(ts_ms), json.dumps(
+                    {"condition": event.condition.value, "temp_c": event.temp_c}),
+                    str(WEATHER_HISTORY)])
                 _keep_latest(latest, keys.weather(event.location), ts_ms, {
                     "temp_c": event.temp_c, "precip_mm": event.precip_mm,
                     "condition": event.condition.value})
@@ -221,6 +252,7 @@ class StateWriter:
             "add": [[keys.purchased(user), sorted(items)] for user, items in purchased.items()],
             "latest": [[key, str(ts_ms), [str(x) for pair in fields.items() for x in pair]]
                        for key, (ts_ms, fields) in latest.items()],
+            "zadd": history,
             "set": [[keys.offset(topic, partition), str(offset)]
                     for (topic, partition), offset in _next_offsets(fresh).items()],
         }, separators=(",", ":"))

@@ -19,7 +19,9 @@ from stream.consumer import BatchConsumerService
 from stream.ingest import Ingestor
 from stream.kafka_config import aiokafka_config, faust_broker_credentials
 from stream.schemas import DeadLetter
+from stream.learning import Learner
 from stream.settings import Settings
+from stream.snapshots import SnapshotCodec, snapshot_key
 from stream.state import StateWriter
 from stream.topics import contracts_by_topic, ensure_topics
 
@@ -76,6 +78,10 @@ def build_ingestor(settings: Settings) -> Ingestor:
                     settings.max_message_bytes)
 
 
+def build_learner(settings: Settings) -> Learner:
+    return Learner(settings, redis_client(settings), SnapshotCodec(snapshot_key(settings)))
+
+
 def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
     """The Faust app (process shell and web views) and the batch consumer it runs."""
     web: dict[str, Any] = {"web_enabled": False}
@@ -93,11 +99,14 @@ def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
     )
     # No Faust agents: Faust's own consumer group would sit idle, so only its web side runs.
     app.producer_only = True
-    service = BatchConsumerService(settings, lambda: build_ingestor(settings))
+    service = BatchConsumerService(
+        settings, lambda: build_ingestor(settings),
+        (lambda: build_learner(settings)) if settings.learning else None)
 
     @app.page("/stats")
     async def stats(web: Any, request: Any) -> Any:
-        return web.json({"batches": service.batches, "records": service.records})
+        return web.json({"batches": service.batches, "records": service.records,
+                         "learned": service.learned})
 
     return app, service
 

@@ -9,10 +9,12 @@ import random
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import models
 from models.base import Context, Interaction, ItemInfo, Recommender, Scored
 from models.baselines import BiasedMFBaseline
 from models.context_model import ContextModel
@@ -453,4 +455,4 @@ def test_models_never_import_stream():
     code = ("import sys, models.metrics, models.features, models.context_model, models.labels, "
             "models.baselines, models.evaluation; "
             "assert not any(m == 'stream' or m.startswith('stream.') for m in sys.modules)")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(models.__file__).parents[1])

@@ -1,0 +1,108 @@
+"""The small interface every recstream model implements, and the plain data it learns from.
+
+models/ knows nothing of Kafka, Faust or Redis: the stream package turns contract events into
+:class:`Interaction` and :class:`Context` and hands them to models. Models are snapshotted with
+pickle (authenticated by the caller), so they hold only picklable state.
+
+>>> i = Interaction(user_id="u1", item_id="i1", ts=0.0, kind="purchase")
+>>> i.weight
+3.0
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+# A purchase says more about taste than a click: it is weighted higher in every learner.
+KIND_WEIGHTS: dict[str, float] = {"click": 1.0, "purchase": 3.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Where and when a user is: what the context-aware parts condition on."""
+
+    ts: float  # epoch seconds
+    location: str | None = None
+    condition: str | None = None  # weather condition at the location (WeatherCondition values)
+    temp_c: float | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """One implicit-feedback event: a user clicked or bought an item."""
+
+    user_id: str
+    item_id: str
+    ts: float  # epoch seconds
+    kind: Literal["click", "purchase"] = "click"
+    session_id: str | None = None
+    location: str | None = None
+    condition: str | None = None
+    temp_c: float | None = None
+    device: str | None = None
+    category: str | None = None
+    price: float | None = None
+    quantity: int = 1
+
+    @property
+    def weight(self) -> float:
+        return KIND_WEIGHTS[self.kind]
+
+    @property
+    def context(self) -> Context:
+        return Context(ts=self.ts, location=self.location, condition=self.condition,
+                       temp_c=self.temp_c, device=self.device)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemInfo:
+    """Catalogue facts about an item (from ItemUpsert)."""
+
+    item_id: str
+    category: str | None = None
+    price: float | None = None
+    title: str | None = None
+    in_stock: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    item_id: str
+    score: float
+    source: str = ""
+
+
+class Recommender(abc.ABC):
+    """Learns online from interactions and ranks items for a user in a context.
+
+    Hyperparameters are constructor arguments stored as given (so repr echoes them); learned
+    state lives in other attributes.
+    """
+
+    @abc.abstractmethod
+    def learn_one(self, interaction: Interaction) -> None:
+        """Update from one interaction (after it has been scored: test-then-train)."""
+
+    @abc.abstractmethod
+    def recommend(self, user_id: str, k: int, context: Context,
+                  exclude: Iterable[str] = ()) -> list[Scored]:
+        """The top ``k`` items for the user now, best first, none of ``exclude``."""
+
+    def observe_item(self, info: ItemInfo) -> None:
+        """Catalogue updates; models that use item features override this."""
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+    def _params(self) -> dict[str, object]:
+        """Constructor arguments as given; subclasses store them under the same names."""
+        import inspect
+
+        names = inspect.signature(type(self).__init__).parameters
+        return {n: getattr(self, n) for n in names if n != "self" and hasattr(self, n)}
+

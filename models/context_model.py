@@ -1,0 +1,126 @@
+"""P(click or purchase | user, item, context): an online logistic regression on hashed features.
+
+The features come from :func:`models.features.features`, the one function training and serving
+share. They are hashed into ``2**n_hash_bits`` buckets by River's ``FeatureHasher`` (one native
+call per example), so memory stays bounded however many users and items arrive. Scoring,
+metrics, learning and drift watch together take 20 to 30 µs an example on one core, fast enough
+to learn from every labelled impression; a default ``OneHotEncoder`` pipeline would be about a
+hundred times slower.
+
+Learning is prequential: each example is first predicted, the prediction scored by ``logloss``
+and ``auc`` (River metrics), then learned. The per-example loss feeds an ADWIN detector; a drift
+is counted when the loss level rises (``drifts``, ``last_drift_at``). A
+:class:`models.labels.Labelled` example unpacks into :meth:`ContextModel.learn_one`'s arguments.
+
+On a tiny stream where rain sells umbrellas and sun sells sunglasses:
+
+>>> from models.base import Context, ItemInfo
+>>> umbrella, sunglasses = ItemInfo("umbrella", "rainwear"), ItemInfo("sunglasses", "summer")
+>>> rain, sun = Context(ts=0.0, condition="rain"), Context(ts=0.0, condition="clear")
+>>> model = ContextModel(seed=1)
+>>> for n in range(200):
+...     context = rain if n % 2 else sun
+...     for item in (umbrella, sunglasses):
+...         clicked = (item is umbrella) == (context is rain)
+...         _ = model.learn_one(f"u{n % 5}", item, context, clicked)
+>>> [round(float(p), 1) for p in model.score("u9", [umbrella, sunglasses], rain)]
+[0.9, 0.1]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from river import drift, linear_model, metrics, optim, preprocessing
+
+from models.base import Context, ItemInfo
+from models.features import features
+
+
+class ContextModel:
+    """Online logistic regression on hashed (user, item, context) features.
+
+    ``learning_rate`` is a constant SGD rate for weights and intercept. Constant, so the model
+    keeps tracking a drifting shop: on a synthetic stream whose weather effects flip half-way,
+    AdaGrad led before the flip (AUC 0.75 against 0.73) but its per-feature rates only ever
+    decay, and 30k events after the flip it stood at 0.66 against SGD's 0.77. ``l2`` shrinks
+    the weights of the features present in each example (River applies it lazily). ``seed``
+    fixes the hash; ``use_context`` is the ablation switch of :func:`models.features.features`.
+    """
+
+    def __init__(self, n_hash_bits: int = 20, learning_rate: float = 0.05, l2: float = 0.0,
+                 use_context: bool = True, drift_delta: float = 0.002,
+                 seed: int | None = 0) -> None:
+        self.n_hash_bits = n_hash_bits
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.use_context = use_context
+        self.drift_delta = drift_delta
+        self.seed = seed
+        self._hasher = preprocessing.FeatureHasher(n_features=2**n_hash_bits, seed=seed)
+        self._classifier = linear_model.LogisticRegression(
+            optimizer=optim.SGD(learning_rate), l2=l2, intercept_lr=learning_rate)
+        self._catalogue: dict[str, ItemInfo] = {}
+        self.logloss = metrics.LogLoss()
+        self.auc = metrics.ROCAUC()
+        self._detector = drift.ADWIN(delta=drift_delta)
+        self.n_learned = 0
+        self.drifts = 0
+        self.last_drift_at: float | None = None
+
+    def observe_item(self, info: ItemInfo) -> None:
+        """Catalogue facts, used whenever an item arrives as a bare id."""
+        self._catalogue[info.item_id] = info
+
+    def learn_one(self, user_id: str, item: ItemInfo | str, context: Context,
+                  label: bool) -> bool:
+        """Score, then learn one labelled example; True when it revealed a drift."""
+        x = self._encode(user_id, item, context)
+        classifier = self._classifier
+        p = classifier.predict_proba_one(x)[True]
+        self.logloss.update(label, p)
+        self.auc.update(label, p)
+        classifier.learn_one(x, label)
+        self.n_learned += 1
+        return self._watch(p, label, context.ts)
+
+    def predict_proba(self, user_id: str, item: ItemInfo | str, context: Context) -> float:
+        return self._classifier.predict_proba_one(self._encode(user_id, item, context))[True]
+
+    def score(self, user_id: str, items: Sequence[ItemInfo | str], context: Context) -> np.ndarray:
+        """P(click or purchase) of each candidate, in the order given."""
+        predict, encode = self._classifier.predict_proba_one, self._encode
+        return np.array([predict(encode(user_id, item, context))[True] for item in items],
+                        dtype=float)
+
+    def summary(self) -> dict[str, float]:
+        """Prequential metrics and drift count, for export."""
+        return {"logloss": self.logloss.get(), "auc": float(self.auc.get()), "n": self.n_learned,
+                "drifts": self.drifts}
+
+    def _encode(self, user_id: str, item: ItemInfo | str, context: Context) -> dict[int, float]:
+        if isinstance(item, str):
+            item = self._catalogue.get(item, item)
+        return self._hasher.transform_one(
+            features(user_id, item, context, use_context=self.use_context))
+
+    def _watch(self, p: float, label: bool, ts: float) -> bool:
+        # ADWIN watches the squared error (Brier score): a proper loss bounded in [0, 1], which
+        # suits ADWIN's bound better than a log loss that explodes on one confident mistake.
+        # ADWIN flags any change of level, and while the model learns its loss falls: only a
+        # rise is a drift. On a detection ADWIN cuts its window to the recent part, so the
+        # estimate after the update is the new level and the one before is the old.
+        before = self._detector.estimation
+        self._detector.update((p - label) ** 2)
+        if not (self._detector.drift_detected and self._detector.estimation > before):
+            return False
+        self.drifts += 1
+        self.last_drift_at = ts
+        return True
+
+    def __repr__(self) -> str:
+        return (f"ContextModel(n_hash_bits={self.n_hash_bits!r}, "
+                f"learning_rate={self.learning_rate!r}, l2={self.l2!r}, "
+                f"use_context={self.use_context!r}, drift_delta={self.drift_delta!r}, "
+                f"seed={self.seed!r})")

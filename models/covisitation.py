@@ -1,0 +1,144 @@
+"""Items bought or viewed together: item-to-item co-visitation counts, and session-kNN on them.
+
+When a user interacts with item j after item i, within the ``window`` items before j in the same
+session (or the user's last ``window`` items when events carry no session), both ``(i, j)`` and
+``(j, i)`` gain the new interaction's weight (a purchase counts 3, a click 1), optionally decayed
+with the forward decay of :class:`models.trending.ForwardDecay`. Each item keeps at most
+``max_neighbours`` neighbours: when it has one more, the weaker half goes (pruning many at once
+keeps the cost per event constant on average). :meth:`CoVisitation.increments_for` gives
+the increments for a store without touching the model.
+
+Recommendation is session-kNN over the user's last ``history`` items (which the model keeps):
+every recent item votes for its neighbours with its share of co-visitation (each neighbour's
+count over the item's total, so a bestseller seen once does not outvote the rest), weighted by
+recency, linearly from 1 for the latest item down to 1/history for the oldest.
+
+>>> model = CoVisitation(window=3)
+>>> for user, basket in [("ann", ["tent", "stove", "mug"]), ("bob", ["tent", "stove"]),
+...                      ("cat", ["stove", "mug"])]:
+...     for item in basket:
+...         model.learn_one(Interaction(user, item, ts=0.0, session_id=user))
+>>> model.neighbours("stove", 2)
+[('tent', 2.0), ('mug', 2.0)]
+>>> model.learn_one(Interaction("dan", "tent", ts=1.0))
+>>> [s.item_id for s in model.recommend("dan", k=2, context=Context(ts=2.0))]
+['stove', 'mug']
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
+
+from models.base import Context, Interaction, Recommender, Scored
+from models.trending import ForwardDecay
+
+
+class CoVisitation(Recommender):
+    """Co-visitation counts and session-kNN recommendation; see the module docstring.
+
+    ``window`` 5: a basket's neighbouring lines are related, distant ones less so, and pairs
+    cost 2·window counter updates per event. ``history`` 20 recent items per user vote.
+    ``max_neighbours`` 100 keeps an item's strong neighbours at bounded memory.
+    ``half_life_s`` None: no decay (a pair's relation does not age as fast as demand does).
+    """
+
+    def __init__(self, window: int = 5, history: int = 20, max_neighbours: int = 100,
+                 half_life_s: float | None = None) -> None:
+        self.window = window
+        self.history = history
+        self.max_neighbours = max_neighbours
+        self.half_life_s = half_life_s
+        self._decay = None if half_life_s is None else ForwardDecay(half_life_s)
+        self._recent: dict[str, deque[tuple[str, str | None]]] = {}  # user -> (item, session)
+        self._neighbours: dict[str, dict[str, float]] = {}
+        self._totals: dict[str, float] = {}  # item -> sum of its neighbours' counts
+
+    def increments_for(self, interaction: Interaction,
+                       recent_items: Sequence[str]) -> list[tuple[str, str, float]]:
+        """``(item_a, item_b, amount)`` for a store (pure): ``recent_items`` are the items before
+        this one in its session, oldest first; the last ``window`` of them pair with it."""
+        amount = interaction.weight
+        if self._decay is not None:
+            amount = self._decay.amount(amount, interaction.ts)
+        item = interaction.item_id
+        increments = []
+        for other in dict.fromkeys(recent_items[-self.window:] if self.window else ()):
+            if other != item:
+                increments.append((other, item, amount))
+                increments.append((item, other, amount))
+        return increments
+
+    def learn_one(self, interaction: Interaction) -> None:
+        recent = self._recent.get(interaction.user_id)
+        if recent is None:
+            recent = self._recent[interaction.user_id] = deque(maxlen=self.history)
+        increments = self.increments_for(interaction, self._session_items(recent, interaction))
+        if self._decay is not None:
+            factor = self._decay.advance(interaction.ts)
+            if factor != 1.0:
+                self._rescale(factor)
+        neighbours, totals = self._neighbours, self._totals
+        for a, b, amount in increments:
+            row = neighbours.get(a)
+            if row is None:
+                row = neighbours[a] = {}
+            row[b] = row.get(b, 0.0) + amount
+            totals[a] = totals.get(a, 0.0) + amount
+            if len(row) > self.max_neighbours:
+                self._prune(a, row)
+        recent.append((interaction.item_id, interaction.session_id))
+
+    def recommend(self, user_id: str, k: int, context: Context,
+                  exclude: Iterable[str] = ()) -> list[Scored]:
+        recent = self._recent.get(user_id)
+        if not recent or k <= 0:
+            return []
+        excluded = set(exclude)
+        scores: dict[str, float] = {}
+        voted: set[str] = set()
+        for age, (item, _) in enumerate(reversed(recent)):
+            row = self._neighbours.get(item)
+            if item in voted or not row:
+                continue
+            voted.add(item)
+            weight = (1.0 - age / self.history) / self._totals[item]
+            for other, count in row.items():
+                scores[other] = scores.get(other, 0.0) + weight * count
+        best = heapq.nlargest(k + len(excluded), scores.items(), key=itemgetter(1))
+        return [Scored(item, score, "covis") for item, score in best if item not in excluded][:k]
+
+    def neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        """The item's ``k`` strongest co-visited items with their counts (stored, undecayed)."""
+        return heapq.nlargest(k, self._neighbours.get(item_id, {}).items(), key=itemgetter(1))
+
+    def recent_items(self, user_id: str) -> list[str]:
+        """The user's last ``history`` items, oldest first."""
+        return [item for item, _ in self._recent.get(user_id, ())]
+
+    def _session_items(self, recent: deque[tuple[str, str | None]],
+                       interaction: Interaction) -> list[str]:
+        """The items before this one in its session (or in the user's window), oldest first."""
+        if interaction.session_id is None:
+            return [item for item, _ in list(recent)[-self.window:]]
+        items = []
+        for item, session in reversed(recent):
+            if session != interaction.session_id or len(items) == self.window:
+                break
+            items.append(item)
+        items.reverse()
+        return items
+
+    def _prune(self, item: str, row: dict[str, float]) -> None:
+        # Keep the best half, so the next prune is max_neighbours/2 new neighbours away.
+        ranked = sorted(row.items(), key=itemgetter(1), reverse=True)[: self.max_neighbours // 2]
+        self._neighbours[item] = dict(ranked)
+        self._totals[item] = sum(count for _, count in ranked)
+
+    def _rescale(self, factor: float) -> None:
+        for item, row in self._neighbours.items():
+            for other in row:
+                row[other] *= factor
+            self._totals[item] *= factor

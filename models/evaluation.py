@@ -1,0 +1,190 @@
+"""Prequential (test-then-train) evaluation of recommenders on an interaction stream.
+
+The protocol, the same for every system compared:
+
+1. Interactions are read in stream order. Consecutive interactions sharing
+   ``(user_id, session_id, ts)`` form one *basket* (the lines of one invoice, or a single click).
+2. **Test.** For each basket, every system recommends ``k`` items once, for the basket's user
+   in the first line's context, before any line of the basket is learned. Each distinct item of
+   the basket is a target, scored against that list (HR, MRR, NDCG at k, see
+   :mod:`models.metrics`).
+3. With ``exclude_purchased``, recommendations exclude what the user bought in earlier baskets,
+   and a target the user bought before is not scored for any system: it could never have been
+   recommended, and counting it as a miss would only measure the repurchase rate.
+4. **Train.** Then every system learns every line of the basket, repeats included.
+5. With ``sample_every`` = n, only every n-th basket is tested (the same ones for all systems);
+   every basket is learned.
+
+Catalogue entries (:class:`ItemInfo`) may be mixed into the stream: they reach every system's
+``observe_item`` as they arrive, including one that arrives between two lines of a basket, which
+is seen before the basket is tested: the catalogue is not a label.
+
+>>> from models.base import Interaction, Recommender, Scored
+>>> class LastItem(Recommender):
+...     "Recommends the last item it learned."
+...     def __init__(self): self.last = None
+...     def learn_one(self, interaction): self.last = interaction.item_id
+...     def recommend(self, user_id, k, context, exclude=()):
+...         return [] if self.last in (None, *exclude) else [Scored(self.last, 1.0)]
+>>> stream = [Interaction("u1", "a", ts=1.0),                  # nothing learned yet: a miss
+...           Interaction("u2", "b", ts=2.0, session_id="o1"),  # one basket, scored once
+...           Interaction("u2", "a", ts=2.0, session_id="o1")]  # against ["a"]: a hit
+>>> evaluator = PrequentialEvaluator({"last": LastItem()}, k=20, exclude_purchased=False)
+>>> evaluator.run(stream).result("toy")["systems"]["last"]
+{'hr@20': 0.3333333333333333, 'mrr@20': 0.3333333333333333, 'ndcg@20': 0.3333333333333333}
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from models.base import Interaction, ItemInfo, Recommender
+from models.metrics import RankingMetrics
+
+
+class PrequentialEvaluator:
+    """Tests then trains ``systems`` on a stream, accumulating ranking metrics at ``k``.
+
+    ``window`` is the length of the rolling metrics; every ``curve_every`` interactions the
+    rolling HR@k of each system is recorded for :meth:`plot`. :meth:`result` also reports each
+    system's mean time per recommendation and per learned interaction, measured on the way.
+    """
+
+    def __init__(self, systems: Mapping[str, Recommender], k: int = 20,
+                 exclude_purchased: bool = True, window: int | None = 1000,
+                 curve_every: int = 1000, sample_every: int = 1) -> None:
+        self.systems = dict(systems)
+        self.k = k
+        self.exclude_purchased = exclude_purchased
+        self.window = window
+        self.curve_every = curve_every
+        self.sample_every = sample_every
+        self.metrics = {name: RankingMetrics(k=k, window=window) for name in self.systems}
+        self.events = 0
+        self.baskets = 0
+        self.skipped_repeats = 0
+        self.curve: list[tuple[int, dict[str, float]]] = []
+        self._purchased: dict[str, set[str]] = {}
+        self._recommend_s = dict.fromkeys(self.systems, 0.0)
+        self._learn_s = dict.fromkeys(self.systems, 0.0)
+        self._recommend_calls = 0
+        self._basket: list[Interaction] = []
+
+    def run(self, stream: Iterable[Interaction | ItemInfo]) -> PrequentialEvaluator:
+        for event in stream:
+            self.feed(event)
+        self.flush()
+        return self
+
+    def feed(self, event: Interaction | ItemInfo) -> None:
+        """Take one event of the stream; a basket is processed once the next one begins.
+
+        For streaming use (a worker feeds batch after batch): the open basket is part of the
+        evaluator's state, so a snapshot taken between two batches resumes mid-basket.
+        """
+        if isinstance(event, ItemInfo):
+            for system in self.systems.values():
+                system.observe_item(event)
+            return
+        if self._basket and _basket_key(event) != _basket_key(self._basket[0]):
+            self.process_basket(self._basket)
+            self._basket = []
+        self._basket.append(event)
+
+    def flush(self) -> None:
+        """Process the open basket (at the end of a stream)."""
+        if self._basket:
+            self.process_basket(self._basket)
+            self._basket = []
+
+    def process_basket(self, basket: Sequence[Interaction]) -> None:
+        """Test then train on the lines of one basket (see the module's protocol)."""
+        first = basket[0]
+        purchased = self._purchased.setdefault(first.user_id, set())
+        if self.baskets % self.sample_every == 0:
+            self._test(first, list(dict.fromkeys(line.item_id for line in basket)), purchased)
+        self.baskets += 1
+
+        for name, system in self.systems.items():
+            started = time.perf_counter()
+            for line in basket:
+                system.learn_one(line)
+            self._learn_s[name] += time.perf_counter() - started
+        purchased.update(line.item_id for line in basket if line.kind == "purchase")
+
+        before = self.events // self.curve_every
+        self.events += len(basket)
+        if self.events // self.curve_every > before:
+            self._record_curve()
+
+    def _test(self, first: Interaction, targets: list[str], purchased: set[str]) -> None:
+        if self.exclude_purchased:
+            scored = [t for t in targets if t not in purchased]
+            self.skipped_repeats += len(targets) - len(scored)
+            exclude: Iterable[str] = purchased
+        else:
+            scored, exclude = targets, ()
+        if not scored:
+            return
+        context = first.context
+        self._recommend_calls += 1
+        for name, system in self.systems.items():
+            started = time.perf_counter()
+            ranked = [s.item_id for s in system.recommend(first.user_id, self.k, context, exclude)]
+            self._recommend_s[name] += time.perf_counter() - started
+            for target in scored:
+                self.metrics[name].update(ranked, target)
+
+    def _record_curve(self) -> None:
+        key = f"rolling_hr@{self.k}" if self.window else f"hr@{self.k}"
+        self.curve.append((self.events, {name: m.get()[key] for name, m in self.metrics.items()}))
+
+    def result(self, stream_name: str) -> dict[str, object]:
+        k = self.k
+        keys = (f"hr@{k}", f"mrr@{k}", f"ndcg@{k}")
+        calls = max(self._recommend_calls, 1)
+        return {
+            "stream": stream_name,
+            "events": self.events,
+            "baskets": self.baskets,
+            "targets": next(iter(self.metrics.values())).get()["n"] if self.metrics else 0,
+            "skipped_repeats": self.skipped_repeats,
+            "systems": {name: {key: m.get()[key] for key in keys}
+                        for name, m in self.metrics.items()},
+            "timing": {name: {"recommend_ms": 1e3 * self._recommend_s[name] / calls,
+                              "learn_us": 1e6 * self._learn_s[name] / max(self.events, 1)}
+                       for name in self.systems},
+        }
+
+    def plot(self, path: str | Path) -> None:
+        """A PNG of each system's rolling HR@k over the stream."""
+        try:
+            import matplotlib
+        except ImportError as error:
+            raise ImportError("plotting needs matplotlib: pip install 'recstream[plot]'") from error
+        matplotlib.use("Agg")  # files only: no display on workers or CI
+        from matplotlib import pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        xs = [events for events, _ in self.curve]
+        for name in self.systems:
+            ax.plot(xs, [values[name] for _, values in self.curve], label=name)
+        span = f"rolling over {self.window} targets" if self.window else "cumulative"
+        ax.set(xlabel="interactions", ylabel=f"HR@{self.k} ({span})",
+               title=f"Prequential HR@{self.k}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+
+    def __repr__(self) -> str:
+        return (f"PrequentialEvaluator(systems={list(self.systems)!r}, k={self.k!r}, "
+                f"exclude_purchased={self.exclude_purchased!r}, window={self.window!r}, "
+                f"curve_every={self.curve_every!r}, sample_every={self.sample_every!r})")
+
+
+def _basket_key(interaction: Interaction) -> tuple[str, str | None, float]:
+    return interaction.user_id, interaction.session_id, interaction.ts

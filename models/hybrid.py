@@ -1,0 +1,152 @@
+"""recstream's own recommender: a linear blend of four candidate sources.
+
+* ``repeat``: the user's own items, by recency and frequency. Shoppers re-buy and re-click the
+  same items a lot (in Online Retail most baskets hold an item the customer bought before), so
+  each item the user touched keeps a score that gains the interaction's weight and halves every
+  ``repeat_half_life_s``.
+* ``covis``: co-visitation neighbours of the user's recent items (:class:`CoVisitation`).
+* ``mf``: retrieval by the user's embedding (:class:`OnlineMF`).
+* ``trending``: what sells now at the user's location and in its weather (:class:`Trending`),
+  the back-off that still answers for a user never seen.
+
+Each source proposes its best ``candidates`` items; a source's scores are divided by its best
+one, so every source speaks on a 0..1 scale (an MF logit first goes through the logistic
+function it was trained with), and an item's score is the weighted sum over the sources that
+propose it. Each :class:`Scored` names the source that contributed most to it: the explanation.
+Nothing is learnt in the blend itself, so the weights are plain constructor arguments.
+
+``mf``, ``covisitation`` and ``trending`` are configurations: the model builds its own fresh
+copies of them (``mf_``, ``covisitation_``, ``trending_``) and feeds each every interaction.
+
+>>> model = HybridRecommender()
+>>> for user, basket in [("ann", ["tent", "stove", "mug"]), ("bob", ["tent", "stove"])]:
+...     for item in basket:
+...         model.learn_one(Interaction(user, item, ts=0.0, session_id=user, kind="purchase"))
+>>> model.learn_one(Interaction("cat", "tent", ts=60.0, session_id="c1"))
+>>> [(s.item_id, s.source) for s in model.recommend("cat", k=3, context=Context(ts=120.0))]
+[('tent', 'repeat'), ('stove', 'covis'), ('mug', 'covis')]
+>>> [s.item_id for s in model.recommend("cat", 3, Context(ts=120.0), exclude={"tent"})]
+['stove', 'mug']
+>>> [s.source for s in model.recommend("newcomer", k=2, context=Context(ts=120.0))]
+['trending', 'trending']
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable
+from operator import itemgetter
+from typing import TypeVar
+
+from models.base import Context, Interaction, Recommender, Scored
+from models.covisitation import CoVisitation
+from models.embeddings import OnlineMF
+from models.trending import Trending
+
+R = TypeVar("R", bound=Recommender)
+
+# A user's repeat profile keeps this many items: far more than a top-k needs, and it bounds the
+# memory per user. When it overflows, the weakest quarter goes (constant cost on average).
+_PROFILE_KEPT = 100
+
+
+class HybridRecommender(Recommender):
+    """Repeat, co-visitation, embedding and trending candidates, blended linearly.
+
+    The weights were tuned on the first half of the first 100k Online Retail purchases
+    (prequential HitRate@20) and checked on the second half: repeat and co-visitation carry most
+    of the signal in a shop, embeddings add the user's broader taste, trending fills the rest.
+    """
+
+    def __init__(self, repeat_weight: float = 2.0, covis_weight: float = 1.0,
+                 mf_weight: float = 0.5, trending_weight: float = 0.3,
+                 repeat_half_life_s: float = 30 * 86_400.0, candidates: int = 50,
+                 mf: OnlineMF | None = None, covisitation: CoVisitation | None = None,
+                 trending: Trending | None = None) -> None:
+        self.repeat_weight = repeat_weight
+        self.covis_weight = covis_weight
+        self.mf_weight = mf_weight
+        self.trending_weight = trending_weight
+        self.repeat_half_life_s = repeat_half_life_s
+        self.candidates = candidates
+        self.mf = mf
+        self.covisitation = covisitation
+        self.trending = trending
+        self.mf_ = _fresh(mf, OnlineMF)
+        self.covisitation_ = _fresh(covisitation, CoVisitation)
+        # A week, not Trending's default day: a shop of a few dozen orders a day has too little
+        # mass in a day's window (HitRate@20 of cold users 0.601 against 0.589 on Online Retail).
+        self.trending_ = _fresh(trending, Trending, half_life_s=7 * 86_400.0)
+        self._profiles: dict[str, dict[str, tuple[float, float]]] = {}  # user -> item -> (s, ts)
+
+    def learn_one(self, interaction: Interaction) -> None:
+        self.mf_.learn_one(interaction)
+        self.covisitation_.learn_one(interaction)
+        self.trending_.learn_one(interaction)
+        profile = self._profiles.get(interaction.user_id)
+        if profile is None:
+            profile = self._profiles[interaction.user_id] = {}
+        score, ts = profile.get(interaction.item_id, (0.0, interaction.ts))
+        profile[interaction.item_id] = (self._decayed(score, ts, interaction.ts)
+                                        + interaction.weight, max(ts, interaction.ts))
+        if len(profile) > _PROFILE_KEPT:
+            self._prune(interaction.user_id, profile, interaction.ts)
+
+    def recommend(self, user_id: str, k: int, context: Context,
+                  exclude: Iterable[str] = ()) -> list[Scored]:
+        if k <= 0:
+            return []
+        excluded = set(exclude)
+        n = max(k, self.candidates)
+        mf = self.mf_.recommend(user_id, n, context, excluded)
+        sources = (
+            ("repeat", self.repeat_weight, self._repeat(user_id, n, context.ts, excluded)),
+            ("covis", self.covis_weight,
+             [(s.item_id, s.score) for s in
+              self.covisitation_.recommend(user_id, n, context, excluded)]),
+            # The logistic function turns MF's logit into the probability it was trained for.
+            ("mf", self.mf_weight,
+             [(s.item_id, 0.5 * (1.0 + math.tanh(0.5 * s.score))) for s in mf]),
+            ("trending", self.trending_weight,
+             [(s.item_id, s.score) for s in
+              self.trending_.recommend(user_id, n, context, excluded)]),
+        )
+        blended: dict[str, float] = {}
+        best: dict[str, tuple[float, str]] = {}  # item -> its largest contribution and source
+        for source, weight, scored in sources:
+            if not scored or weight == 0.0:
+                continue
+            scale = weight / scored[0][1] if scored[0][1] > 0.0 else 0.0
+            for item, score in scored:
+                part = scale * score
+                blended[item] = blended.get(item, 0.0) + part
+                if part > best.get(item, (-1.0, ""))[0]:
+                    best[item] = (part, source)
+        top = heapq.nlargest(k, blended.items(), key=itemgetter(1))
+        return [Scored(item, score, best[item][1]) for item, score in top]
+
+    def _repeat(self, user_id: str, n: int, now: float,
+                excluded: set[str]) -> list[tuple[str, float]]:
+        """The user's own items by decayed weight at ``now``, best first."""
+        profile = self._profiles.get(user_id)
+        if not profile:
+            return []
+        scores = [(item, self._decayed(score, ts, now)) for item, (score, ts) in profile.items()
+                  if item not in excluded]
+        return heapq.nlargest(n, scores, key=itemgetter(1))
+
+    def _decayed(self, score: float, since: float, now: float) -> float:
+        return score * 2.0 ** (-max(now - since, 0.0) / self.repeat_half_life_s)
+
+    def _prune(self, user_id: str, profile: dict[str, tuple[float, float]], now: float) -> None:
+        kept = heapq.nlargest(_PROFILE_KEPT * 3 // 4, profile.items(),
+                              key=lambda entry: self._decayed(*entry[1], now))
+        self._profiles[user_id] = dict(kept)
+
+
+def _fresh(template: R | None, default: type[R], **defaults: object) -> R:
+    """A new, untrained model configured as ``template`` (or ``default(**defaults)``)."""
+    if template is None:
+        return default(**defaults)
+    return type(template)(**template._params())

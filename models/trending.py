@@ -1,0 +1,225 @@
+"""What is bought now, here, in this weather: time-decayed item counts per context scope.
+
+Every interaction counts in the global scope, in its location's, in its weather condition's and
+in its (location, condition)'s (see :func:`scope_keys`). Counts decay with forward decay
+(:class:`ForwardDecay`): an increment is a plain number added to a stored sum, so increments
+commute and a store applies them as they come (Redis ``ZINCRBY``); :meth:`Trending.increment_for`
+gives them without touching the model.
+
+As a recommender, Trending ranks by the share of the user's most specific scope, smoothed toward
+its parents: a scope with little (decayed) mass borrows from the wider one, so a thin scope backs
+off to the location and weather scopes and they back off to the global one::
+
+    p_global(i)    = n_global(i) / N_global
+    p_location(i)  = (n_location(i) + m * p_global(i)) / (N_location + m)       (same for condition)
+    p_both(i)      = (n_both(i) + m * mean(p_location(i), p_condition(i))) / (N_both + m)
+
+with ``m`` = ``prior_mass``, n and N decayed to the request's time.
+
+>>> model = Trending(half_life_s=86_400.0, prior_mass=1.0)
+>>> for t, (item, weather) in enumerate([("umbrella", "rain"), ("umbrella", "rain"),
+...                                      ("sunglasses", "clear"), ("sunglasses", "clear"),
+...                                      ("sunglasses", "clear"), ("tea", "rain")]):
+...     model.learn_one(Interaction("u", item, ts=60.0 * t, location="London", condition=weather))
+>>> rain = Context(ts=600.0, location="London", condition="rain")
+>>> [s.item_id for s in model.recommend("anyone", k=2, context=rain)]
+['umbrella', 'tea']
+>>> [s.item_id for s in model.recommend("anyone", k=2, context=Context(ts=600.0))]
+['sunglasses', 'umbrella']
+>>> [(item, round(value, 3)) for item, value in model.top("condition=rain", 2, now_ts=300.0)]
+[('umbrella', 1.996), ('tea', 1.0)]
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable
+from operator import itemgetter
+
+from models.base import Context, Interaction, Recommender, Scored
+
+GLOBAL = "global"
+# The landmark moves in epochs of this many decay constants: stored sums then stay below about
+# e^30 (1e13) times the events' weight, far inside a double and short in a store's text form.
+_EPOCH_EXPONENT = 30.0
+# When the landmark moves, sums below this many event-weights at the new landmark (about ten
+# half-lives old) are dropped: they can no longer rank, and keeping them would grow without end.
+_PRUNE_BELOW = 1e-3
+# Each scope keeps at least its best _TOP_KEPT items apart (up to twice that, then the best half
+# stays: a sort every _TOP_KEPT entries instead of a search for the least one at every entry), so
+# ranking a scope sorts a few hundred items, not the scope. It is exact: stored sums only grow, so
+# an item outside can only overtake one inside by its own increment, which is checked against the
+# cutoff (the largest sum ever left outside).
+_TOP_KEPT = 100
+
+
+def scope_keys(location: str | None, condition: str | None) -> list[str]:
+    """The scopes an event at this place and weather counts in, widest first."""
+    keys = [GLOBAL]
+    if location:
+        keys.append(f"location={location}")
+    if condition:
+        keys.append(f"condition={condition}")
+    if location and condition:
+        keys.append(f"location,condition={location}|{condition}")
+    return keys
+
+
+class ForwardDecay:
+    """Exponential decay by forward decay (Cormode, Shkapenyuk, Srivastava & Xu, 2009).
+
+    An event of weight w at time t adds ``w * exp((t - L) / tau)`` to a stored sum, with the
+    landmark L and ``tau = half_life_s / ln 2``; the sum's value at time ``now`` is the stored one
+    times :meth:`factor` ``(now)``. All sums of a table share L, so ranking by stored value is
+    ranking by decayed value. L moves in fixed epochs, computed from the event time alone, so
+    writers on different workers agree on it without talking; when it moves, every stored sum is
+    multiplied by the factor :meth:`advance` returns (Redis: ``ZUNIONSTORE k 1 k WEIGHTS f``).
+
+    >>> decay = ForwardDecay(half_life_s=10.0)
+    >>> decay.advance(0.0), decay.amount(1.0, 0.0), decay.amount(1.0, 10.0)
+    (1.0, 1.0, 2.0)
+    >>> decay.factor(10.0)  # what 1.0 stored is worth one half-life after the landmark
+    0.5
+    """
+
+    def __init__(self, half_life_s: float) -> None:
+        self.half_life_s = half_life_s
+        self.tau = half_life_s / math.log(2)
+        self.epoch_s = _EPOCH_EXPONENT * self.tau
+        self.landmark: float | None = None
+
+    def landmark_for(self, ts: float) -> float:
+        """The landmark an event at ``ts`` is counted against (never earlier than the current)."""
+        start = math.floor(ts / self.epoch_s) * self.epoch_s
+        return start if self.landmark is None else max(self.landmark, start)
+
+    def amount(self, weight: float, ts: float) -> float:
+        return weight * 2.0 ** ((ts - self.landmark_for(ts)) / self.half_life_s)
+
+    def advance(self, ts: float) -> float:
+        """Move the landmark for an event at ``ts``; the factor to rescale stored sums by."""
+        landmark = self.landmark_for(ts)
+        factor = 1.0 if self.landmark is None else 2.0 ** ((self.landmark - landmark)
+                                                            / self.half_life_s)
+        self.landmark = landmark
+        return factor
+
+    def factor(self, now_ts: float) -> float:
+        """A stored sum times this is its decayed value at ``now_ts``."""
+        if self.landmark is None:
+            return 1.0
+        return 2.0 ** ((self.landmark - now_ts) / self.half_life_s)
+
+
+class Trending(Recommender):
+    """Forward-decayed item counts per context scope; see the module docstring.
+
+    ``half_life_s``: a day, the rhythm of a shop's demand (and of the weather it reacts to).
+    ``prior_mass``: how much decayed weight (a purchase is 3) a scope needs before its own
+    counts outweigh its parent's; 10 is about three purchases, tuned on Online Retail.
+    """
+
+    def __init__(self, half_life_s: float = 86_400.0, prior_mass: float = 10.0) -> None:
+        self.half_life_s = half_life_s
+        self.prior_mass = prior_mass
+        self._decay = ForwardDecay(half_life_s)
+        self._counts: dict[str, dict[str, float]] = {}
+        self._mass: dict[str, float] = {}
+        self._top: dict[str, dict[str, float]] = {}
+        self._cutoff: dict[str, float] = {}  # no item outside a scope's top sums more
+
+    def increment_for(self, interaction: Interaction) -> list[tuple[str, str, float]]:
+        """``(scope, item, amount)`` to add to stored sums for this interaction (pure)."""
+        amount = self._decay.amount(interaction.weight, interaction.ts)
+        item = interaction.item_id
+        return [(scope, item, amount)
+                for scope in scope_keys(interaction.location, interaction.condition)]
+
+    @property
+    def landmark(self) -> float | None:
+        """The time stored sums are relative to (see :class:`ForwardDecay`)."""
+        return self._decay.landmark
+
+    def learn_one(self, interaction: Interaction) -> None:
+        increments = self.increment_for(interaction)
+        factor = self._decay.advance(interaction.ts)
+        if factor != 1.0:
+            self._rescale(factor)
+        for scope, item, amount in increments:
+            self._add(scope, item, amount)
+
+    def top(self, scope: str, k: int, now_ts: float) -> list[tuple[str, float]]:
+        """The scope's ``k`` most counted items with their decayed counts at ``now_ts``."""
+        factor = self._decay.factor(now_ts)
+        if k <= _TOP_KEPT:  # a C sort of a few hundred beats a heap in Python
+            best = sorted(self._top.get(scope, {}).items(), key=itemgetter(1), reverse=True)[:k]
+        else:
+            best = heapq.nlargest(k, self._counts.get(scope, {}).items(), key=itemgetter(1))
+        return [(item, value * factor) for item, value in best]
+
+    def recommend(self, user_id: str, k: int, context: Context,
+                  exclude: Iterable[str] = ()) -> list[Scored]:
+        excluded = set(exclude)
+        if k <= 0 or not self._mass.get(GLOBAL):
+            return []
+        candidates: dict[str, float] = {}
+        for scope in reversed(scope_keys(context.location, context.condition)):
+            for item, _ in self.top(scope, k + len(excluded), context.ts):
+                if item not in excluded:
+                    candidates[item] = 0.0
+        for counts, coefficient in self._share_terms(context):
+            get = counts.get
+            for item in candidates:
+                candidates[item] += coefficient * get(item, 0.0)
+        best = heapq.nlargest(k, candidates.items(), key=itemgetter(1))
+        return [Scored(item, p, "trending") for item, p in best]
+
+    def _share_terms(self, context: Context) -> list[tuple[dict[str, float], float]]:
+        """The smoothed share of the module docstring as a weighted sum of stored counts.
+
+        Each level of scopes is a linear map of the share above it, so the share of an item is
+        ``sum(coefficient * counts.get(item))`` over the context's scopes, and the coefficients
+        (set by the scopes' masses) are computed once per request, not once per item.
+        """
+        factor, m = self._decay.factor(context.ts), self.prior_mass
+        terms = [(self._counts[GLOBAL], 1.0 / self._mass[GLOBAL])]
+        location, condition = context.location, context.condition
+        levels = ([location and f"location={location}", condition and f"condition={condition}"],
+                  [location and condition and f"location,condition={location}|{condition}"])
+        for scopes in levels:
+            own = []  # (counts, a, b): share = a * decayed count + b * the parent's share
+            for scope in scopes:
+                counts = self._counts.get(scope) if scope else None
+                if counts:
+                    denominator = factor * self._mass[scope] + m
+                    own.append((counts, factor / denominator, m / denominator))
+            if own:  # the mean over the level's scopes
+                inherited = sum(b for _, _, b in own) / len(own)
+                terms = ([(counts, c * inherited) for counts, c in terms]
+                         + [(counts, a / len(own)) for counts, a, _ in own])
+        return terms
+
+    def _add(self, scope: str, item: str, amount: float) -> None:
+        counts = self._counts.setdefault(scope, {})
+        value = counts[item] = counts.get(item, 0.0) + amount
+        self._mass[scope] = self._mass.get(scope, 0.0) + amount
+        top = self._top.setdefault(scope, {})
+        if item in top or value > self._cutoff.get(scope, 0.0):
+            top[item] = value
+            if len(top) > 2 * _TOP_KEPT:
+                self._keep_best(scope, top)
+
+    def _rescale(self, factor: float) -> None:
+        for scope, counts in self._counts.items():
+            kept = self._counts[scope] = {i: v * factor for i, v in counts.items()
+                                          if v * factor >= _PRUNE_BELOW}
+            self._mass[scope] *= factor
+            self._cutoff[scope] = 0.0
+            self._keep_best(scope, kept)  # with pruned members gone, refill from all
+
+    def _keep_best(self, scope: str, top: dict[str, float]) -> None:
+        ranked = sorted(top.items(), key=itemgetter(1), reverse=True)
+        self._top[scope] = dict(ranked[:_TOP_KEPT])
+        if len(ranked) > _TOP_KEPT:
+            self._cutoff[scope] = max(self._cutoff.get(scope, 0.0), ranked[_TOP_KEPT][1])

@@ -1,0 +1,82 @@
+"""Contract events to the plain data models learn from (models/ knows nothing of contracts).
+
+An interaction carries its context: the latest weather at the user's location and the catalogue
+facts of the item. :class:`InteractionBuilder` keeps those facts; in-process (evaluation) it learns
+them from the same stream, in a worker they are filled from Redis (weather and catalogue topics
+are keyed by location and item, so their events reach other workers).
+
+>>> from datetime import UTC, datetime
+>>> from stream.schemas import ClickEvent, WeatherEvent
+>>> ts = datetime(2011, 1, 4, tzinfo=UTC)
+>>> builder = InteractionBuilder(default_location="United Kingdom")
+>>> builder.feed(WeatherEvent(location="United Kingdom", ts=ts, temp_c=3.5, precip_mm=4,
+...                           condition="rain")) is None
+True
+>>> i = builder.feed(ClickEvent(event_id="e", user_id="u", item_id="i", ts=ts))
+>>> (i.location, i.condition, i.temp_c, i.kind)
+('United Kingdom', 'rain', 3.5, 'click')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.base import Interaction, ItemInfo
+from stream.schemas import ClickEvent, Event, ItemUpsert, PurchaseEvent, UserProfile, WeatherEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Weather:
+    condition: str
+    temp_c: float
+
+
+class InteractionBuilder:
+    """Keeps the context facts and builds :class:`Interaction` / :class:`ItemInfo` from events.
+
+    ``default_location`` stands in for users whose location is unknown (the Online Retail
+    weather series is London's, used for every UK customer and as the default).
+    """
+
+    def __init__(self, default_location: str | None = None) -> None:
+        self.default_location = default_location
+        self.weather: dict[str, Weather] = {}
+        self.items: dict[str, ItemInfo] = {}
+        self.user_locations: dict[str, str] = {}
+
+    def feed(self, event: Event) -> Interaction | ItemInfo | None:
+        """Learn the event's facts; return what a model should see of it, if anything."""
+        if isinstance(event, (ClickEvent, PurchaseEvent)):
+            return self.interaction(event)
+        if isinstance(event, WeatherEvent):
+            self.weather[event.location] = Weather(event.condition.value, event.temp_c)
+        elif isinstance(event, ItemUpsert):
+            info = ItemInfo(item_id=event.item_id, category=event.category, price=event.price,
+                            title=event.title, in_stock=event.in_stock)
+            self.items[event.item_id] = info
+            return info
+        elif isinstance(event, UserProfile) and event.location:
+            self.user_locations[event.user_id] = event.location
+        return None
+
+    def interaction(self, event: ClickEvent | PurchaseEvent) -> Interaction:
+        location = (event.location or self.user_locations.get(event.user_id)
+                    or self.default_location)
+        weather = self.weather.get(location) if location else None
+        if weather is None and self.default_location:
+            weather = self.weather.get(self.default_location)
+        item = self.items.get(event.item_id)
+        purchase = isinstance(event, PurchaseEvent)
+        return Interaction(
+            user_id=event.user_id, item_id=event.item_id, ts=event.ts.timestamp(),
+            kind="purchase" if purchase else "click",
+            # An order is a session when the shop sent none: its lines form one basket.
+            session_id=event.session_id or (event.order_id if purchase else None),
+            location=location,
+            condition=weather.condition if weather else None,
+            temp_c=weather.temp_c if weather else None,
+            device=event.device.value if event.device else None,
+            category=item.category if item else None,
+            price=event.price if purchase else (item.price if item else None),
+            quantity=event.quantity if purchase else 1,
+        )

@@ -1,0 +1,248 @@
+"""Online learning in the worker: one model shard per partition, test-then-train, snapshotted.
+
+Clicks and purchases are keyed by user, so partition ``p`` of both topics holds the same users;
+the worker that owns ``p`` owns shard ``p``: the recommender that learns from those users (and
+will answer their requests, DESIGN decision 2), its contextual River model and its prequential
+metrics. A shard is snapshotted with the offsets it covers (HMAC-signed, see stream/snapshots.py)
+and restored when a worker takes the partition over, which then replays from those offsets: every
+interaction is learned once per shard, none twice (``learned`` counts them).
+
+Known limit: item vectors and item-side signals are learned per shard from that shard's users;
+their repartition by item (one writer per item, broadcast to every worker) is the next step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from models.base import Interaction
+from models.context_model import ContextModel
+from models.embeddings import pack
+from models.evaluation import PrequentialEvaluator
+from models.hybrid import HybridRecommender
+from models.labels import NegativeSampler
+from stream.interactions import InteractionBuilder, Weather
+from stream.schemas import ClickEvent, PurchaseEvent
+from stream.settings import Settings
+from stream.snapshots import SnapshotCodec, SnapshotRejected
+from stream.state import Decoded, Keys
+
+log = logging.getLogger(__name__)
+SYSTEM = "recstream"
+
+
+@dataclass
+class Shard:
+    """Everything learned from one partition's users, and the offsets it covers."""
+
+    partition: int
+    evaluator: PrequentialEvaluator
+    context_model: ContextModel
+    sampler: NegativeSampler
+    offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset covered
+    learned: int = 0
+
+    @classmethod
+    def new(cls, partition: int, settings: Settings) -> Shard:
+        recommender = HybridRecommender()
+        return cls(
+            partition=partition,
+            evaluator=PrequentialEvaluator({SYSTEM: recommender}, k=20,
+                                           exclude_purchased=settings.exclude_purchased,
+                                           sample_every=settings.eval_sample_every),
+            context_model=ContextModel(seed=partition),
+            # Before impressions exist, each positive is paired with sampled negatives.
+            sampler=NegativeSampler(n=2, seed=partition),
+        )
+
+    @property
+    def recommender(self) -> HybridRecommender:
+        return self.evaluator.systems[SYSTEM]  # type: ignore[return-value]
+
+    def learn(self, interaction: Interaction) -> None:
+        """Test then train: the evaluator scores the recommendation before learning it."""
+        self.evaluator.feed(interaction)
+        for example in self.sampler.label(interaction):
+            if self.context_model.learn_one(*example):
+                log.warning("ALERT drift in shard %d's context model at ts %.0f "
+                            "(log loss %.4f)", self.partition, interaction.ts,
+                            self.context_model.logloss.get())
+        self.learned += 1
+
+    def figures(self) -> dict[str, Any]:
+        metrics = self.evaluator.metrics[SYSTEM]
+        summary = self.context_model.summary()
+        return {
+            "learned": self.learned,
+            "offsets": json.dumps(self.offsets),
+            "metrics": json.dumps(metrics.to_sums()),
+            "rolling": json.dumps(metrics.get()),
+            "logloss": summary.get("logloss", 0.0),
+            "auc": summary.get("auc", 0.0),
+            "drifts": summary.get("drifts", 0),
+            "users": self.recommender.mf_.n_users,
+            "items": self.recommender.mf_.n_items,
+        }
+
+
+class Learner:
+    """The shards of this worker's partitions: restore, learn, export and snapshot them."""
+
+    def __init__(self, settings: Settings, client: Redis, codec: SnapshotCodec) -> None:
+        self.settings = settings
+        self.client = client
+        self.codec = codec
+        self.keys = Keys(settings.key_prefix)
+        self.shards: dict[int, Shard] = {}
+        self.context = InteractionBuilder(default_location=settings.default_location)
+        self._weather_loaded: dict[str, float] = {}
+        self._weather: dict[str, list[tuple[float, Weather]]] = {}
+        self._last_snapshot = time.monotonic()
+        self.topics = (settings.topic_clicks, settings.topic_purchases)
+
+    # --- partitions ---------------------------------------------------------------------------
+    async def assign(self, partitions: Sequence[int]) -> dict[tuple[str, int], int]:
+        """Restore the shards of newly assigned partitions; return the offsets they cover."""
+        covered: dict[tuple[str, int], int] = {}
+        for partition in partitions:
+            if partition not in self.shards:
+                self.shards[partition] = await self._restore(partition)
+            for topic in self.topics:
+                covered[(topic, partition)] = self.shards[partition].offsets.get(topic, 0)
+        return covered
+
+    async def revoke(self, partitions: Sequence[int]) -> None:
+        for partition in partitions:
+            shard = self.shards.pop(partition, None)
+            if shard is not None:
+                await self._snapshot(shard)
+
+    async def _restore(self, partition: int) -> Shard:
+        blob = await self.client.get(self.keys.snapshot(partition))
+        if blob is None:
+            return Shard.new(partition, self.settings)
+        try:
+            shard = self.codec.decode(blob)
+        except SnapshotRejected as exc:
+            # Never unpickle it; start the shard again from the beginning of the retained log.
+            log.error("snapshot of shard %d refused (%s): learning it again", partition, exc)
+            return Shard.new(partition, self.settings)
+        log.info("shard %d restored: %d learned, offsets %s", partition, shard.learned,
+                 shard.offsets)
+        return shard
+
+    async def _snapshot(self, shard: Shard) -> None:
+        await self.client.set(self.keys.snapshot(shard.partition), self.codec.encode(shard))
+
+    async def snapshot_all(self) -> None:
+        for shard in self.shards.values():
+            await self._snapshot(shard)
+        self._last_snapshot = time.monotonic()
+
+    # --- learning -----------------------------------------------------------------------------
+    async def learn(self, batch: Sequence[Decoded]) -> int:
+        """Learn the batch's interactions not covered yet; export figures and embeddings."""
+        todo: list[tuple[Shard, ClickEvent | PurchaseEvent]] = []
+        for decoded in batch:
+            record = decoded.record
+            shard = self.shards.get(record.partition)
+            if record.topic not in self.topics or shard is None:
+                continue
+            if record.offset < shard.offsets.get(record.topic, 0):
+                continue  # learned before the snapshot this shard was restored from
+            shard.offsets[record.topic] = record.offset + 1
+            if isinstance(decoded.event, (ClickEvent, PurchaseEvent)):
+                todo.append((shard, decoded.event))
+        if not todo:
+            return 0
+        await self._load_context([event for _, event in todo])
+        touched: dict[int, tuple[set[str], set[str]]] = {}
+        for shard, event in todo:
+            interaction = self._interaction(event)
+            shard.learn(interaction)
+            users, items = touched.setdefault(shard.partition, (set(), set()))
+            users.add(interaction.user_id)
+            items.add(interaction.item_id)
+        await self._export(touched)
+        if time.monotonic() - self._last_snapshot > self.settings.snapshot_every_s:
+            await self.snapshot_all()
+        return len(todo)
+
+    def _interaction(self, event: ClickEvent | PurchaseEvent) -> Interaction:
+        interaction = self.context.interaction(event)
+        history = self._weather.get(interaction.location or "")
+        if history:
+            weather = _as_of(history, interaction.ts)
+            if weather is not None:
+                return _with_weather(interaction, weather)
+        return interaction
+
+    async def _load_context(self, events: Sequence[ClickEvent | PurchaseEvent]) -> None:
+        """Weather histories and catalogue facts the batch needs, read from Redis."""
+        locations = {e.location for e in events if e.location}
+        if self.settings.default_location:
+            locations.add(self.settings.default_location)
+        for location in locations:
+            since = self._weather_loaded.get(location, -1.0)
+            rows = await self.client.zrangebyscore(self.keys.weather_history(location),
+                                                   f"({since}", "+inf", withscores=True)
+            history = self._weather.setdefault(location, [])
+            for member, score in rows:
+                fields = json.loads(member)
+                history.append((score / 1000, Weather(fields["condition"], fields["temp_c"])))
+            if rows:
+                history.sort(key=lambda row: row[0])
+                self._weather_loaded[location] = rows[-1][1]
+        missing = list({e.item_id for e in events} - self.context.items.keys())
+        if missing:
+            from models.base import ItemInfo
+
+            pipe = self.client.pipeline(transaction=False)
+            for item_id in missing:
+                pipe.hmget(self.keys.item_meta(item_id), "category", "price")
+            for item_id, (category, price) in zip(missing, await pipe.execute(), strict=True):
+                if category is not None or price is not None:
+                    self.context.items[item_id] = ItemInfo(
+                        item_id, category=category.decode() if category else None,
+                        price=float(price) if price else None)
+
+    async def _export(self, touched: dict[int, tuple[set[str], set[str]]]) -> None:
+        """Figures per shard and the touched embeddings, one pipeline per batch."""
+        pipe = self.client.pipeline(transaction=False)
+        vectors: dict[str, bytes] = {}
+        for partition, (users, items) in touched.items():
+            shard = self.shards[partition]
+            pipe.hset(self.keys.learning(partition), mapping=shard.figures())
+            mf = shard.recommender.mf_
+            for user in users:
+                vector = mf.user_vector(user)
+                if vector is not None:
+                    vectors[self.keys.user_embedding(user)] = pack(vector)
+            for item in items:
+                vector = mf.item_vector(item)
+                if vector is not None:
+                    vectors[self.keys.item_embedding(item, partition)] = pack(vector)
+        if vectors:
+            pipe.mset(vectors)
+        await pipe.execute()
+
+
+def _as_of(history: list[tuple[float, Weather]], ts: float) -> Weather | None:
+    """The weather last reported at or before ``ts``."""
+    import bisect
+
+    index = bisect.bisect_right(history, ts, key=lambda row: row[0])
+    return history[index - 1][1] if index else None
+
+
+def _with_weather(interaction: Interaction, weather: Weather) -> Interaction:
+    from dataclasses import replace
+
+    return replace(interaction, condition=weather.condition, temp_c=weather.temp_c)
