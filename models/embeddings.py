@@ -8,9 +8,10 @@ gradient, so a burst of purchases cannot blow the vectors up the way ISGD's squa
 
 **Negatives are sampled uniformly** from the items that have an embedding. Sampling in proportion
 to popularity would cancel the popularity signal that positives carry, leaving the factors to
-explain only what popularity does not; in a shop, where what many people buy is what the next
-person buys, that signal is most of the accuracy (measured on Online Retail, see the report in
-the project's notes), and a uniform draw from the dense rows costs one ``randrange``.
+explain only what popularity does not; in a shop, what many people buy is what the next person
+buys. On the first 100k Online Retail purchases, returning customers' HitRate@20 was 0.56 with
+uniform negatives and 0.17 with popularity-proportional ones (drawn from recent positives), and
+a uniform draw from the dense rows costs one ``randrange``.
 
 **The frequency filter** (as Monolith's): an item gets an embedding on its ``min_item_count``-th
 interaction and learns from the next ones, so one-off ids cost no memory and no noise. Users and
@@ -136,9 +137,11 @@ class _Rows:
 class OnlineMF(Recommender):
     """Online implicit-feedback matrix factorisation; see the module docstring.
 
-    ``learning_rate`` 0.05 and ``regularization`` 0.001 (an L2 pull on the vectors a step
-    touches) were chosen on the first half of the Online Retail stream; ``negatives`` 3 is where
-    more draws stopped paying for their cost per event. ``ttl_s`` None keeps everyone.
+    Defaults from the first half of the first 100k Online Retail purchases (prequential
+    HitRate@20): ``learning_rate`` 0.05 and 0.1 scored alike, 0.2 overshot; ``regularization``
+    0.001 is a light L2 pull on the vectors a step touches; 8 ``negatives`` scored as 3 did at
+    twice the cost per event. ``ttl_s`` 90 days: a customer back after a season has changed
+    taste anyway; None keeps everyone.
     """
 
     def __init__(self, n_factors: int = 32, learning_rate: float = 0.05,
@@ -153,7 +156,7 @@ class OnlineMF(Recommender):
         self.seed = seed
         self._users = _Rows(n_factors)
         self._items = _Rows(n_factors)
-        self._pending: dict[str, tuple[int, float]] = {}  # item -> (count, last seen) below the filter
+        self._pending: dict[str, tuple[int, float]] = {}  # below the filter: (count, last seen)
         self._rng = random.Random(seed)
         self._clock = 0.0  # latest event time seen: the time a restored vector is stamped with
         # Targets of one user step: the positive first, then the negatives.
@@ -309,6 +312,12 @@ class OnlineMF(Recommender):
     def n_items(self) -> int:
         return len(self._items)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the vectors and their clocks (for a gauge: it follows the live ids)."""
+        return sum(rows.matrix.nbytes + rows.last_seen.nbytes
+                   for rows in (self._users, self._items))
+
     # -- internals ---------------------------------------------------------------------------
 
     def _initial(self, key: str) -> np.ndarray:
@@ -318,18 +327,18 @@ class OnlineMF(Recommender):
         return rng.normal(0.0, _INIT_STD, self.n_factors).astype(np.float32)
 
     def _sample_negatives(self, positive: str) -> tuple[str, ...]:
-        n = len(self._items)
+        """``negatives`` items drawn uniformly, with replacement, from all but the positive."""
         skip = self._items.index.get(positive)
-        if n - (skip is not None) <= 0:
+        others = len(self._items) - (skip is not None)
+        if others <= 0:
             return ()
         ids, randrange = self._items.ids, self._rng.randrange
         drawn = []
         for _ in range(self.negatives):
-            row = randrange(n)
-            if row == skip:  # redraw once; a second hit only costs one negative this step
-                row = randrange(n)
-            if row != skip:
-                drawn.append(ids[row])
+            row = randrange(others)
+            if skip is not None and row >= skip:  # rows past the positive's shift up by one
+                row += 1
+            drawn.append(ids[row])
         return tuple(drawn)
 
     def _step_item(self, row: int, user_vec: np.ndarray, weight: float,

@@ -54,14 +54,18 @@ class PrequentialEvaluator:
 
     def __init__(self, systems: Mapping[str, Recommender], k: int = 20,
                  exclude_purchased: bool = True, window: int | None = 1000,
-                 curve_every: int = 1000, sample_every: int = 1) -> None:
+                 curve_every: int = 1000, sample_every: int = 1,
+                 report_both: bool = False) -> None:
         self.systems = dict(systems)
         self.k = k
         self.exclude_purchased = exclude_purchased
         self.window = window
         self.curve_every = curve_every
         self.sample_every = sample_every
+        # With report_both, the other protocol (purchases not excluded) is measured beside it.
+        self.report_both = report_both
         self.metrics = {name: RankingMetrics(k=k, window=window) for name in self.systems}
+        self.metrics_other = {name: RankingMetrics(k=k, window=window) for name in self.systems}
         self.events = 0
         self.baskets = 0
         self.skipped_repeats = 0
@@ -120,22 +124,30 @@ class PrequentialEvaluator:
             self._record_curve()
 
     def _test(self, first: Interaction, targets: list[str], purchased: set[str]) -> None:
-        if self.exclude_purchased:
+        if self.report_both:
+            self._score(first, targets, purchased, not self.exclude_purchased,
+                        self.metrics_other)
+        self._score(first, targets, purchased, self.exclude_purchased, self.metrics)
+
+    def _score(self, first: Interaction, targets: list[str], purchased: set[str],
+               exclude_purchased: bool, metrics: dict[str, RankingMetrics]) -> None:
+        if exclude_purchased:
             scored = [t for t in targets if t not in purchased]
-            self.skipped_repeats += len(targets) - len(scored)
+            if metrics is self.metrics:
+                self.skipped_repeats += len(targets) - len(scored)
             exclude: Iterable[str] = purchased
         else:
             scored, exclude = targets, ()
         if not scored:
             return
         context = first.context
-        self._recommend_calls += 1
+        self._recommend_calls += metrics is self.metrics
         for name, system in self.systems.items():
             started = time.perf_counter()
             ranked = [s.item_id for s in system.recommend(first.user_id, self.k, context, exclude)]
             self._recommend_s[name] += time.perf_counter() - started
             for target in scored:
-                self.metrics[name].update(ranked, target)
+                metrics[name].update(ranked, target)
 
     def _record_curve(self) -> None:
         key = f"rolling_hr@{self.k}" if self.window else f"hr@{self.k}"
@@ -145,6 +157,12 @@ class PrequentialEvaluator:
         k = self.k
         keys = (f"hr@{k}", f"mrr@{k}", f"ndcg@{k}")
         calls = max(self._recommend_calls, 1)
+        other = {}
+        if self.report_both:
+            other = {"other_protocol": {
+                "exclude_purchased": not self.exclude_purchased,
+                "systems": {name: {key: m.get()[key] for key in keys}
+                            for name, m in self.metrics_other.items()}}}
         return {
             "stream": stream_name,
             "events": self.events,
@@ -156,6 +174,7 @@ class PrequentialEvaluator:
             "timing": {name: {"recommend_ms": 1e3 * self._recommend_s[name] / calls,
                               "learn_us": 1e6 * self._learn_s[name] / max(self.events, 1)}
                        for name in self.systems},
+            **other,
         }
 
     def plot(self, path: str | Path) -> None:

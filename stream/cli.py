@@ -82,6 +82,18 @@ def _parser() -> argparse.ArgumentParser:
     _json_flag(inspect)
     inspect.set_defaults(run=_inspect)
 
+    evaluate = commands.add_parser(
+        "evaluate", help="prequential figures of recstream and baselines on one stream")
+    evaluate.add_argument("--dataset", required=True,
+                          choices=("online-retail", "yoochoose", "synthetic"))
+    evaluate.add_argument("--path", type=Path, default=None)
+    evaluate.add_argument("--limit", type=int, default=None)
+    evaluate.add_argument("--include-purchased", action="store_true",
+                          help="do not exclude what the user bought (reported beside anyway)")
+    evaluate.add_argument("--plot", type=Path, default=Path("bench-results/evaluate.png"))
+    evaluate.add_argument("--json", dest="json_file", type=Path, default=None)
+    evaluate.set_defaults(run=_evaluate)
+
     bench = commands.add_parser("bench", help="benchmarks that print and save their figures")
     bench_kinds = bench.add_subparsers(dest="bench", required=True)
     ingest = bench_kinds.add_parser("ingest", help="producer, worker and bare-consumer rates")
@@ -148,6 +160,19 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     summary = run_demo(settings, source=args.source, path=args.path, weather=args.weather,
                        workers=args.workers, limit=args.limit)
     _emit(args, summary, format_summary)
+    return 0
+
+
+def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.evaluate import format_table, run_evaluation
+
+    result = run_evaluation(settings, args.dataset, path=args.path, limit=args.limit,
+                            exclude_purchased=not args.include_purchased, plot=args.plot)
+    print(format_table(result))
+    print(f"plot: {result['plot']}")
+    if args.json_file:
+        args.json_file.parent.mkdir(parents=True, exist_ok=True)
+        args.json_file.write_text(json.dumps(result, indent=2))
     return 0
 
 

@@ -56,7 +56,8 @@ class Shard:
             partition=partition,
             evaluator=PrequentialEvaluator({SYSTEM: recommender}, k=20,
                                            exclude_purchased=settings.exclude_purchased,
-                                           sample_every=settings.eval_sample_every),
+                                           sample_every=settings.eval_sample_every,
+                                           report_both=settings.eval_report_both),
             context_model=ContextModel(seed=partition),
             # Before impressions exist, each positive is paired with sampled negatives.
             sampler=NegativeSampler(n=2, seed=partition),
@@ -83,6 +84,8 @@ class Shard:
             "learned": self.learned,
             "offsets": json.dumps(self.offsets),
             "metrics": json.dumps(metrics.to_sums()),
+            "metrics_other": json.dumps(self.evaluator.metrics_other[SYSTEM].to_sums()),
+            "curve": json.dumps([(n, v[SYSTEM]) for n, v in self.evaluator.curve[-1000:]]),
             "rolling": json.dumps(metrics.get()),
             "logloss": summary.get("logloss", 0.0),
             "auc": summary.get("auc", 0.0),

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     # Live prequential evaluation scores every n-th basket (1 = every one, as `evaluate` does).
     eval_sample_every: int = Field(1, ge=1, le=1_000_000)
     exclude_purchased: bool = True
+    # Also measure the other exclude-purchased protocol (a second recommendation per basket).
+    eval_report_both: bool = False
     # Users and items unseen this long are dropped from the models and from Redis.
     state_ttl_s: float = Field(90 * 86400.0, gt=0)
     # Weather to use where a user's location is unknown or has no series.

@@ -1,0 +1,328 @@
+"""The online models, rule by rule, on worked examples small enough to check by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from models.base import Context, Interaction
+from models.covisitation import CoVisitation
+from models.embeddings import OnlineMF, pack, unpack
+from models.hybrid import HybridRecommender
+from models.popularity import MostPopular
+from models.trending import GLOBAL, ForwardDecay, Trending, scope_keys
+
+HOUR = 3600.0
+
+
+def ids(scored) -> list[str]:
+    return [s.item_id for s in scored]
+
+
+# -- OnlineMF ------------------------------------------------------------------------------------
+
+
+def worked_mf() -> OnlineMF:
+    """Two factors, no regularisation, one negative: with two items it must be the other one."""
+    model = OnlineMF(n_factors=2, learning_rate=0.1, regularization=0.0, negatives=1,
+                     min_item_count=1)
+    model.set_user_vector("u", np.array([1.0, 0.0], dtype=np.float32))
+    model.set_item_vector("a", np.array([0.5, 0.5], dtype=np.float32))
+    model.set_item_vector("b", np.array([0.5, -0.5], dtype=np.float32))
+    return model
+
+
+def test_mf_step_pulls_the_pair_together_and_pushes_the_negative_apart():
+    model = worked_mf()
+    model.learn_one(Interaction("u", "a", ts=1.0))  # a click: weight 1
+    # Both dot products start at 0.5, so both predictions are sigmoid(0.5) = 0.6225; the
+    # gradients are 0.1 * (1 - 0.6225) = 0.03775 for a and 0.1 * (0 - 0.6225) = -0.06225 for b.
+    p = 1.0 / (1.0 + math.exp(-0.5))
+    g_pos, g_neg = 0.1 * (1.0 - p), 0.1 * (0.0 - p)
+    u, a, b = np.array([1.0, 0.0]), np.array([0.5, 0.5]), np.array([0.5, -0.5])
+    assert model.user_vector("u") == pytest.approx(u + g_pos * a + g_neg * b, abs=1e-6)
+    assert model.item_vector("a") == pytest.approx(a + g_pos * u, abs=1e-6)
+    assert model.item_vector("b") == pytest.approx(b + g_neg * u, abs=1e-6)
+    assert model.user_vector("u") == pytest.approx([0.98775, 0.05], abs=1e-5)
+    scores = model.score_items("u", ["a", "b", "never-seen"])
+    assert scores[0] > 0.5 > scores[1]  # 0.556 and 0.407
+    assert scores[2] == 0.0
+
+
+def test_mf_learn_one_is_the_user_half_then_the_item_halves():
+    whole, split = worked_mf(), worked_mf()
+    interaction = Interaction("u", "a", ts=1.0, kind="purchase")
+    whole.learn_one(interaction)
+
+    step = split.learn_user_side(interaction, split.item_vector("a"))
+    assert step.negatives == ("b",)
+    assert step.user_vec == pytest.approx([1.0, 0.0])  # the vector before the step
+    split.learn_item_side(interaction, step.user_vec)
+    split.learn_negative_side("b", step.user_vec, interaction.weight)
+
+    for user_or_item, get in [("u", "user_vector"), ("a", "item_vector"), ("b", "item_vector")]:
+        assert getattr(split, get)(user_or_item) == pytest.approx(
+            getattr(whole, get)(user_or_item))
+    assert split.user_vector("u") == pytest.approx(step.user_vec + step.delta)
+
+
+def test_min_item_count_gates_embeddings():
+    model = OnlineMF(min_item_count=3)
+    for t in range(2):
+        model.learn_one(Interaction("u", "rare", ts=float(t)))
+    assert model.item_vector("rare") is None
+    assert model.item_ids() == []
+    assert model.recommend("u", 5, Context(ts=2.0)) == []
+    model.learn_one(Interaction("u", "rare", ts=2.0))
+    assert model.item_vector("rare") is not None
+    assert model.item_ids() == ["rare"]
+    assert model.item_matrix().shape == (1, 32)
+
+
+def test_expire_removes_stale_users_and_items_and_frees_their_rows():
+    model = OnlineMF(n_factors=4, min_item_count=1, ttl_s=100.0)
+    for t, item in enumerate(["a", "b", "a", "b"]):
+        model.learn_one(Interaction("old", item, ts=float(t)))
+    model.learn_one(Interaction("new", "c", ts=150.0))
+    model.learn_one(Interaction("new", "c", ts=151.0))
+    b_vector = model.item_vector("b")
+
+    assert model.expire(now_ts=90.0) == (0, 0)
+    model.learn_one(Interaction("new", "b", ts=160.0))  # b is seen again: it stays
+    assert model.expire(now_ts=200.0) == (1, 1)  # "old" and "a"
+    assert model.user_vector("old") is None and model.item_vector("a") is None
+    assert sorted(model.item_ids()) == ["b", "c"]
+    assert model.item_matrix().shape == (2, 4)
+    assert model.item_vector("b") is not None and b_vector is not None
+    # Rows stay aligned with ids after the last row moved into the freed one.
+    matrix = model.item_matrix()
+    for row, item in enumerate(model.item_ids()):
+        assert matrix[row] == pytest.approx(model.item_vector(item))
+
+
+def test_expiry_bounds_memory():
+    model = OnlineMF(n_factors=8, min_item_count=1, ttl_s=10.0)
+    small = model.nbytes
+    for i in range(2000):
+        model.learn_one(Interaction(f"u{i}", f"i{i}", ts=0.0))
+    assert model.n_items == 2000 and model.nbytes > 10 * small
+    assert model.expire(now_ts=100.0) == (0, 2000)  # the users never reached an item vector
+    model.learn_one(Interaction("u", "fresh", ts=100.0))
+    model.expire(now_ts=100.0)
+    assert model.n_items == 1
+    assert model.nbytes < 10 * small
+
+
+def test_pack_unpack_round_trip_little_endian_float32():
+    vec = np.array([1.0, -0.5, 3.25], dtype=np.float32)
+    data = pack(vec)
+    assert data == b"\x00\x00\x80\x3f\x00\x00\x00\xbf\x00\x00\x50\x40"
+    back = unpack(data)
+    assert back.dtype == np.float32 and back.flags.writeable
+    assert back.tolist() == [1.0, -0.5, 3.25]
+    model = worked_mf()
+    model.set_user_vector("v", unpack(pack(model.user_vector("u"))))
+    assert model.user_vector("v") == pytest.approx(model.user_vector("u"))
+
+
+def test_mf_recommend_excludes_and_ranks_by_dot_product():
+    model = worked_mf()
+    model.set_item_vector("c", np.array([0.9, 0.0], dtype=np.float32))
+    context = Context(ts=0.0)
+    assert ids(model.recommend("u", 3, context)) == ["c", "a", "b"]  # 0.9, 0.5 = 0.5: first seen
+    assert ids(model.recommend("u", 2, context, exclude={"c"})) == ["a", "b"]
+    assert model.recommend("stranger", 3, context) == []
+
+
+# -- Trending ------------------------------------------------------------------------------------
+
+
+def test_forward_decay_an_event_one_half_life_older_counts_half():
+    model = Trending(half_life_s=HOUR)
+    model.learn_one(Interaction("u", "old", ts=0.0))
+    model.learn_one(Interaction("u", "new", ts=HOUR))
+    assert model.top(GLOBAL, 2, now_ts=HOUR) == [("new", 1.0), ("old", 0.5)]
+    assert model.top(GLOBAL, 2, now_ts=3 * HOUR) == [("new", 0.25), ("old", 0.125)]
+    # What a store would add (landmark 0): the later event's amount is twice the earlier's.
+    assert model.increment_for(Interaction("u", "x", ts=2 * HOUR)) == [(GLOBAL, "x", 4.0)]
+
+
+def test_forward_decay_increments_commute_and_survive_a_landmark_move():
+    events = [Interaction("u", "a", ts=t * HOUR, kind="purchase") for t in (0, 30, 60, 90)]
+    model = Trending(half_life_s=HOUR)  # the landmark moves every 30 / ln 2 = 43.3 hours
+    for event in events:
+        model.learn_one(event)
+    assert model.landmark is not None and model.landmark > 0.0
+    expected = sum(3.0 * 0.5 ** ((90 - t)) for t in (0, 30, 60, 90))
+    assert model.top(GLOBAL, 1, now_ts=90 * HOUR)[0][1] == pytest.approx(expected)
+
+    decay = ForwardDecay(half_life_s=HOUR)
+    assert decay.advance(0.0) == 1.0
+    stored = sum(decay.amount(3.0, e.ts) for e in reversed(events[:2]))  # any order
+    assert stored * decay.factor(30 * HOUR) == pytest.approx(3.0 + 3.0 * 0.5**30)
+
+
+def test_trending_by_weather_recommends_umbrellas_in_the_rain():
+    model = Trending(half_life_s=86_400.0, prior_mass=1.0)
+    stream = ([("umbrella", "rain")] * 3 + [("sunglasses", "clear")] * 5
+              + [("tea", "rain"), ("tea", "clear")])
+    for t, (item, weather) in enumerate(stream):
+        model.learn_one(Interaction(f"u{t}", item, ts=float(t), location="Leeds",
+                                    condition=weather))
+    rain = Context(ts=20.0, location="Leeds", condition="rain")
+    sun = Context(ts=20.0, location="Leeds", condition="clear")
+    assert ids(model.recommend("anyone", 1, rain)) == ["umbrella"]
+    assert ids(model.recommend("anyone", 1, sun)) == ["sunglasses"]
+    assert ids(model.recommend("anyone", 1, Context(ts=20.0))) == ["sunglasses"]  # overall
+    assert [item for item, _ in model.top("condition=rain", 2, now_ts=20.0)] == ["umbrella", "tea"]
+    assert scope_keys("Leeds", "rain") == [
+        "global", "location=Leeds", "condition=rain", "location,condition=Leeds|rain"]
+
+
+def test_trending_thin_scope_backs_off_to_global():
+    model = Trending(half_life_s=86_400.0, prior_mass=10.0)
+    for t in range(20):
+        model.learn_one(Interaction(f"u{t}", "bestseller", ts=float(t), location="Leeds"))
+    model.learn_one(Interaction("v", "oddity", ts=21.0, location="Oslo"))
+    # One sale in Oslo is too thin to outweigh what sells everywhere.
+    assert ids(model.recommend("x", 2, Context(ts=22.0, location="Oslo"))) == [
+        "bestseller", "oddity"]
+    assert ids(model.recommend("x", 2, Context(ts=22.0, location="Nowhere"))) == [
+        "bestseller", "oddity"]
+
+
+def test_trending_top_list_stays_exact_past_its_kept_size():
+    model = Trending(half_life_s=1e9)
+    counts = {f"i{n}": 1 + n % 7 for n in range(700)}
+    for t, (item, count) in enumerate(counts.items()):
+        for _ in range(count):
+            model.learn_one(Interaction("u", item, ts=float(t)))
+    late = "i0"  # starts at the bottom, then overtakes everyone
+    for _ in range(10):
+        model.learn_one(Interaction("u", late, ts=800.0))
+    full = sorted(counts, key=lambda i: (-(counts[i] + 10 * (i == late))))
+    top = model.top(GLOBAL, 50, now_ts=800.0)
+    assert [v for _, v in top] == pytest.approx([counts[i] + 10 * (i == late) for i in full[:50]],
+                                                rel=1e-6)
+    assert top[0][0] == late
+
+
+# -- CoVisitation --------------------------------------------------------------------------------
+
+
+def test_covisitation_counts_a_three_item_session():
+    model = CoVisitation(window=2)
+    for item in ["a", "b", "c"]:
+        model.learn_one(Interaction("u", item, ts=0.0, session_id="s1"))
+    assert dict(model.neighbours("a", 5)) == {"b": 1.0, "c": 1.0}
+    assert dict(model.neighbours("b", 5)) == {"a": 1.0, "c": 1.0}
+    assert dict(model.neighbours("c", 5)) == {"a": 1.0, "b": 1.0}
+
+    narrow = CoVisitation(window=1)  # c pairs only with b, the one item before it
+    for item in ["a", "b", "c"]:
+        narrow.learn_one(Interaction("u", item, ts=0.0, session_id="s1", kind="purchase"))
+    assert dict(narrow.neighbours("a", 5)) == {"b": 3.0}  # purchases weigh 3
+    assert dict(narrow.neighbours("c", 5)) == {"b": 3.0}
+
+
+def test_covisitation_pairs_stay_within_a_session():
+    model = CoVisitation(window=5)
+    model.learn_one(Interaction("u", "a", ts=0.0, session_id="s1"))
+    model.learn_one(Interaction("u", "b", ts=1.0, session_id="s2"))
+    assert model.neighbours("a", 5) == []
+    assert model.recent_items("u") == ["a", "b"]
+    # Without sessions the user's last `window` items pair instead.
+    model.learn_one(Interaction("v", "a", ts=0.0))
+    model.learn_one(Interaction("v", "b", ts=1.0))
+    assert model.neighbours("a", 5) == [("b", 1.0)]
+
+
+def test_covisitation_increments_for_a_store_match_what_it_learns():
+    model = CoVisitation(window=2)
+    event = Interaction("u", "c", ts=0.0, kind="purchase")
+    assert model.increments_for(event, ["a", "b", "c", "a", "b"]) == [
+        ("a", "c", 3.0), ("c", "a", 3.0), ("b", "c", 3.0), ("c", "b", 3.0)]
+    assert model.neighbours("c", 5) == []  # pure
+
+
+def test_covisitation_keeps_at_most_max_neighbours():
+    model = CoVisitation(window=1, max_neighbours=10)
+    for n in range(50):
+        model.learn_one(Interaction(f"u{n}", "hub", ts=float(n), session_id=f"s{n}"))
+        for _ in range(1 + n % 3):  # some neighbours are stronger than others
+            model.learn_one(Interaction(f"u{n}", f"x{n}", ts=float(n), session_id=f"s{n}"))
+    assert all(len(model.neighbours(item, 1000)) <= 10 for item in ["hub", "x1", "x2"])
+    strongest = model.neighbours("hub", 1)[0][1]
+    assert strongest == 1.0  # a repeat of the same item is no new pair: each counts once
+
+
+def test_covisitation_recommends_neighbours_of_recent_items_most_recent_first():
+    model = CoVisitation(window=1)
+    for session, basket in enumerate([["tent", "stove"], ["book", "lamp"]]):
+        for item in basket:
+            model.learn_one(Interaction(f"shopper{session}", item, ts=0.0,
+                                        session_id=str(session)))
+    model.learn_one(Interaction("u", "book", ts=1.0))
+    model.learn_one(Interaction("u", "tent", ts=2.0, session_id="later"))
+    assert ids(model.recommend("u", 3, Context(ts=3.0))) == ["stove", "lamp"]
+    assert model.recommend("stranger", 3, Context(ts=3.0)) == []
+
+
+# -- MostPopular ---------------------------------------------------------------------------------
+
+
+def test_popularity_ranks_by_weighted_count():
+    model = MostPopular()
+    for item, kind in [("a", "click"), ("b", "click"), ("b", "click"), ("c", "purchase"),
+                       ("a", "click")]:
+        model.learn_one(Interaction("u", item, ts=0.0, kind=kind))
+    recs = model.recommend("anyone", 3, Context(ts=0.0))
+    assert [(s.item_id, s.score) for s in recs] == [("c", 3.0), ("a", 2.0), ("b", 2.0)]
+    assert ids(model.recommend("anyone", 2, Context(ts=0.0), exclude=["c"])) == ["a", "b"]
+
+
+# -- HybridRecommender ---------------------------------------------------------------------------
+
+
+def trained_hybrid() -> HybridRecommender:
+    model = HybridRecommender()
+    baskets = {"ann": ["tent", "stove", "mug"], "bob": ["tent", "stove", "lamp"],
+               "cat": ["book", "lamp"]}
+    for user, basket in baskets.items():
+        for item in basket:
+            model.learn_one(Interaction(user, item, ts=0.0, session_id=user, kind="purchase"))
+    model.learn_one(Interaction("dan", "mug", ts=10.0, session_id="d0"))
+    model.learn_one(Interaction("dan", "tent", ts=20.0, session_id="d1"))
+    return model
+
+
+def test_hybrid_returns_recent_and_co_visited_items_with_their_sources():
+    recs = trained_hybrid().recommend("dan", 4, Context(ts=30.0))
+    by_item = {s.item_id: s.source for s in recs}
+    assert ids(recs)[:2] == ["tent", "mug"]  # the user's own, most recent first
+    assert by_item["tent"] == by_item["mug"] == "repeat"
+    assert by_item["stove"] == "covis"  # bought with tent by two shoppers
+    assert all(s.score >= t.score for s, t in zip(recs, recs[1:]))
+
+
+def test_hybrid_respects_exclude():
+    model = trained_hybrid()
+    recs = model.recommend("dan", 10, Context(ts=30.0), exclude={"tent", "stove"})
+    assert recs and not {"tent", "stove"} & set(ids(recs))
+
+
+def test_hybrid_falls_back_to_trending_for_a_new_user():
+    recs = trained_hybrid().recommend("newcomer", 3, Context(ts=30.0))
+    assert len(recs) == 3 and {s.source for s in recs} == {"trending"}
+    assert ids(recs)[0] == "tent"  # three purchases and a click: the most sold
+
+
+def test_hybrid_builds_its_parts_from_its_arguments():
+    model = HybridRecommender(mf=OnlineMF(n_factors=4), covisitation=CoVisitation(window=2))
+    assert model.mf_.n_factors == 4 and model.covisitation_.window == 2
+    assert model.mf_ is not model.mf  # its own copy: the argument stays untrained
+    model.learn_one(Interaction("u", "a", ts=0.0))
+    assert model.covisitation_.recent_items("u") == ["a"]
+    assert model.covisitation.recent_items("u") == []
