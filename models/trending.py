@@ -165,15 +165,25 @@ class Trending(Recommender):
             return []
         candidates: dict[str, float] = {}
         for scope in reversed(scope_keys(context.location, context.condition)):
-            for item, _ in self.top(scope, k + len(excluded), context.ts):
-                if item not in excluded:
-                    candidates[item] = 0.0
+            for item in self._best(scope, k, excluded):
+                candidates[item] = 0.0
         for counts, coefficient in self._share_terms(context):
             get = counts.get
             for item in candidates:
                 candidates[item] += coefficient * get(item, 0.0)
         best = heapq.nlargest(k, candidates.items(), key=itemgetter(1))
         return [Scored(item, p, "trending") for item, p in best]
+
+    def _best(self, scope: str, k: int, excluded: set[str]) -> list[str]:
+        """The scope's ``k`` most counted items outside ``excluded``, best first."""
+        kept = self._top.get(scope, {})
+        best = [item for item, _ in sorted(kept.items(), key=itemgetter(1), reverse=True)
+                if item not in excluded][:k]
+        counts = self._counts.get(scope, {})
+        if len(best) < k and len(counts) > len(kept):  # exclusions emptied the kept best
+            ranked = heapq.nlargest(k + len(excluded), counts.items(), key=itemgetter(1))
+            best = [item for item, _ in ranked if item not in excluded][:k]
+        return best
 
     def _share_terms(self, context: Context) -> list[tuple[dict[str, float], float]]:
         """The smoothed share of the module docstring as a weighted sum of stored counts.

@@ -13,16 +13,18 @@ their repartition by item (one writer per item, broadcast to every worker) is th
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis.asyncio import Redis
 
-from models.base import Interaction
+from models.base import Interaction, ItemInfo
 from models.context_model import ContextModel
 from models.embeddings import pack
 from models.evaluation import PrequentialEvaluator
@@ -109,10 +111,16 @@ class Learner:
         self._weather: dict[str, list[tuple[float, Weather]]] = {}
         self._last_snapshot = time.monotonic()
         self.topics = (settings.topic_clicks, settings.topic_purchases)
+        # Rebalance callbacks run beside the consume loop: one operation on the shards at a time.
+        self._lock = asyncio.Lock()
 
     # --- partitions ---------------------------------------------------------------------------
     async def assign(self, partitions: Sequence[int]) -> dict[tuple[str, int], int]:
         """Restore the shards of newly assigned partitions; return the offsets they cover."""
+        async with self._lock:
+            return await self._assign(partitions)
+
+    async def _assign(self, partitions: Sequence[int]) -> dict[tuple[str, int], int]:
         covered: dict[tuple[str, int], int] = {}
         for partition in partitions:
             if partition not in self.shards:
@@ -122,6 +130,10 @@ class Learner:
         return covered
 
     async def revoke(self, partitions: Sequence[int]) -> None:
+        async with self._lock:
+            await self._revoke(partitions)
+
+    async def _revoke(self, partitions: Sequence[int]) -> None:
         for partition in partitions:
             shard = self.shards.pop(partition, None)
             if shard is not None:
@@ -145,13 +157,21 @@ class Learner:
         await self.client.set(self.keys.snapshot(shard.partition), self.codec.encode(shard))
 
     async def snapshot_all(self) -> None:
-        for shard in self.shards.values():
+        async with self._lock:
+            await self._snapshot_all()
+
+    async def _snapshot_all(self) -> None:
+        for shard in list(self.shards.values()):
             await self._snapshot(shard)
         self._last_snapshot = time.monotonic()
 
     # --- learning -----------------------------------------------------------------------------
     async def learn(self, batch: Sequence[Decoded]) -> int:
         """Learn the batch's interactions not covered yet; export figures and embeddings."""
+        async with self._lock:
+            return await self._learn(batch)
+
+    async def _learn(self, batch: Sequence[Decoded]) -> int:
         todo: list[tuple[Shard, ClickEvent | PurchaseEvent]] = []
         for decoded in batch:
             record = decoded.record
@@ -175,7 +195,7 @@ class Learner:
             items.add(interaction.item_id)
         await self._export(touched)
         if time.monotonic() - self._last_snapshot > self.settings.snapshot_every_s:
-            await self.snapshot_all()
+            await self._snapshot_all()
         return len(todo)
 
     def _interaction(self, event: ClickEvent | PurchaseEvent) -> Interaction:
@@ -205,8 +225,6 @@ class Learner:
                 self._weather_loaded[location] = rows[-1][1]
         missing = list({e.item_id for e in events} - self.context.items.keys())
         if missing:
-            from models.base import ItemInfo
-
             pipe = self.client.pipeline(transaction=False)
             for item_id in missing:
                 pipe.hmget(self.keys.item_meta(item_id), "category", "price")
@@ -239,13 +257,9 @@ class Learner:
 
 def _as_of(history: list[tuple[float, Weather]], ts: float) -> Weather | None:
     """The weather last reported at or before ``ts``."""
-    import bisect
-
     index = bisect.bisect_right(history, ts, key=lambda row: row[0])
     return history[index - 1][1] if index else None
 
 
 def _with_weather(interaction: Interaction, weather: Weather) -> Interaction:
-    from dataclasses import replace
-
     return replace(interaction, condition=weather.condition, temp_c=weather.temp_c)

@@ -1,0 +1,81 @@
+"""Online learning on the real stack: every interaction learned once per shard, even after a crash."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+import redis
+
+from stream.settings import Settings
+from stream.state import Keys
+from tests.integration.conftest import wait_until
+from tests.integration.test_ingestion import applied_events, assert_state_matches
+from tests.integration.traffic import mixed_traffic, send_raw
+
+pytestmark = pytest.mark.integration
+
+
+def learned(client: redis.Redis, settings: Settings) -> int:
+    keys = Keys(settings.key_prefix)
+    return sum(int(client.hget(keys.learning(p), "learned") or 0)
+               for p in range(settings.partitions))
+
+
+def test_two_workers_one_killed_learn_every_interaction_exactly_once(
+        settings, start_worker, redis_client):
+    settings = settings.model_copy(update={"snapshot_every_s": 1.0})
+    traffic = mixed_traffic(settings, 16_000, malformed_every=100, seed=5)
+    interactions = sum(traffic.item_clicks.values()) + sum(traffic.item_purchases.values())
+    first, second = start_worker(settings), start_worker(settings)
+    half = len(traffic.messages) // 2
+    send_raw(settings, traffic.messages[:half])
+    wait_until(lambda: learned(redis_client, settings) > 3_000, 120,
+               "both workers to be learning", workers=[first, second])
+    time.sleep(1.5)  # let a snapshot or two be taken, so the survivor restores one
+    first.stop(signal.SIGKILL)
+
+    send_raw(settings, traffic.messages[half:])
+    wait_until(lambda: applied_events(redis_client, settings) >= traffic.valid_count
+               and learned(redis_client, settings) >= interactions, 180,
+               "the survivor to take over and drain the stream", workers=[second])
+    time.sleep(1.5)
+    assert_state_matches(redis_client, settings, traffic)
+    assert learned(redis_client, settings) == interactions
+
+    keys = Keys(settings.key_prefix)
+    for partition in range(settings.partitions):
+        figures = redis_client.hgetall(keys.learning(partition))
+        offsets = json.loads(figures["offsets"])
+        assert set(offsets) <= {settings.topic_clicks, settings.topic_purchases}
+        metrics = json.loads(figures["metrics"])
+        assert metrics["n"] > 0 and 0 <= metrics["hits"] <= metrics["n"]
+    assert redis_client.exists(keys.snapshot(0))
+    user = next(iter(traffic.user_clicks))
+    binary = redis.Redis.from_url(settings.redis_url)
+    assert len(binary.get(keys.user_embedding(user))) == 32 * 4  # float32 x 32 factors
+
+
+def test_a_tampered_snapshot_is_refused_and_the_shard_learns_again(
+        settings, start_worker, redis_client):
+    settings = settings.model_copy(update={"snapshot_every_s": 0.5, "partitions": 4})
+    traffic = mixed_traffic(settings, 3_000, malformed_every=1_000_000, seed=6)
+    interactions = sum(traffic.item_clicks.values()) + sum(traffic.item_purchases.values())
+    worker = start_worker(settings)
+    send_raw(settings, traffic.messages)
+    wait_until(lambda: learned(redis_client, settings) >= interactions, 120, "learning",
+               workers=[worker])
+    worker.stop(signal.SIGTERM)  # a clean stop snapshots every shard
+    keys = Keys(settings.key_prefix)
+    raw = redis.Redis.from_url(settings.redis_url)
+    blob = raw.get(keys.snapshot(0))
+    raw.set(keys.snapshot(0), blob[:-1] + bytes([blob[-1] ^ 1]))  # flip one bit
+
+    restarted = start_worker(settings)
+    wait_until(lambda: "snapshot of shard 0 refused" in restarted.output(), 60,
+               "the refusal to be logged", workers=[restarted])
+    wait_until(lambda: learned(redis_client, settings) >= interactions, 120,
+               "shard 0 to learn its partition again", workers=[restarted])
+    assert learned(redis_client, settings) == interactions
