@@ -1,4 +1,4 @@
-"""Incremental matrix factorisation for implicit feedback: user and item embeddings learnt per event.
+"""Incremental matrix factorisation for implicit feedback: user and item vectors learnt per event.
 
 In the spirit of ISGD (Vinagre, Jorge & Gama, 2014) and online BPR: each interaction takes one
 SGD step that pulls the user's vector and the item's vector together (a logistic loss with target
@@ -259,7 +259,7 @@ class OnlineMF(Recommender):
         return None if row is None else self._items.matrix[row].copy()
 
     def set_user_vector(self, user_id: str, vec: np.ndarray, ts: float | None = None) -> None:
-        """Restore a user's vector (from a store); ``ts`` starts its TTL, default the latest event."""
+        """Restore a user's vector (from a store); ``ts`` starts its TTL (default: latest event)."""
         self._set(self._users, user_id, vec, ts)
 
     def set_item_vector(self, item_id: str, vec: np.ndarray, ts: float | None = None) -> None:

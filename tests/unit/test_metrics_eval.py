@@ -456,3 +456,13 @@ def test_models_never_import_stream():
             "models.baselines, models.evaluation; "
             "assert not any(m == 'stream' or m.startswith('stream.') for m in sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(models.__file__).parents[1])
+
+
+def test_a_uniform_sampler_draws_distinct_recent_items_regardless_of_frequency():
+    from models.labels import NegativeSampler
+
+    sampler = NegativeSampler(n=1, memory=3, seed=0, uniform=True)
+    for item in ["a", "a", "a", "a", "b", "c", "d"]:  # "a" repeated, then pushed out by b, c, d
+        sampler.observe(item)
+    drawn = {sampler.sample(exclude="z")[0] for _ in range(200)}
+    assert drawn == {"b", "c", "d"}
