@@ -24,7 +24,7 @@ from mode import Service
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from stream.ingest import Ingestor
+from stream.ingest import CountingIngestor, Ingestor
 from stream.learning import Learner
 from stream.kafka_config import aiokafka_config
 from stream.settings import Settings
@@ -54,13 +54,13 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
 class BatchConsumerService(Service):
     """Consumes the event topics in batches and applies each batch through the ingestor."""
 
-    def __init__(self, settings: Settings, ingestor: Callable[[], Ingestor],
+    def __init__(self, settings: Settings, ingestor: Callable[[], Ingestor | CountingIngestor],
                  learner: Callable[[], Learner] | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self._make_ingestor = ingestor
         self._make_learner = learner
-        self.ingestor: Ingestor | None = None
+        self.ingestor: Ingestor | CountingIngestor | None = None
         self.learner: Learner | None = None
         self.learned = 0
         self.consumer: AIOKafkaConsumer | None = None

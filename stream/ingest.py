@@ -27,6 +27,23 @@ class Publisher(Protocol):
         """Re-publish (topic, key, value) so the partition owner of the right key applies it."""
 
 
+class CountingIngestor:
+    """Does nothing with a batch but count it in the stats hash: a worker with it measures
+    what consuming alone costs (`recstream bench ingest`)."""
+
+    def __init__(self, writer: StateWriter) -> None:
+        self.writer = writer
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None:
+        await self.writer.client.aclose()
+
+    async def process(self, records: Sequence[Record]) -> list[Decoded]:
+        await self.writer.client.hincrby(self.writer.keys.stats, "noop", len(records))
+        return []
+
+
 class Ingestor:
     """Turns batches of raw records into state, never dropping one.
 

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
 
     # --- Online learning ---------------------------------------------------------------------
     learning: bool = True
+    # Benchmarks only: consume and count batches, nothing else (what the framework costs).
+    worker_noop: bool = False
     # HMAC key of model snapshots; unset on a local stack, a random key is kept in the state
     # folder (set it in production, from a secret, the same for every worker).
     snapshot_key: SecretStr | None = None

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from stream.consumer import BatchConsumerService
-from stream.ingest import Ingestor
+from stream.ingest import CountingIngestor, Ingestor
 from stream.kafka_config import aiokafka_config, faust_broker_credentials
 from stream.schemas import DeadLetter
 from stream.learning import Learner
@@ -71,9 +71,11 @@ class KafkaPublisher:
         await asyncio.gather(*pending)
 
 
-def build_ingestor(settings: Settings) -> Ingestor:
+def build_ingestor(settings: Settings) -> Ingestor | CountingIngestor:
     writer = StateWriter(redis_client(settings), settings.key_prefix,
                          recent_items=settings.recent_items)
+    if settings.worker_noop:
+        return CountingIngestor(writer)
     return Ingestor(contracts_by_topic(settings), writer, KafkaPublisher(settings),
                     settings.max_message_bytes)
 
@@ -101,7 +103,8 @@ def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
     app.producer_only = True
     service = BatchConsumerService(
         settings, lambda: build_ingestor(settings),
-        (lambda: build_learner(settings)) if settings.learning else None)
+        (lambda: build_learner(settings)) if settings.learning and not settings.worker_noop
+        else None)
 
     @app.page("/stats")
     async def stats(web: Any, request: Any) -> Any:

@@ -1,12 +1,14 @@
-"""`recstream bench ingest`: three rates measured side by side in one run, on the same events.
+"""`recstream bench ingest`: rates measured side by side in one run, on the same events.
 
 1. producer: the SDK sending N synthetic-shop events (validated contracts, as the shop would).
-2. worker: one `recstream worker` process draining those N events into Redis, timed from the
-   first applied batch to the last (start-up and group join excluded, as they are one-off).
-3. raw consume: bare consumers reading the same topics from the start and doing nothing else:
-   librdkafka (confluent-kafka) and aiokafka (the client under Faust).
+2. worker: one `recstream worker` process with everything on (state, dead letters, online
+   learning), timed from the first applied batch until every event is applied and learned.
+3. no-op worker: the same worker consuming and counting batches only (what the framework costs).
+4. raw consume: bare consumers reading the same topics and doing nothing else: librdkafka
+   (confluent-kafka) and aiokafka (the client under the worker).
+5. parts: the per-event costs of validation, state writes (real Redis) and learning measured in
+   isolation in this process; the rate they allow is what a worker doing nothing else could reach.
 
-The worker's share of the raw aiokafka rate says what Faust, validation and Redis cost.
 It runs against the stack the settings point at (`recstream stack up` first), in topics and keys
 of its own that it deletes afterwards.
 """
@@ -26,45 +28,68 @@ from stream.fleet import WorkerProcess
 from stream.inspect import ingest_stats, sync_redis
 from stream.kafka_config import client_config
 from stream.producer import EventProducer
-from stream.schemas import Event
+from models.base import Interaction
+from stream.ingest import Ingestor
+from stream.interactions import InteractionBuilder
+from stream.learning import Shard
+from stream.schemas import ClickEvent, Event, PurchaseEvent
+from stream.state import Decoded, Keys, Record, StateWriter
+from stream.worker import redis_client
 from stream.settings import Settings
 from stream.sources import open_source
-from stream.topics import ensure_topics
+from stream.topics import contracts_by_topic, ensure_topics
 
 
 def run_ingest_bench(base: Settings, events: int = 100_000) -> dict[str, Any]:
     settings = base.namespaced(f"bench-{uuid.uuid4().hex[:6]}")
     ensure_topics(settings)
     stream = _events(events)
+    interactions = sum(isinstance(e, (ClickEvent, PurchaseEvent)) for e in stream)
     try:
         producer = _producer_rate(settings, stream)
-        worker = _worker_rate(settings, len(stream))
+        worker = _worker_rate(settings, "full", len(stream), interactions)
+        noop = _worker_rate(settings.model_copy(update={
+            "app_id": f"{settings.app_id}-noop", "key_prefix": f"{settings.key_prefix}-noop",
+            "worker_noop": True}), "noop", len(stream), 0)
         raw = _raw_consume_rate(settings, len(stream))
         raw_aio = asyncio.run(_aiokafka_consume_rate(settings, len(stream)))
+        parts = asyncio.run(_parts(settings, stream))
     finally:
         _clean_up(settings)
+    allowed = 1e6 / sum(parts.values())
     return {
         "benchmark": "ingest",
         "events": len(stream),
+        "interactions": interactions,
         "partitions": settings.partitions,
         "producer_events_per_s": producer,
         "worker_events_per_s": worker,
+        "noop_worker_events_per_s": noop,
         "raw_consume_confluent_events_per_s": raw,
         "raw_consume_aiokafka_events_per_s": raw_aio,
+        "part_costs_us_per_event": {k: round(v, 2) for k, v in parts.items()},
+        "parts_allow_events_per_s": round(allowed, 1),
+        "noop_to_raw_aiokafka": round(noop / raw_aio, 3),
+        "worker_to_parts": round(worker / allowed, 3),
         "worker_to_raw_aiokafka": round(worker / raw_aio, 3),
-        "worker_to_raw_confluent": round(worker / raw, 3),
     }
 
 
 def format_report(report: dict[str, Any]) -> str:
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in report["part_costs_us_per_event"].items())
     return "\n".join([
-        f"ingest benchmark, {report['events']:,} events, {report['partitions']} partitions",
-        f"  producer SDK           {report['producer_events_per_s']:>12,.0f} events/s",
-        f"  one worker -> Redis    {report['worker_events_per_s']:>12,.0f} events/s",
-        f"  bare consumer (rdkafka){report['raw_consume_confluent_events_per_s']:>12,.0f} events/s",
-        f"  bare consumer (aiokafka){report['raw_consume_aiokafka_events_per_s']:>11,.0f} events/s",
-        f"  worker / bare aiokafka {report['worker_to_raw_aiokafka']:>12.3f}",
-        f"  worker / bare rdkafka  {report['worker_to_raw_confluent']:>12.3f}",
+        f"ingest benchmark, {report['events']:,} events ({report['interactions']:,} clicks and "
+        f"purchases), {report['partitions']} partitions",
+        f"  producer SDK              {report['producer_events_per_s']:>12,.0f} events/s",
+        f"  worker, everything on     {report['worker_events_per_s']:>12,.0f} events/s",
+        f"  worker, no-op handler     {report['noop_worker_events_per_s']:>12,.0f} events/s",
+        f"  bare consumer (aiokafka)  {report['raw_consume_aiokafka_events_per_s']:>12,.0f} events/s",
+        f"  bare consumer (rdkafka)   {report['raw_consume_confluent_events_per_s']:>12,.0f} events/s",
+        f"  parts (us/event): {parts}",
+        f"  parts allow               {report['parts_allow_events_per_s']:>12,.0f} events/s",
+        f"  no-op / bare aiokafka     {report['noop_to_raw_aiokafka']:>12.3f}",
+        f"  worker / parts allow      {report['worker_to_parts']:>12.3f}",
+        f"  worker / bare aiokafka    {report['worker_to_raw_aiokafka']:>12.3f}",
     ])
 
 
@@ -86,23 +111,34 @@ def _producer_rate(settings: Settings, events: list[Event]) -> float:
     return round(len(events) / elapsed, 1)
 
 
-def _worker_rate(settings: Settings, expected: int, timeout_s: float = 600) -> float:
+def _worker_rate(settings: Settings, mode: str, expected: int, interactions: int,
+                 timeout_s: float = 900) -> float:
+    """Events per second of one worker, from its first applied batch to its last."""
     client = sync_redis(settings)
-    worker = WorkerProcess(settings, settings.state_dir / "bench-worker.log")
+    keys = Keys(settings.key_prefix)
+    worker = WorkerProcess(settings, settings.state_dir / f"bench-worker-{mode}.log")
+
+    def progress() -> tuple[int, bool]:
+        applied = sum(ingest_stats(settings, client).values())
+        learned = sum(int(client.hget(keys.learning(p), "learned") or 0)
+                      for p in range(settings.partitions))
+        return applied, applied >= expected and learned >= interactions
+
     try:
         deadline = time.monotonic() + timeout_s
         first_at, first_count = None, 0
         while True:
-            applied = _applied(ingest_stats(settings, client))
+            applied, done = progress()
             now = time.perf_counter()
             if first_at is None and applied > 0:
                 first_at, first_count = now, applied
-            if applied >= expected:
+            if done:
                 break
             if not worker.alive:
                 raise RuntimeError(f"the worker died; see {worker.log}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the worker applied {applied}/{expected} in {timeout_s}s")
+                raise RuntimeError(f"the {mode} worker applied {applied}/{expected} in "
+                                   f"{timeout_s}s; see {worker.log}")
             time.sleep(0.02)
         assert first_at is not None
         return round((expected - first_count) / max(now - first_at, 1e-9), 1)
@@ -110,8 +146,38 @@ def _worker_rate(settings: Settings, expected: int, timeout_s: float = 600) -> f
         worker.stop()
 
 
-def _applied(stats: dict[str, int]) -> int:
-    return sum(stats.values())
+async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
+    """Per-event costs (us) of the worker's parts, each measured alone on the same events."""
+    contracts = contracts_by_topic(settings)
+    topics = {contract: topic for topic, contract in contracts.items()}
+    records = [Record(topics[type(e)], 0, n, e.key.encode(), e.to_json())
+               for n, e in enumerate(stream)]
+    writer = StateWriter(redis_client(settings), f"{settings.key_prefix}-parts")
+    ingestor = Ingestor(contracts, writer, None, settings.max_message_bytes)  # type: ignore[arg-type]
+
+    started = time.perf_counter()
+    decoded = [ingestor.decode(record) for record in records]
+    validate = time.perf_counter() - started
+
+    async def nothing(fresh: list[Decoded]) -> None:
+        return None
+
+    started = time.perf_counter()
+    for start in range(0, len(decoded), settings.batch_size):
+        await writer.apply(decoded[start:start + settings.batch_size], nothing)
+    state = time.perf_counter() - started
+    await writer.client.aclose()
+
+    builder = InteractionBuilder()
+    shard = Shard.new(0, settings)
+    started = time.perf_counter()
+    for event in stream:
+        fed = builder.feed(event)
+        if isinstance(fed, Interaction):
+            shard.learn(fed)
+    learn = time.perf_counter() - started
+    n = len(stream)
+    return {"validate": 1e6 * validate / n, "state": 1e6 * state / n, "learn": 1e6 * learn / n}
 
 
 def _raw_consume_rate(settings: Settings, expected: int) -> float:
@@ -160,6 +226,7 @@ def _clean_up(settings: Settings) -> None:
         except Exception:  # a topic that was never created is fine to miss
             pass
     client = sync_redis(settings)
-    keys = list(client.scan_iter(f"{settings.key_prefix}:*", count=10_000))
+    # The run's own prefix and its -noop and -parts variants.
+    keys = list(client.scan_iter(f"{settings.key_prefix}*", count=10_000))
     for start in range(0, len(keys), 10_000):
         client.delete(*keys[start:start + 10_000])
