@@ -54,9 +54,13 @@ _PROFILE_KEPT = 100
 class HybridRecommender(Recommender):
     """Repeat, co-visitation, embedding and trending candidates, blended linearly.
 
-    The weights were tuned on the first half of the first 100k Online Retail purchases
-    (prequential HitRate@20) and checked on the second half: repeat and co-visitation carry most
-    of the signal in a shop, embeddings add the user's broader taste, trending fills the rest.
+    Defaults were tuned on the first half of the first 100k Online Retail purchases (prequential
+    HitRate@20, each order scored once before its lines are learnt) and checked on the second
+    half: 0.72 there, against 0.56 for the bestsellers. Doubling ``repeat_weight`` helped
+    (repeats are most of a returning customer's order); the other weights moved the score by
+    less than its noise. Removing a source on the second half: repeat -0.07, trending -0.30
+    (it alone answers new customers), co-visitation and embeddings about 0 when repeats may be
+    recommended, -0.003 and -0.001 (per-item HitRate@20, of 0.064) when purchases are excluded.
     """
 
     def __init__(self, repeat_weight: float = 2.0, covis_weight: float = 1.0,

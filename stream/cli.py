@@ -101,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", dest="json_file", type=Path, default=None,
                         help="also write the figures to this file")
     ingest.set_defaults(run=_bench_ingest)
+    freshness = bench_kinds.add_parser("freshness", help="click-to-Redis latency under load")
+    freshness.add_argument("--rate", type=float, default=5000)
+    freshness.add_argument("--seconds", type=float, default=30)
+    freshness.add_argument("--json", dest="json_file", type=Path, default=None)
+    freshness.set_defaults(run=_bench_freshness)
     return parser
 
 
@@ -201,10 +206,23 @@ def _bench_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
     report = run_ingest_bench(settings, events=args.events)
     print(format_report(report))
-    if args.json_file:
-        args.json_file.parent.mkdir(parents=True, exist_ok=True)
-        args.json_file.write_text(json.dumps(report, indent=2))
+    _save(args.json_file, report)
     return 0
+
+
+def _bench_freshness(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.bench.freshness import format_report, run_freshness_bench
+
+    report = run_freshness_bench(settings, rate=args.rate, seconds=args.seconds)
+    print(format_report(report))
+    _save(args.json_file, report)
+    return 0
+
+
+def _save(path: Path | None, report: dict[str, Any]) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

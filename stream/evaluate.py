@@ -110,7 +110,7 @@ def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
         "auc": float(figures["auc"]), "drifts": int(float(figures["drifts"])),
         "seconds": round(elapsed, 1), "events_per_s": round(len(events) / elapsed, 1)}
     if plot is not None:
-        _plot(plot, evaluator, json.loads(figures["curve"]), dataset)
+        _plot(plot, evaluator, json.loads(figures.get("curve", "[]")), dataset)
         result["plot"] = str(plot)
     return result
 

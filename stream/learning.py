@@ -61,8 +61,9 @@ class Shard:
                                            sample_every=settings.eval_sample_every,
                                            report_both=settings.eval_report_both),
             context_model=ContextModel(seed=partition),
-            # Before impressions exist, each positive is paired with sampled negatives.
-            sampler=NegativeSampler(n=2, seed=partition, uniform=True),
+            # Before impressions exist, each positive is paired with a sampled negative (one: the
+            # context model's learn is a third of a worker's per-event cost).
+            sampler=NegativeSampler(n=1, seed=partition, uniform=True),
         )
 
     @property
@@ -79,6 +80,10 @@ class Shard:
                             self.context_model.logloss.get())
         self.learned += 1
 
+    def curve(self) -> str:
+        """The rolling HR over the stream (a point per 1,000 interactions), for plots."""
+        return json.dumps([(n, values[SYSTEM]) for n, values in self.evaluator.curve[-1000:]])
+
     def figures(self) -> dict[str, Any]:
         metrics = self.evaluator.metrics[SYSTEM]
         summary = self.context_model.summary()
@@ -87,7 +92,6 @@ class Shard:
             "offsets": json.dumps(self.offsets),
             "metrics": json.dumps(metrics.to_sums()),
             "metrics_other": json.dumps(self.evaluator.metrics_other[SYSTEM].to_sums()),
-            "curve": json.dumps([(n, v[SYSTEM]) for n, v in self.evaluator.curve[-1000:]]),
             "rolling": json.dumps(metrics.get()),
             "logloss": summary.get("logloss", 0.0),
             "auc": summary.get("auc", 0.0),
@@ -113,6 +117,7 @@ class Learner:
         self.topics = (settings.topic_clicks, settings.topic_purchases)
         # Rebalance callbacks run beside the consume loop: one operation on the shards at a time.
         self._lock = asyncio.Lock()
+        self._curve_points: dict[int, int] = {}
 
     # --- partitions ---------------------------------------------------------------------------
     async def assign(self, partitions: Sequence[int]) -> dict[tuple[str, int], int]:
@@ -240,7 +245,12 @@ class Learner:
         vectors: dict[str, bytes] = {}
         for partition, (users, items) in touched.items():
             shard = self.shards[partition]
-            pipe.hset(self.keys.learning(partition), mapping=shard.figures())
+            figures = shard.figures()
+            if len(shard.evaluator.curve) != self._curve_points.get(partition):
+                # The curve grows by a point per 1,000 interactions: send it only then.
+                figures["curve"] = shard.curve()
+                self._curve_points[partition] = len(shard.evaluator.curve)
+            pipe.hset(self.keys.learning(partition), mapping=figures)
             mf = shard.recommender.mf_
             for user in users:
                 vector = mf.user_vector(user)
