@@ -60,7 +60,7 @@ class Shard:
                                            exclude_purchased=settings.exclude_purchased,
                                            sample_every=settings.eval_sample_every,
                                            report_both=settings.eval_report_both),
-            context_model=ContextModel(seed=partition),
+            context_model=ContextModel(seed=partition, auc_every=4),
             # Before impressions exist, each positive is paired with a sampled negative (one: the
             # context model's learn is a third of a worker's per-event cost).
             sampler=NegativeSampler(n=1, seed=partition, uniform=True),
