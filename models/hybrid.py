@@ -103,42 +103,56 @@ class HybridRecommender(Recommender):
             return []
         excluded = set(exclude)
         n = max(k, self.candidates)
-        mf = self.mf_.recommend(user_id, n, context, excluded)
-        sources = (
-            ("repeat", self.repeat_weight, self._repeat(user_id, n, context.ts, excluded)),
-            ("covis", self.covis_weight,
-             [(s.item_id, s.score) for s in
-              self.covisitation_.recommend(user_id, n, context, excluded)]),
-            # The logistic function turns MF's logit into the probability it was trained for.
-            ("mf", self.mf_weight,
-             [(s.item_id, 0.5 * (1.0 + math.tanh(0.5 * s.score))) for s in mf]),
-            ("trending", self.trending_weight,
-             [(s.item_id, s.score) for s in
-              self.trending_.recommend(user_id, n, context, excluded)]),
-        )
-        blended: dict[str, float] = {}
-        best: dict[str, tuple[float, str]] = {}  # item -> its largest contribution and source
-        for source, weight, scored in sources:
-            if not scored or weight == 0.0:
+        sources = (("repeat", self.repeat_weight, self._repeat), ("covis", self.covis_weight,
+                   self._covis), ("mf", self.mf_weight, self._mf),
+                   ("trending", self.trending_weight, self._trending))
+        blended: dict[str, list] = {}  # item -> [score, largest contribution, its source]
+        for source, weight, propose in sources:
+            if weight == 0.0:
                 continue
-            scale = weight / scored[0][1] if scored[0][1] > 0.0 else 0.0
+            scored = propose(user_id, n, context, excluded)
+            if not scored or scored[0][1] <= 0.0:
+                continue
+            scale = weight / scored[0][1]
             for item, score in scored:
                 part = scale * score
-                blended[item] = blended.get(item, 0.0) + part
-                if part > best.get(item, (-1.0, ""))[0]:
-                    best[item] = (part, source)
-        top = heapq.nlargest(k, blended.items(), key=itemgetter(1))
-        return [Scored(item, score, best[item][1]) for item, score in top]
+                entry = blended.get(item)
+                if entry is None:
+                    blended[item] = [part, part, source]
+                else:
+                    entry[0] += part
+                    if part > entry[1]:
+                        entry[1], entry[2] = part, source
+        top = heapq.nlargest(k, blended.items(), key=_blended_score)
+        return [Scored(item, score, source) for item, (score, _, source) in top]
 
-    def _repeat(self, user_id: str, n: int, now: float,
+    # Each source's best n items outside the excluded, as (item, score >= 0), best first.
+
+    def _repeat(self, user_id: str, n: int, context: Context,
                 excluded: set[str]) -> list[tuple[str, float]]:
-        """The user's own items by decayed weight at ``now``, best first."""
         profile = self._profiles.get(user_id)
         if not profile:
             return []
+        now = context.ts
         scores = [(item, self._decayed(score, ts, now)) for item, (score, ts) in profile.items()
                   if item not in excluded]
         return heapq.nlargest(n, scores, key=itemgetter(1))
+
+    def _covis(self, user_id: str, n: int, context: Context,
+               excluded: set[str]) -> list[tuple[str, float]]:
+        return [(s.item_id, s.score)
+                for s in self.covisitation_.recommend(user_id, n, context, excluded)]
+
+    def _mf(self, user_id: str, n: int, context: Context,
+            excluded: set[str]) -> list[tuple[str, float]]:
+        # The logistic function turns MF's logit into the probability it was trained for.
+        return [(s.item_id, 0.5 + 0.5 * math.tanh(0.5 * s.score))
+                for s in self.mf_.recommend(user_id, n, context, excluded)]
+
+    def _trending(self, user_id: str, n: int, context: Context,
+                  excluded: set[str]) -> list[tuple[str, float]]:
+        return [(s.item_id, s.score)
+                for s in self.trending_.recommend(user_id, n, context, excluded)]
 
     def _decayed(self, score: float, since: float, now: float) -> float:
         return score * 2.0 ** (-max(now - since, 0.0) / self.repeat_half_life_s)
@@ -147,6 +161,10 @@ class HybridRecommender(Recommender):
         kept = heapq.nlargest(_PROFILE_KEPT * 3 // 4, profile.items(),
                               key=lambda entry: self._decayed(*entry[1], now))
         self._profiles[user_id] = dict(kept)
+
+
+def _blended_score(entry: tuple[str, list]) -> float:
+    return entry[1][0]
 
 
 def _fresh(template: _R | None, default: type[_R], **defaults: object) -> _R:

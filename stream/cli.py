@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=None)
     evaluate.add_argument("--include-purchased", action="store_true",
                           help="do not exclude what the user bought (reported beside anyway)")
+    evaluate.add_argument("--ablation", action="store_true", default=None,
+                          help="also run recstream in-process with and without context "
+                               "(default for synthetic)")
     evaluate.add_argument("--plot", type=Path, default=Path("bench-results/evaluate.png"))
     evaluate.add_argument("--json", dest="json_file", type=Path, default=None)
     evaluate.set_defaults(run=_evaluate)
@@ -172,7 +175,8 @@ def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
     from stream.evaluate import format_table, run_evaluation
 
     result = run_evaluation(settings, args.dataset, path=args.path, limit=args.limit,
-                            exclude_purchased=not args.include_purchased, plot=args.plot)
+                            exclude_purchased=not args.include_purchased, plot=args.plot,
+                            ablation=args.ablation)
     print(format_table(result))
     print(f"plot: {result['plot']}")
     if args.json_file:

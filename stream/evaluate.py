@@ -17,10 +17,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from models.ablation import ContextBlind
 from models.baselines import BiasedMFBaseline
 from models.base import Interaction, ItemInfo
 from models.covisitation import CoVisitation
 from models.evaluation import PrequentialEvaluator
+from models.hybrid import HybridRecommender
 from models.popularity import MostPopular
 from models.trending import Trending
 from stream.errors import UserFacingError
@@ -66,9 +68,15 @@ def load_events(dataset: str, path: Path | None, limit: int | None,
     return events, location
 
 
-def baselines() -> dict[str, Any]:
-    return {"popularity": MostPopular(), "trending": Trending(),
-            "covisitation": CoVisitation(), "biasedmf": BiasedMFBaseline()}
+def baselines(ablation: bool = False) -> dict[str, Any]:
+    """The systems run in-process. With ``ablation``, recstream's recommender runs here too,
+    once as the worker runs it and once blind to location and weather: same events, same run."""
+    systems: dict[str, Any] = {"popularity": MostPopular(), "trending": Trending(),
+                               "covisitation": CoVisitation(), "biasedmf": BiasedMFBaseline()}
+    if ablation:
+        systems["recstream-in-process"] = HybridRecommender()
+        systems["recstream-no-context"] = ContextBlind(HybridRecommender())
+    return systems
 
 
 def interactions(events: list[Event], default_location: str | None
@@ -79,7 +87,8 @@ def interactions(events: list[Event], default_location: str | None
 
 def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
                    limit: int | None = None, exclude_purchased: bool = True,
-                   plot: Path | None = None, timeout_s: float = 1800) -> dict[str, Any]:
+                   plot: Path | None = None, ablation: bool | None = None,
+                   timeout_s: float = 1800) -> dict[str, Any]:
     events, location = load_events(dataset, path, limit)
     stream = interactions(events, location)
     n_interactions = sum(isinstance(x, Interaction) for x in stream)
@@ -93,7 +102,10 @@ def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
         with EventProducer(settings) as producer:
             producer.send_many(events)
         # The baselines learn while the worker does: same events, same order, same protocol.
-        evaluator = PrequentialEvaluator(baselines(), k=20, exclude_purchased=exclude_purchased,
+        if ablation is None:
+            ablation = dataset == "synthetic"  # the stream whose weather is known to matter
+        evaluator = PrequentialEvaluator(baselines(ablation), k=20,
+                                         exclude_purchased=exclude_purchased,
                                          report_both=True).run(stream)
         figures = _wait_for_worker(settings, n_interactions, worker, timeout_s)
         elapsed = time.perf_counter() - started
