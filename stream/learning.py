@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from models.base import Interaction, ItemInfo
 from models.context_model import ContextModel
-from models.embeddings import pack
+from models.embeddings import OnlineMF, pack
 from models.evaluation import PrequentialEvaluator
 from models.hybrid import HybridRecommender
 from models.labels import NegativeSampler
@@ -38,6 +38,12 @@ from stream.state import Decoded, Keys
 
 log = logging.getLogger(__name__)
 SYSTEM = "recstream"
+# Binary-safe: vectors travel as arguments, the TTL (seconds) last.
+_SET_WITH_TTL = """
+local ttl = ARGV[#ARGV]
+for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ttl) end
+return #KEYS
+"""
 
 
 @dataclass
@@ -53,7 +59,8 @@ class Shard:
 
     @classmethod
     def new(cls, partition: int, settings: Settings) -> Shard:
-        recommender = HybridRecommender()
+        recommender = HybridRecommender(mf=OnlineMF(min_item_count=settings.min_item_count,
+                                                    ttl_s=settings.state_ttl_s))
         return cls(
             partition=partition,
             evaluator=PrequentialEvaluator({SYSTEM: recommender}, k=20,
@@ -69,6 +76,10 @@ class Shard:
     @property
     def recommender(self) -> HybridRecommender:
         return self.evaluator.systems[SYSTEM]  # type: ignore[return-value]
+
+    def expire(self) -> tuple[int, int]:
+        """Forget users and items unseen for the TTL (in event time); (users, items) dropped."""
+        return self.recommender.mf_.expire(self.recommender.mf_._clock)
 
     def learn(self, interaction: Interaction) -> None:
         """Test then train: the evaluator scores the recommendation before learning it."""
@@ -118,6 +129,7 @@ class Learner:
         # Rebalance callbacks run beside the consume loop: one operation on the shards at a time.
         self._lock = asyncio.Lock()
         self._curve_points: dict[int, int] = {}
+        self._set_vectors = client.register_script(_SET_WITH_TTL)
 
     # --- partitions ---------------------------------------------------------------------------
     async def assign(self, partitions: Sequence[int]) -> dict[tuple[str, int], int]:
@@ -167,6 +179,9 @@ class Learner:
 
     async def _snapshot_all(self) -> None:
         for shard in list(self.shards.values()):
+            users, items = shard.expire()  # bounded state: the snapshot cadence is often enough
+            if users or items:
+                log.info("shard %d expired %d users, %d items", shard.partition, users, items)
             await self._snapshot(shard)
         self._last_snapshot = time.monotonic()
 
@@ -261,7 +276,9 @@ class Learner:
                 if vector is not None:
                     vectors[self.keys.item_embedding(item, partition)] = pack(vector)
         if vectors:
-            pipe.mset(vectors)
+            # One call sets every vector with the state TTL (MSET cannot expire).
+            await self._set_vectors(keys=list(vectors), client=pipe,
+                                    args=[*vectors.values(), int(self.settings.state_ttl_s)])
         await pipe.execute()
 
 

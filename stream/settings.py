@@ -93,8 +93,12 @@ class Settings(BaseSettings):
     exclude_purchased: bool = True
     # Also measure the other exclude-purchased protocol (a second recommendation per basket).
     eval_report_both: bool = False
-    # Users and items unseen this long are dropped from the models and from Redis.
+    # Users and items unseen this long are dropped: from the models by event time, from Redis by
+    # a key TTL renewed on every write.
     state_ttl_s: float = Field(90 * 86400.0, gt=0)
+    # An item earns an embedding only after this many interactions (Monolith's frequency
+    # filter): one-off items cost no vector.
+    min_item_count: int = Field(2, ge=1, le=1_000_000)
     # Weather to use where a user's location is unknown or has no series.
     default_location: str | None = None
 

@@ -67,6 +67,7 @@ for _, op in ipairs(ops.zadd) do
   redis.call('ZREMRANGEBYRANK', op[1], 0, -tonumber(op[4]) - 1)
 end
 for _, op in ipairs(ops.set) do redis.call('SET', op[1], op[2]) end
+for _, key in ipairs(ops.expire) do redis.call('EXPIRE', key, ops.ttl) end
 return #ops.incr
 """
 
@@ -153,10 +154,13 @@ BeforeCommit = Callable[[list[Decoded]], Awaitable[None]]
 class StateWriter:
     """Applies decoded batches to Redis exactly once per source offset."""
 
-    def __init__(self, client: Redis, prefix: str, recent_items: int = 50) -> None:
+    def __init__(self, client: Redis, prefix: str, recent_items: int = 50,
+                 ttl_s: float = 90 * 86400.0) -> None:
         self.client = client
         self.keys = Keys(prefix)
         self.recent_items = recent_items
+        # Per-user and per-item keys live this long after their last write: bounded state.
+        self.ttl_s = ttl_s
         self._apply_batch = client.register_script(_APPLY_BATCH)
 
     async def stored_offsets(self, partitions: Sequence[tuple[str, int]]
@@ -253,6 +257,10 @@ class StateWriter:
             "latest": [[key, str(ts_ms), [str(x) for pair in fields.items() for x in pair]]
                        for key, (ts_ms, fields) in latest.items()],
             "zadd": history,
+            "expire": sorted({key for key in counters if key != keys.stats}
+                             | {keys.recent(u) for u in recent}
+                             | {keys.purchased(u) for u in purchased}),
+            "ttl": int(self.ttl_s),
             "set": [[keys.offset(topic, partition), str(offset)]
                     for (topic, partition), offset in _next_offsets(fresh).items()],
         }, separators=(",", ":"))

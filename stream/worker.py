@@ -73,7 +73,7 @@ class KafkaPublisher:
 
 def build_ingestor(settings: Settings) -> Ingestor | CountingIngestor:
     writer = StateWriter(redis_client(settings), settings.key_prefix,
-                         recent_items=settings.recent_items)
+                         recent_items=settings.recent_items, ttl_s=settings.state_ttl_s)
     if settings.worker_noop:
         return CountingIngestor(writer)
     return Ingestor(contracts_by_topic(settings), writer, KafkaPublisher(settings),

@@ -133,3 +133,15 @@ async def test_dead_letters_are_counted_but_change_no_state(writer_factory, redi
     assert len(fresh) == 2
     assert redis_client.hget(Keys(writer.keys.prefix).stats, "dead_letters") == "1"
     assert redis_client.hget(Keys(writer.keys.prefix).stats, "clicks") == "1"
+
+
+@in_loop
+async def test_user_and_item_keys_expire_unless_written_again_but_stats_and_offsets_stay(
+        stack, redis_client):
+    writer = StateWriter(Redis.from_url(stack.redis_url), f"ttl{uuid.uuid4().hex[:6]}",
+                         ttl_s=3600)
+    await writer.apply([click(0)], nothing)
+    keys = writer.keys
+    for key in (keys.user("u1"), keys.recent("u1"), keys.item("i1")):
+        assert 3500 < redis_client.ttl(key) <= 3600
+    assert redis_client.ttl(keys.stats) == -1 and redis_client.ttl(keys.offset("clicks", 0)) == -1

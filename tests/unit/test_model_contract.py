@@ -3,9 +3,9 @@
 Models are snapshotted with pickle and restored on another worker after a rebalance, so a restored
 model must behave as the original; replays must be reproducible; the stream's events are shared
 between models, so none may change them. Every concrete :class:`Recommender` defined in a module
-of ``models`` is found and checked: a new model joins the suite by existing. ``EXAMPLE_PARAMS``
-gives constructor arguments where non-defaults exercise more (small, seeded, eager); a model not
-listed there is checked with its defaults.
+of ``models`` is found and checked: a new model joins the suite by existing. ``EXAMPLES`` gives
+constructor arguments (built fresh for every model made) where non-defaults exercise more, or
+where the constructor requires some; a model not listed there is checked with its defaults.
 """
 
 from __future__ import annotations
@@ -16,18 +16,22 @@ import inspect
 import pickle
 import pkgutil
 import random
+from collections.abc import Callable
 
 import pytest
 
 import models
 from models.base import Context, Interaction, Recommender, Scored
+from models.embeddings import OnlineMF
+from models.trending import Trending
 
-EXAMPLE_PARAMS: dict[str, dict[str, object]] = {
-    "OnlineMF": {"n_factors": 8, "min_item_count": 1, "seed": 7},
-    "Trending": {"half_life_s": 3600.0, "prior_mass": 2.0},
-    "CoVisitation": {"window": 3, "max_neighbours": 6, "half_life_s": 7200.0},
-    "MostPopular": {},
-    "HybridRecommender": {"mf_weight": 0.7, "candidates": 10},
+EXAMPLES: dict[str, Callable[[], dict[str, object]]] = {
+    "OnlineMF": lambda: {"n_factors": 8, "min_item_count": 1, "seed": 7},
+    "Trending": lambda: {"half_life_s": 3600.0, "prior_mass": 2.0},
+    "CoVisitation": lambda: {"window": 3, "max_neighbours": 6, "half_life_s": 7200.0},
+    "HybridRecommender": lambda: {"mf_weight": 0.7, "candidates": 10,
+                                  "mf": OnlineMF(n_factors=4, min_item_count=1)},
+    "ContextBlind": lambda: {"inner": Trending(half_life_s=3600.0)},
 }
 # The models this suite was written with: discovery must keep finding them.
 REQUIRED = {"OnlineMF", "Trending", "CoVisitation", "MostPopular", "HybridRecommender"}
@@ -47,8 +51,18 @@ def discover() -> dict[str, type[Recommender]]:
 RECOMMENDERS = discover()
 
 
+def example(name: str) -> dict[str, object]:
+    if name in EXAMPLES:
+        return EXAMPLES[name]()
+    required = [p.name for p in inspect.signature(RECOMMENDERS[name]).parameters.values()
+                if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
+    if required:
+        pytest.fail(f"{name} requires {required}: give it an entry in EXAMPLES ({__file__})")
+    return {}
+
+
 def make(name: str) -> Recommender:
-    return RECOMMENDERS[name](**EXAMPLE_PARAMS.get(name, {}))
+    return RECOMMENDERS[name](**example(name))
 
 
 def shop_stream(n: int = 400, seed: int = 0) -> list[Interaction]:
@@ -141,7 +155,7 @@ def test_recommend_returns_at_most_k_distinct_unexcluded_items_best_first(name, 
 @names
 def test_repr_echoes_constructor_arguments(name):
     cls = RECOMMENDERS[name]
-    given = EXAMPLE_PARAMS.get(name, {})
+    given = example(name)
     signature = inspect.signature(cls.__init__)
     expected = {p: given.get(p, signature.parameters[p].default)
                 for p in signature.parameters if p != "self"}
