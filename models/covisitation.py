@@ -93,11 +93,17 @@ class CoVisitation(Recommender):
 
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:
+        return [Scored(item, score, "covis")
+                for item, score in self._ranked(user_id, k, context, set(exclude))]
+
+    def _ranked(self, user_id: str, k: int, context: Context,
+                excluded: set[str]) -> list[tuple[str, float]]:
+        """:meth:`recommend` as (item, score) pairs, which the hybrid blends as they are."""
         recent = self._recent.get(user_id)
         if not recent or k <= 0:
             return []
-        excluded = set(exclude)
         scores: dict[str, float] = {}
+        get = scores.get
         voted: set[str] = set()
         for age, (item, _) in enumerate(reversed(recent)):
             row = self._neighbours.get(item)
@@ -106,9 +112,9 @@ class CoVisitation(Recommender):
             voted.add(item)
             weight = (1.0 - age / self.history) / self._totals[item]
             for other, count in row.items():
-                scores[other] = scores.get(other, 0.0) + weight * count
+                scores[other] = get(other, 0.0) + weight * count
         best = heapq.nlargest(k + len(excluded), scores.items(), key=itemgetter(1))
-        return [Scored(item, score, "covis") for item, score in best if item not in excluded][:k]
+        return [(item, score) for item, score in best if item not in excluded][:k]
 
     def neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
         """The item's ``k`` strongest co-visited items with their counts (stored, undecayed)."""

@@ -4,7 +4,8 @@ In the spirit of ISGD (Vinagre, Jorge & Gama, 2014) and online BPR: each interac
 SGD step that pulls the user's vector and the item's vector together (a logistic loss with target
 1, scaled by ``interaction.weight``) and pushes the user's vector and ``negatives`` sampled items'
 vectors apart (target 0). The logistic loss (as in word2vec's negative sampling) bounds every
-gradient, so a burst of purchases cannot blow the vectors up the way ISGD's squared error can.
+gradient by the event's weight, so a burst of purchases cannot blow the vectors up. A user without
+a vector gets no recommendation here: :class:`models.hybrid.HybridRecommender` answers them.
 
 **Negatives are sampled uniformly** from the items that have an embedding. Sampling in proportion
 to popularity would cancel the popularity signal that positives carry, leaving the factors to
@@ -175,25 +176,36 @@ class OnlineMF(Recommender):
 
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:
+        return [Scored(item, score, "mf")
+                for item, score in self._ranked(user_id, k, context, exclude)]
+
+    def _ranked(self, user_id: str, k: int, context: Context,
+                excluded: Iterable[str]) -> list[tuple[str, float]]:
+        """:meth:`recommend` as (item, score) pairs, which the hybrid blends as they are."""
         row = self._users.index.get(user_id)
         n = len(self._items)
         if row is None or n == 0 or k <= 0:
             return []
         scores = self._items.matrix[:n] @ self._users.matrix[row]
-        for item_id in exclude:
-            excluded = self._items.index.get(item_id)
-            if excluded is not None:
-                scores[excluded] = -np.inf
+        for item_id in excluded:
+            excluded_row = self._items.index.get(item_id)
+            if excluded_row is not None:
+                scores[excluded_row] = -np.inf
         top = min(k, n)
-        best = np.argpartition(-scores, top - 1)[:top] if top < n else np.arange(n)
+        best = np.argpartition(scores, n - top)[n - top:] if top < n else np.arange(n)
         best = best[np.argsort(-scores[best], kind="stable")]
         ids = self._items.ids
-        return [Scored(ids[r], float(scores[r]), "mf") for r in best if scores[r] > -np.inf]
+        return [(ids[r], float(s)) for r, s in zip(best.tolist(), scores[best].tolist())
+                if s > -np.inf]
 
     # -- the two halves of a step ----------------------------------------------------------
 
     def learn_user_side(self, interaction: Interaction, item_vec: np.ndarray) -> UserStep:
-        """Move the user's vector toward ``item_vec`` and away from sampled negatives."""
+        """Move the user's vector toward ``item_vec`` and away from sampled negatives.
+
+        A new user starts from the vector its id seeds. Negatives come from this model's item
+        table (on a worker, the broadcast copy); their vectors are read, not changed.
+        """
         users = self._users
         row = users.index.get(interaction.user_id)
         if row is None:

@@ -103,8 +103,9 @@ class HybridRecommender(Recommender):
             return []
         excluded = set(exclude)
         n = max(k, self.candidates)
-        sources = (("repeat", self.repeat_weight, self._repeat), ("covis", self.covis_weight,
-                   self._covis), ("mf", self.mf_weight, self._mf),
+        sources = (("repeat", self.repeat_weight, self._repeat),
+                   ("covis", self.covis_weight, self._covis),
+                   ("mf", self.mf_weight, self._mf),
                    ("trending", self.trending_weight, self._trending))
         blended: dict[str, list] = {}  # item -> [score, largest contribution, its source]
         for source, weight, propose in sources:
@@ -140,19 +141,17 @@ class HybridRecommender(Recommender):
 
     def _covis(self, user_id: str, n: int, context: Context,
                excluded: set[str]) -> list[tuple[str, float]]:
-        return [(s.item_id, s.score)
-                for s in self.covisitation_.recommend(user_id, n, context, excluded)]
+        return self.covisitation_._ranked(user_id, n, context, excluded)
 
     def _mf(self, user_id: str, n: int, context: Context,
             excluded: set[str]) -> list[tuple[str, float]]:
         # The logistic function turns MF's logit into the probability it was trained for.
-        return [(s.item_id, 0.5 + 0.5 * math.tanh(0.5 * s.score))
-                for s in self.mf_.recommend(user_id, n, context, excluded)]
+        return [(item, 0.5 + 0.5 * math.tanh(0.5 * score))
+                for item, score in self.mf_._ranked(user_id, n, context, excluded)]
 
     def _trending(self, user_id: str, n: int, context: Context,
                   excluded: set[str]) -> list[tuple[str, float]]:
-        return [(s.item_id, s.score)
-                for s in self.trending_.recommend(user_id, n, context, excluded)]
+        return self.trending_._ranked(user_id, n, context, excluded)
 
     def _decayed(self, score: float, since: float, now: float) -> float:
         return score * 2.0 ** (-max(now - since, 0.0) / self.repeat_half_life_s)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable
+from itertools import islice
 from operator import itemgetter
 
 from models.base import Context, Interaction, Recommender, Scored
@@ -46,11 +47,11 @@ _EPOCH_EXPONENT = 30.0
 # When the landmark moves, sums below this many event-weights at the new landmark (about ten
 # half-lives old) are dropped: they can no longer rank, and keeping them would grow without end.
 _PRUNE_BELOW = 1e-3
-# Each scope keeps at least its best _TOP_KEPT items apart (up to twice that, then the best half
-# stays: a sort every _TOP_KEPT entries instead of a search for the least one at every entry), so
-# ranking a scope sorts a few hundred items, not the scope. It is exact: stored sums only grow, so
-# an item outside can only overtake one inside by its own increment, which is checked against the
-# cutoff (the largest sum ever left outside).
+# Each scope keeps at least its best _TOP_KEPT items apart (up to twice that; then the best half
+# stays, so the sort this costs is paid once per _TOP_KEPT entries), and ranking a scope sorts a
+# few hundred items, not the scope. It is exact: stored sums only grow, so an item outside can
+# only overtake one inside by its own increment, which is checked against the cutoff (the largest
+# sum ever left outside).
 _TOP_KEPT = 100
 
 
@@ -162,7 +163,12 @@ class Trending(Recommender):
 
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:
-        excluded = set(exclude)
+        return [Scored(item, p, "trending")
+                for item, p in self._ranked(user_id, k, context, set(exclude))]
+
+    def _ranked(self, user_id: str, k: int, context: Context,
+                excluded: set[str]) -> list[tuple[str, float]]:
+        """:meth:`recommend` as (item, score) pairs, which the hybrid blends as they are."""
         if k <= 0 or not self._mass.get(GLOBAL):
             return []
         candidates: dict[str, float] = {}
@@ -173,14 +179,13 @@ class Trending(Recommender):
             get = counts.get
             for item in candidates:
                 candidates[item] += coefficient * get(item, 0.0)
-        best = heapq.nlargest(k, candidates.items(), key=itemgetter(1))
-        return [Scored(item, p, "trending") for item, p in best]
+        return heapq.nlargest(k, candidates.items(), key=itemgetter(1))
 
     def _best(self, scope: str, k: int, excluded: set[str]) -> list[str]:
         """The scope's ``k`` most counted items outside ``excluded``, best first."""
         kept = self._top.get(scope, {})
-        best = [item for item, _ in sorted(kept.items(), key=itemgetter(1), reverse=True)
-                if item not in excluded][:k]
+        ranked = sorted(kept.items(), key=itemgetter(1), reverse=True)
+        best = list(islice((item for item, _ in ranked if item not in excluded), k))
         counts = self._counts.get(scope, {})
         if len(best) < k and len(counts) > len(kept):  # exclusions emptied the kept best
             ranked = heapq.nlargest(k + len(excluded), counts.items(), key=itemgetter(1))

@@ -109,6 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     freshness.add_argument("--seconds", type=float, default=30)
     freshness.add_argument("--json", dest="json_file", type=Path, default=None)
     freshness.set_defaults(run=_bench_freshness)
+    memory = bench_kinds.add_parser("memory", help="Redis bytes per user and per item")
+    memory.add_argument("--users", type=int, default=100_000)
+    memory.add_argument("--json", dest="json_file", type=Path, default=None)
+    memory.set_defaults(run=_bench_memory)
     return parser
 
 
@@ -218,6 +222,15 @@ def _bench_freshness(settings: Settings, args: argparse.Namespace) -> int:
     from stream.bench.freshness import format_report, run_freshness_bench
 
     report = run_freshness_bench(settings, rate=args.rate, seconds=args.seconds)
+    print(format_report(report))
+    _save(args.json_file, report)
+    return 0
+
+
+def _bench_memory(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.bench.memory import format_report, run_memory_bench
+
+    report = run_memory_bench(settings, users=args.users)
     print(format_report(report))
     _save(args.json_file, report)
     return 0

@@ -131,8 +131,10 @@ def test_mf_recommend_excludes_and_ranks_by_dot_product():
     model = worked_mf()
     model.set_item_vector("c", np.array([0.9, 0.0], dtype=np.float32))
     context = Context(ts=0.0)
-    assert ids(model.recommend("u", 3, context)) == ["c", "a", "b"]  # 0.9, 0.5 = 0.5: first seen
-    assert ids(model.recommend("u", 2, context, exclude={"c"})) == ["a", "b"]
+    model.set_item_vector("d", np.array([-0.2, 0.0], dtype=np.float32))
+    assert ids(model.recommend("u", 4, context)) in (["c", "a", "b", "d"], ["c", "b", "a", "d"])
+    assert ids(model.recommend("u", 1, context)) == ["c"]  # scores 0.9, 0.5, 0.5, -0.2
+    assert set(ids(model.recommend("u", 2, context, exclude={"c"}))) == {"a", "b"}
     assert model.recommend("stranger", 3, context) == []
 
 

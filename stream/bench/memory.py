@@ -1,0 +1,89 @@
+"""`recstream bench memory`: Redis bytes per user and per item, at a given number of users.
+
+A synthetic shop with ``users`` users is replayed through a real worker (state and learning on);
+then Redis' own ``MEMORY USAGE`` is summed over each sampled user's keys (summary hash, recent
+items, purchased set, profile, embedding) and each sampled item's keys (counters, catalogue
+entry, embeddings), and the server's used memory is read before and after.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from itertools import islice
+from typing import Any
+
+from stream.bench.ingest import _clean_up
+from stream.fleet import WorkerProcess
+from stream.inspect import ingest_stats, sync_redis
+from stream.producer import EventProducer
+from stream.settings import Settings
+from stream.sources import open_source
+from stream.state import Keys
+from stream.topics import ensure_topics
+
+
+def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
+                     events: int | None = None, sample: int = 2_000) -> dict[str, Any]:
+    settings = base.namespaced(f"mem-{uuid.uuid4().hex[:6]}")
+    ensure_topics(settings)
+    client = sync_redis(settings)
+    keys = Keys(settings.key_prefix)
+    stream = list(islice(open_source("synthetic", None, seed=3, users=users, items=items,
+                                     days=60, events=events or 4 * users), 10 * users))
+    used_before = client.info("memory")["used_memory"]
+    worker = WorkerProcess(settings, settings.state_dir / "bench-memory-worker.log")
+    try:
+        with EventProducer(settings) as producer:
+            producer.send_many(stream)
+        deadline = time.monotonic() + 1800
+        while sum(ingest_stats(settings, client).values()) < len(stream):
+            if not worker.alive or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not drain the stream; see {worker.log}")
+            time.sleep(0.5)
+        time.sleep(2)  # the last batch's embeddings follow its state
+        used_after = client.info("memory")["used_memory"]
+        user_ids = [k.split(":")[-2] for k in client.scan_iter(f"{keys.prefix}:u:*:recent",
+                                                                count=10_000)]
+        item_ids = [k.split(":")[-1] for k in client.scan_iter(f"{keys.prefix}:i:*", count=10_000)
+                    if k.count(":") == 2]
+        rng = random.Random(0)
+        per_user = _mean_bytes(client, [
+            [keys.user(u), keys.recent(u), keys.purchased(u), keys.profile(u),
+             keys.user_embedding(u)] for u in rng.sample(user_ids, min(sample, len(user_ids)))])
+        per_item = _mean_bytes(client, [
+            [keys.item(i), keys.item_meta(i)]
+            + [keys.item_embedding(i, p) for p in range(settings.partitions)]
+            for i in rng.sample(item_ids, min(sample, len(item_ids)))])
+    finally:
+        worker.stop()
+        _clean_up(settings)
+    return {
+        "benchmark": "memory",
+        "events": len(stream),
+        "users_with_state": len(user_ids),
+        "items_with_state": len(item_ids),
+        "bytes_per_user": round(per_user, 1),
+        "bytes_per_item": round(per_item, 1),
+        "redis_used_memory_growth_bytes": used_after - used_before,
+        "growth_per_user_bytes": round((used_after - used_before) / max(len(user_ids), 1), 1),
+    }
+
+
+def _mean_bytes(client: Any, groups: list[list[str]]) -> float:
+    pipe = client.pipeline(transaction=False)
+    for group in groups:
+        for key in group:
+            pipe.memory_usage(key, samples=0)
+    sizes = iter(pipe.execute())
+    totals = [sum(next(sizes) or 0 for _ in group) for group in groups]
+    return sum(totals) / max(len(totals), 1)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    return (f"memory at {report['users_with_state']:,} users and {report['items_with_state']:,} "
+            f"items ({report['events']:,} events): {report['bytes_per_user']:,.0f} bytes per "
+            f"user, {report['bytes_per_item']:,.0f} bytes per item (MEMORY USAGE of their keys); "
+            f"Redis grew {report['redis_used_memory_growth_bytes'] / 2**20:,.1f} MiB, "
+            f"{report['growth_per_user_bytes']:,.0f} bytes per user all in")
