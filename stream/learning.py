@@ -24,14 +24,14 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from models.base import Interaction, ItemInfo
+from models.base import Context, Interaction, ItemInfo
 from models.context_model import ContextModel
 from models.embeddings import OnlineMF, pack
 from models.evaluation import PrequentialEvaluator
 from models.hybrid import HybridRecommender
-from models.labels import NegativeSampler
+from models.labels import ImpressionJoiner, NegativeSampler
 from stream.interactions import InteractionBuilder, Weather
-from stream.schemas import ClickEvent, PurchaseEvent
+from stream.schemas import ClickEvent, Impression, PurchaseEvent
 from stream.settings import Settings
 from stream.snapshots import SnapshotCodec, SnapshotRejected
 from stream.state import Decoded, Keys
@@ -54,8 +54,11 @@ class Shard:
     evaluator: PrequentialEvaluator
     context_model: ContextModel
     sampler: NegativeSampler
+    joiner: ImpressionJoiner = field(default_factory=ImpressionJoiner)
     offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset covered
     learned: int = 0
+    impressions: int = 0
+    joined_labels: int = 0
 
     @classmethod
     def new(cls, partition: int, settings: Settings) -> Shard:
@@ -81,10 +84,25 @@ class Shard:
         """Forget users and items unseen for the TTL (in event time); (users, items) dropped."""
         return self.recommender.mf_.expire(self.recommender.mf_._clock)
 
+    def shown(self, impression: Impression, context: Context) -> None:
+        self.joiner.add_impression(impression.request_id, impression.user_id,
+                                   impression.item_ids, context.ts, context)
+        self.impressions += 1
+
     def learn(self, interaction: Interaction) -> None:
-        """Test then train: the evaluator scores the recommendation before learning it."""
+        """Test then train: the evaluator scores the recommendation before learning it.
+
+        The context model's labels come from impressions joined with interactions once this
+        shard has seen impressions; before that, from sampled negatives.
+        """
         self.evaluator.feed(interaction)
-        for example in self.sampler.label(interaction):
+        if self.impressions:
+            examples = (self.joiner.add_interaction(interaction)
+                        + self.joiner.expire(interaction.ts))
+            self.joined_labels += len(examples)
+        else:
+            examples = self.sampler.label(interaction)
+        for example in examples:
             if self.context_model.learn_one(*example):
                 log.warning("ALERT drift in shard %d's context model at ts %.0f "
                             "(log loss %.4f)", self.partition, interaction.ts,
@@ -100,6 +118,8 @@ class Shard:
         summary = self.context_model.summary()
         return {
             "learned": self.learned,
+            "impressions": self.impressions,
+            "joined_labels": self.joined_labels,
             "offsets": json.dumps(self.offsets),
             "metrics": json.dumps(metrics.to_sums()),
             "metrics_other": json.dumps(self.evaluator.metrics_other[SYSTEM].to_sums()),
@@ -125,7 +145,8 @@ class Learner:
         self._weather_loaded: dict[str, float] = {}
         self._weather: dict[str, list[tuple[float, Weather]]] = {}
         self._last_snapshot = time.monotonic()
-        self.topics = (settings.topic_clicks, settings.topic_purchases)
+        self.topics = (settings.topic_clicks, settings.topic_purchases,
+                       settings.topic_impressions)
         # Rebalance callbacks run beside the consume loop: one operation on the shards at a time.
         self._lock = asyncio.Lock()
         self._curve_points: dict[int, int] = {}
@@ -192,7 +213,7 @@ class Learner:
             return await self._learn(batch)
 
     async def _learn(self, batch: Sequence[Decoded]) -> int:
-        todo: list[tuple[Shard, ClickEvent | PurchaseEvent]] = []
+        todo: list[tuple[Shard, ClickEvent | PurchaseEvent | Impression]] = []
         for decoded in batch:
             record = decoded.record
             shard = self.shards.get(record.partition)
@@ -201,14 +222,19 @@ class Learner:
             if record.offset < shard.offsets.get(record.topic, 0):
                 continue  # learned before the snapshot this shard was restored from
             shard.offsets[record.topic] = record.offset + 1
-            if isinstance(decoded.event, (ClickEvent, PurchaseEvent)):
+            if isinstance(decoded.event, (ClickEvent, PurchaseEvent, Impression)):
                 todo.append((shard, decoded.event))
         if not todo:
             return 0
         await self._load_context([event for _, event in todo])
         touched: dict[int, tuple[set[str], set[str]]] = {}
+        learned = 0
         for shard, event in todo:
+            if isinstance(event, Impression):
+                shard.shown(event, self._context(event))
+                continue
             interaction = self._interaction(event)
+            learned += 1
             shard.learn(interaction)
             users, items = touched.setdefault(shard.partition, (set(), set()))
             users.add(interaction.user_id)
@@ -216,7 +242,7 @@ class Learner:
         await self._export(touched)
         if time.monotonic() - self._last_snapshot > self.settings.snapshot_every_s:
             await self._snapshot_all()
-        return len(todo)
+        return learned
 
     def _interaction(self, event: ClickEvent | PurchaseEvent) -> Interaction:
         interaction = self.context.interaction(event)
@@ -227,7 +253,17 @@ class Learner:
                 return _with_weather(interaction, weather)
         return interaction
 
-    async def _load_context(self, events: Sequence[ClickEvent | PurchaseEvent]) -> None:
+    def _context(self, impression: Impression) -> Context:
+        """The context an impression was shown in (the weather of its time and place)."""
+        location = impression.location or self.settings.default_location
+        ts = impression.ts.timestamp()
+        weather = _as_of(self._weather.get(location or "", []), ts)
+        return Context(ts=ts, location=location,
+                       condition=weather.condition if weather else None,
+                       temp_c=weather.temp_c if weather else None)
+
+    async def _load_context(self, events: Sequence[ClickEvent | PurchaseEvent | Impression]
+                            ) -> None:
         """Weather histories and catalogue facts the batch needs, read from Redis."""
         locations = {e.location for e in events if e.location}
         if self.settings.default_location:
@@ -243,7 +279,8 @@ class Learner:
             if rows:
                 history.sort(key=lambda row: row[0])
                 self._weather_loaded[location] = rows[-1][1]
-        missing = list({e.item_id for e in events} - self.context.items.keys())
+        missing = list({e.item_id for e in events if not isinstance(e, Impression)}
+                       - self.context.items.keys())
         if missing:
             pipe = self.client.pipeline(transaction=False)
             for item_id in missing:

@@ -148,6 +148,17 @@ class UserProfile(Event):
     segment: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
+class Impression(Event):
+    """What a user was shown: written by the serving path, joined with clicks for labels."""
+
+    key_field: ClassVar[str] = "user_id"
+    request_id: Id
+    user_id: Id
+    item_ids: list[Id] = Field(min_length=1, max_length=500)
+    location: Location | None = None
+    model_version: Text | None = None
+
+
 class RecommendationRequest(Contract):
     key_field: ClassVar[str] = "user_id"
     request_id: Id

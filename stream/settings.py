@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     topic_items: str = Field("shop.items", min_length=1, max_length=249)
     topic_users: str = Field("shop.users", min_length=1, max_length=249)
     topic_dlq: str = Field("events.dlq", min_length=1, max_length=249)
+    # Filled by the serving path (not built yet); the workers already join it with clicks.
+    topic_impressions: str = Field("reco.impressions", min_length=1, max_length=249)
 
     # --- Redis -------------------------------------------------------------------------------
     # Defaults to the local stack's server, redis://127.0.0.1:<redis_port>/0.
@@ -195,6 +197,7 @@ class Settings(BaseSettings):
             "topic_items": f"{self.topic_items}-{tag}",
             "topic_users": f"{self.topic_users}-{tag}",
             "topic_dlq": f"{self.topic_dlq}-{tag}",
+            "topic_impressions": f"{self.topic_impressions}-{tag}",
             "state_dir": self.state_dir / tag,
         })
 
@@ -207,6 +210,7 @@ class Settings(BaseSettings):
             self.topic_weather,
             self.topic_items,
             self.topic_users,
+            self.topic_impressions,
         )
 
 

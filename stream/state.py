@@ -37,6 +37,7 @@ from redis.exceptions import WatchError
 from stream.schemas import (
     ClickEvent,
     Event,
+    Impression,
     ItemUpsert,
     PurchaseEvent,
     UserProfile,
@@ -241,6 +242,8 @@ class StateWriter:
                 stats["items"] += 1
                 _keep_latest(latest, keys.item_meta(event.item_id), ts_ms, _fields(
                     event, "title", "category", "price", in_stock=int(event.in_stock)))
+            elif isinstance(event, Impression):
+                stats["impressions"] += 1  # labels only: the learners join them with clicks
             elif isinstance(event, UserProfile):
                 stats["users"] += 1
                 _keep_latest(latest, keys.profile(event.user_id), ts_ms,

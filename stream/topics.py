@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stream.kafka_config import client_config
-from stream.schemas import ClickEvent, Event, ItemUpsert, PurchaseEvent, UserProfile, WeatherEvent
+from stream.schemas import (
+    ClickEvent,
+    Event,
+    Impression,
+    ItemUpsert,
+    PurchaseEvent,
+    UserProfile,
+    WeatherEvent,
+)
 from stream.settings import Settings
 
 # A week of events keeps a replay window for recovery and re-training; the DLQ keeps a month so
@@ -40,6 +48,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_items, n, compacted),
         TopicSpec(settings.topic_users, n, compacted),
         TopicSpec(settings.topic_dlq, n, {"retention.ms": str(DLQ_RETENTION_MS)}),
+        TopicSpec(settings.topic_impressions, n, events),
     ]
 
 
@@ -51,6 +60,7 @@ def contracts_by_topic(settings: Settings) -> dict[str, type[Event]]:
         settings.topic_weather: WeatherEvent,
         settings.topic_items: ItemUpsert,
         settings.topic_users: UserProfile,
+        settings.topic_impressions: Impression,
     }
 
 

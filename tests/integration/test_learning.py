@@ -79,3 +79,33 @@ def test_a_tampered_snapshot_is_refused_and_the_shard_learns_again(
     wait_until(lambda: learned(redis_client, settings) >= interactions, 120,
                "shard 0 to learn its partition again", workers=[restarted])
     assert learned(redis_client, settings) == interactions
+
+
+def test_impressions_joined_with_clicks_label_the_context_model(settings, start_worker,
+                                                                redis_client):
+    """Shown [a, b, c], clicked b: one positive; when the window has passed, a and c negatives."""
+    settings = settings.model_copy(update={"partitions": 1})
+
+    def message(body: str) -> bytes:
+        return ('{"schema_version":1,' + body + "}").encode()
+
+    worker = start_worker(settings)
+    send_raw(settings, [
+        (settings.topic_impressions, b"u1", message(
+            '"request_id":"r1","user_id":"u1","item_ids":["a","b","c"],'
+            '"ts":"2011-03-01T09:00:00Z"')),
+    ])
+    send_raw(settings, [
+        (settings.topic_clicks, b"u1", message(
+            '"event_id":"e1","user_id":"u1","item_id":"b","ts":"2011-03-01T09:05:00Z"')),
+        # Two hours later, past the 30-minute window: the unclicked a and c become negatives.
+        (settings.topic_clicks, b"u1", message(
+            '"event_id":"e2","user_id":"u1","item_id":"d","ts":"2011-03-01T11:05:00Z"')),
+    ])
+    keys = Keys(settings.key_prefix)
+    wait_until(lambda: learned(redis_client, settings) == 2, 60, "both clicks learned",
+               workers=[worker])
+    figures = redis_client.hgetall(keys.learning(0))
+    assert figures["impressions"] == "1"
+    assert figures["joined_labels"] == "3"  # b positive, then a and c negative
+    assert redis_client.hget(keys.stats, "impressions") == "1"
