@@ -226,6 +226,9 @@ class Learner:
                 todo.append((shard, decoded.event))
         if not todo:
             return 0
+        # A batch holds several topics of one partition: replay them in event time, so an
+        # impression precedes the clicks on it (a stable sort keeps each topic's order).
+        todo.sort(key=lambda pair: pair[1].ts)
         await self._load_context([event for _, event in todo])
         touched: dict[int, tuple[set[str], set[str]]] = {}
         learned = 0

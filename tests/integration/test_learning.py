@@ -84,8 +84,6 @@ def test_a_tampered_snapshot_is_refused_and_the_shard_learns_again(
 def test_impressions_joined_with_clicks_label_the_context_model(settings, start_worker,
                                                                 redis_client):
     """Shown [a, b, c], clicked b: one positive; when the window has passed, a and c negatives."""
-    settings = settings.model_copy(update={"partitions": 1})
-
     def message(body: str) -> bytes:
         return ('{"schema_version":1,' + body + "}").encode()
 
@@ -105,7 +103,8 @@ def test_impressions_joined_with_clicks_label_the_context_model(settings, start_
     keys = Keys(settings.key_prefix)
     wait_until(lambda: learned(redis_client, settings) == 2, 60, "both clicks learned",
                workers=[worker])
-    figures = redis_client.hgetall(keys.learning(0))
+    figures = next(f for p in range(settings.partitions)
+                   if (f := redis_client.hgetall(keys.learning(p))))
     assert figures["impressions"] == "1"
     assert figures["joined_labels"] == "3"  # b positive, then a and c negative
     assert redis_client.hget(keys.stats, "impressions") == "1"
