@@ -132,7 +132,9 @@ class BatchConsumerService(Service):
             records = [_record(m) for messages in fetched.values() for m in messages]
             decoded = await self._retrying(lambda: self.ingestor.process(records))
             if self.learner is not None:
-                self.learned += await self._retrying(lambda: self.learner.learn(decoded))
+                caught_up = len(records) < self.settings.batch_size
+                self.learned += await self._retrying(
+                    lambda: self.learner.learn(decoded, caught_up))
             self.batches += 1
             self.records += len(records)
             await self._commit(fetched)

@@ -17,12 +17,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from models.ablation import ContextBlind
 from models.baselines import BiasedMFBaseline
 from models.base import Interaction, ItemInfo
 from models.covisitation import CoVisitation
 from models.evaluation import PrequentialEvaluator
-from models.hybrid import HybridRecommender
+from models.reranked import ContextReranked
 from models.popularity import MostPopular
 from models.trending import Trending
 from stream.errors import UserFacingError
@@ -74,8 +73,8 @@ def baselines(ablation: bool = False) -> dict[str, Any]:
     systems: dict[str, Any] = {"popularity": MostPopular(), "trending": Trending(),
                                "covisitation": CoVisitation(), "biasedmf": BiasedMFBaseline()}
     if ablation:
-        systems["recstream-in-process"] = HybridRecommender()
-        systems["recstream-no-context"] = ContextBlind(HybridRecommender())
+        systems["recstream-in-process"] = ContextReranked()
+        systems["recstream-no-context"] = ContextReranked(use_context=False)
     return systems
 
 

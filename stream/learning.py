@@ -25,11 +25,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from models.base import Context, Interaction, ItemInfo
-from models.context_model import ContextModel
 from models.embeddings import OnlineMF, pack
 from models.evaluation import PrequentialEvaluator
 from models.hybrid import HybridRecommender
-from models.labels import ImpressionJoiner, NegativeSampler
+from models.reranked import ContextReranked
 from stream.interactions import InteractionBuilder, Weather
 from stream.schemas import ClickEvent, Impression, PurchaseEvent
 from stream.settings import Settings
@@ -52,61 +51,45 @@ class Shard:
 
     partition: int
     evaluator: PrequentialEvaluator
-    context_model: ContextModel
-    sampler: NegativeSampler
-    joiner: ImpressionJoiner = field(default_factory=ImpressionJoiner)
     offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset covered
     learned: int = 0
-    impressions: int = 0
-    joined_labels: int = 0
 
     @classmethod
     def new(cls, partition: int, settings: Settings) -> Shard:
-        recommender = HybridRecommender(mf=OnlineMF(min_item_count=settings.min_item_count,
-                                                    ttl_s=settings.state_ttl_s))
+        model = ContextReranked(seed=partition, recommender=HybridRecommender(
+            mf=OnlineMF(min_item_count=settings.min_item_count, ttl_s=settings.state_ttl_s)))
         return cls(
             partition=partition,
-            evaluator=PrequentialEvaluator({SYSTEM: recommender}, k=20,
+            evaluator=PrequentialEvaluator({SYSTEM: model}, k=20,
                                            exclude_purchased=settings.exclude_purchased,
                                            sample_every=settings.eval_sample_every,
                                            report_both=settings.eval_report_both),
-            context_model=ContextModel(seed=partition, auc_every=4),
-            # Before impressions exist, each positive is paired with a sampled negative (one: the
-            # context model's learn is a third of a worker's per-event cost).
-            sampler=NegativeSampler(n=1, seed=partition, uniform=True),
         )
 
     @property
-    def recommender(self) -> HybridRecommender:
+    def model(self) -> ContextReranked:
         return self.evaluator.systems[SYSTEM]  # type: ignore[return-value]
+
+    @property
+    def embeddings(self) -> OnlineMF:
+        return self.model.recommender_.mf_  # type: ignore[return-value]
 
     def expire(self) -> tuple[int, int]:
         """Forget users and items unseen for the TTL (in event time); (users, items) dropped."""
-        return self.recommender.mf_.expire(self.recommender.mf_._clock)
+        return self.embeddings.expire(self.embeddings._clock)
 
     def shown(self, impression: Impression, context: Context) -> None:
-        self.joiner.add_impression(impression.request_id, impression.user_id,
-                                   impression.item_ids, context.ts, context)
-        self.impressions += 1
+        self.model.shown(impression.request_id, impression.user_id, impression.item_ids,
+                         context)
 
     def learn(self, interaction: Interaction) -> None:
-        """Test then train: the evaluator scores the recommendation before learning it.
-
-        The context model's labels come from impressions joined with interactions once this
-        shard has seen impressions; before that, from sampled negatives.
-        """
+        """Test then train: the evaluator scores the recommendation before learning it."""
+        drifts = self.model.context_model_.drifts
         self.evaluator.feed(interaction)
-        if self.impressions:
-            examples = (self.joiner.add_interaction(interaction)
-                        + self.joiner.expire(interaction.ts))
-            self.joined_labels += len(examples)
-        else:
-            examples = self.sampler.label(interaction)
-        for example in examples:
-            if self.context_model.learn_one(*example):
-                log.warning("ALERT drift in shard %d's context model at ts %.0f "
-                            "(log loss %.4f)", self.partition, interaction.ts,
-                            self.context_model.logloss.get())
+        if self.model.context_model_.drifts > drifts:
+            log.warning("ALERT drift in shard %d's context model at ts %.0f (log loss %.4f)",
+                        self.partition, interaction.ts,
+                        self.model.context_model_.logloss.get())
         self.learned += 1
 
     def curve(self) -> str:
@@ -115,11 +98,11 @@ class Shard:
 
     def figures(self) -> dict[str, Any]:
         metrics = self.evaluator.metrics[SYSTEM]
-        summary = self.context_model.summary()
+        summary = self.model.context_model_.summary()
         return {
             "learned": self.learned,
-            "impressions": self.impressions,
-            "joined_labels": self.joined_labels,
+            "impressions": self.model.impressions,
+            "joined_labels": self.model.joined_labels,
             "offsets": json.dumps(self.offsets),
             "metrics": json.dumps(metrics.to_sums()),
             "metrics_other": json.dumps(self.evaluator.metrics_other[SYSTEM].to_sums()),
@@ -127,8 +110,8 @@ class Shard:
             "logloss": summary.get("logloss", 0.0),
             "auc": summary.get("auc", 0.0),
             "drifts": summary.get("drifts", 0),
-            "users": self.recommender.mf_.n_users,
-            "items": self.recommender.mf_.n_items,
+            "users": self.embeddings.n_users,
+            "items": self.embeddings.n_items,
         }
 
 
@@ -207,12 +190,18 @@ class Learner:
         self._last_snapshot = time.monotonic()
 
     # --- learning -----------------------------------------------------------------------------
-    async def learn(self, batch: Sequence[Decoded]) -> int:
-        """Learn the batch's interactions not covered yet; export figures and embeddings."""
-        async with self._lock:
-            return await self._learn(batch)
+    async def learn(self, batch: Sequence[Decoded], caught_up: bool = False) -> int:
+        """Learn the batch's interactions not covered yet; export figures and embeddings.
 
-    async def _learn(self, batch: Sequence[Decoded]) -> int:
+        A basket (an invoice's lines) is learned when the next one begins, so it is scored once
+        before any of its lines is learned. ``caught_up`` (the consumer found less than a full
+        batch waiting) closes the open baskets now: with no more events queued, waiting for the
+        next one would leave the last event unlearned for as long as the shop is quiet.
+        """
+        async with self._lock:
+            return await self._learn(batch, caught_up)
+
+    async def _learn(self, batch: Sequence[Decoded], caught_up: bool) -> int:
         todo: list[tuple[Shard, ClickEvent | PurchaseEvent | Impression]] = []
         for decoded in batch:
             record = decoded.record
@@ -226,6 +215,13 @@ class Learner:
                 todo.append((shard, decoded.event))
         if not todo:
             return 0
+        learned = await self._learn_events(todo, caught_up)
+        if time.monotonic() - self._last_snapshot > self.settings.snapshot_every_s:
+            await self._snapshot_all()
+        return learned
+
+    async def _learn_events(self, todo: list[tuple[Shard, ClickEvent | PurchaseEvent | Impression]],
+                            caught_up: bool) -> int:
         # A batch holds several topics of one partition: replay them in event time, so an
         # impression precedes the clicks on it (a stable sort keeps each topic's order).
         todo.sort(key=lambda pair: pair[1].ts)
@@ -242,9 +238,10 @@ class Learner:
             users, items = touched.setdefault(shard.partition, (set(), set()))
             users.add(interaction.user_id)
             items.add(interaction.item_id)
+        if caught_up:
+            for partition in touched:
+                self.shards[partition].evaluator.flush()
         await self._export(touched)
-        if time.monotonic() - self._last_snapshot > self.settings.snapshot_every_s:
-            await self._snapshot_all()
         return learned
 
     def _interaction(self, event: ClickEvent | PurchaseEvent) -> Interaction:
@@ -306,7 +303,7 @@ class Learner:
                 figures["curve"] = shard.curve()
                 self._curve_points[partition] = len(shard.evaluator.curve)
             pipe.hset(self.keys.learning(partition), mapping=figures)
-            mf = shard.recommender.mf_
+            mf = shard.embeddings
             for user in users:
                 vector = mf.user_vector(user)
                 if vector is not None:
