@@ -201,8 +201,9 @@ def _format_report(report: dict[str, Any]) -> str:
     """One `name: value` line per fact; lists and mappings inline."""
     lines = []
     for name, value in report.items():
-        if isinstance(value, list):
-            value = ", ".join(map(str, value)) or "-"
+        if isinstance(value, list):  # long lists are cut here; --json has them whole
+            more = f" ... ({len(value)} in all)" if len(value) > 20 else ""
+            value = (", ".join(map(str, value[:20])) + more) or "-"
         elif isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         lines.append(f"{name:<16} {value if value is not None else '-'}")

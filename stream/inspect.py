@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import redis
+
+from models.embeddings import unpack
 
 from stream.settings import Settings
 from stream.state import Keys
@@ -28,6 +31,7 @@ def inspect_user(settings: Settings, user_id: str, client: redis.Redis | None = 
     pipe.hgetall(keys.profile(user_id))
     summary, recent, purchased, profile = pipe.execute()
     location = summary.get("location") or profile.get("location")
+    embedding = _vector(settings, keys.user_embedding(user_id))
     weather = client.hgetall(keys.weather(location)) if location else {}
     return {
         "user_id": user_id,
@@ -40,6 +44,8 @@ def inspect_user(settings: Settings, user_id: str, client: redis.Redis | None = 
         "recent_items": recent,
         "purchased": sorted(purchased),
         "profile": _typed(profile) or None,
+        "embedding_norm": round(float(np.linalg.norm(embedding)), 4) if embedding is not None
+        else None,
     }
 
 
@@ -51,6 +57,9 @@ def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = 
     pipe.hgetall(keys.item(item_id))
     pipe.hgetall(keys.item_meta(item_id))
     counters, meta = pipe.execute()
+    shards = range(settings.partitions)
+    norms = {str(p): round(float(np.linalg.norm(v)), 4) for p in shards
+             if (v := _vector(settings, keys.item_embedding(item_id, p))) is not None}
     return {
         "item_id": item_id,
         "known": bool(counters or meta),
@@ -58,7 +67,16 @@ def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = 
         "purchases": int(counters.get("purchases", 0)),
         "units": int(counters.get("units", 0)),
         "meta": _typed(meta) or None,
+        "embedding_norm_by_shard": norms or None,
     }
+
+
+def _vector(settings: Settings, key: str) -> np.ndarray | None:
+    """A packed embedding (binary, so read with a client that does not decode)."""
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    raw = redis.Redis.from_url(settings.redis_url, username=settings.redis_username,
+                               password=password).get(key)
+    return unpack(raw) if raw else None
 
 
 def ingest_stats(settings: Settings, client: redis.Redis | None = None) -> dict[str, int]:
