@@ -26,7 +26,7 @@ from models.popularity import MostPopular
 from models.trending import Trending
 from stream.errors import UserFacingError
 from stream.fleet import WorkerProcess
-from stream.inspect import sync_redis
+from stream.redis_clients import sync_redis
 from stream.interactions import InteractionBuilder
 from stream.learning import SYSTEM
 from stream.producer import EventProducer

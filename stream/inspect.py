@@ -9,15 +9,9 @@ import redis
 
 from models.embeddings import unpack
 
+from stream.redis_clients import sync_redis
 from stream.settings import Settings
 from stream.state import Keys
-
-
-def sync_redis(settings: Settings) -> redis.Redis:
-    """A blocking client for tools (CLI, benchmarks); workers use redis.asyncio."""
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    return redis.Redis.from_url(settings.redis_url, username=settings.redis_username,
-                                password=password, decode_responses=True)
 
 
 def inspect_user(settings: Settings, user_id: str, client: redis.Redis | None = None
@@ -72,10 +66,7 @@ def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = 
 
 
 def _vector(settings: Settings, key: str) -> np.ndarray | None:
-    """A packed embedding (binary, so read with a client that does not decode)."""
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    raw = redis.Redis.from_url(settings.redis_url, username=settings.redis_username,
-                               password=password).get(key)
+    raw = sync_redis(settings, decode=False).get(key)
     return unpack(raw) if raw else None
 
 

@@ -13,24 +13,17 @@ from typing import Any
 
 import faust
 from aiokafka import AIOKafkaProducer
-from redis.asyncio import Redis
 
 from stream.consumer import BatchConsumerService
 from stream.ingest import CountingIngestor, Ingestor
 from stream.kafka_config import aiokafka_config, faust_broker_credentials
 from stream.schemas import DeadLetter
 from stream.learning import Learner
+from stream.redis_clients import async_redis
 from stream.settings import Settings
 from stream.snapshots import SnapshotCodec, snapshot_key
 from stream.state import StateWriter
 from stream.topics import contracts_by_topic, ensure_topics
-
-
-def redis_client(settings: Settings) -> Redis:
-    """The asyncio Redis client every worker component shares (connects lazily)."""
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    return Redis.from_url(settings.redis_url, username=settings.redis_username,
-                          password=password)
 
 
 class KafkaPublisher:
@@ -72,7 +65,7 @@ class KafkaPublisher:
 
 
 def build_ingestor(settings: Settings) -> Ingestor | CountingIngestor:
-    writer = StateWriter(redis_client(settings), settings.key_prefix,
+    writer = StateWriter(async_redis(settings), settings.key_prefix,
                          recent_items=settings.recent_items, ttl_s=settings.state_ttl_s)
     if settings.worker_noop:
         return CountingIngestor(writer)
@@ -81,7 +74,7 @@ def build_ingestor(settings: Settings) -> Ingestor | CountingIngestor:
 
 
 def build_learner(settings: Settings) -> Learner:
-    return Learner(settings, redis_client(settings), SnapshotCodec(snapshot_key(settings)))
+    return Learner(settings, async_redis(settings), SnapshotCodec(snapshot_key(settings)))
 
 
 def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:

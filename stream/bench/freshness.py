@@ -18,7 +18,7 @@ from typing import Any
 
 from stream.bench.ingest import _clean_up
 from stream.fleet import WorkerProcess
-from stream.inspect import sync_redis
+from stream.redis_clients import sync_redis
 from stream.producer import EventProducer
 from stream.replay import paced
 from stream.schemas import ClickEvent

@@ -25,7 +25,8 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from stream.fleet import WorkerProcess
-from stream.inspect import ingest_stats, sync_redis
+from stream.inspect import ingest_stats
+from stream.redis_clients import sync_redis
 from stream.kafka_config import client_config
 from stream.producer import EventProducer
 from models.base import Interaction
@@ -34,7 +35,7 @@ from stream.interactions import InteractionBuilder
 from stream.learning import Shard
 from stream.schemas import ClickEvent, Event, PurchaseEvent
 from stream.state import Decoded, Keys, Record, StateWriter
-from stream.worker import redis_client
+from stream.redis_clients import async_redis
 from stream.settings import Settings
 from stream.sources import open_source
 from stream.topics import contracts_by_topic, ensure_topics
@@ -152,7 +153,7 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
     topics = {contract: topic for topic, contract in contracts.items()}
     records = [Record(topics[type(e)], 0, n, e.key.encode(), e.to_json())
                for n, e in enumerate(stream)]
-    writer = StateWriter(redis_client(settings), f"{settings.key_prefix}-parts")
+    writer = StateWriter(async_redis(settings), f"{settings.key_prefix}-parts")
     ingestor = Ingestor(contracts, writer, None, settings.max_message_bytes)  # type: ignore[arg-type]
 
     started = time.perf_counter()

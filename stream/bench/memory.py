@@ -16,7 +16,8 @@ from typing import Any
 
 from stream.bench.ingest import _clean_up
 from stream.fleet import WorkerProcess
-from stream.inspect import ingest_stats, sync_redis
+from stream.inspect import ingest_stats
+from stream.redis_clients import sync_redis
 from stream.producer import EventProducer
 from stream.settings import Settings
 from stream.sources import open_source
