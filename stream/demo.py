@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from stream.fleet import WorkerProcess
-from stream.inspect import ingest_stats, inspect_user, sync_redis
+from stream.inspect import ingest_stats, inspect_user
+from stream.redis_clients import sync_redis
 from stream.localstack import LocalStack
 from stream.replay import replay
 from stream.settings import Settings

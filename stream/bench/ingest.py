@@ -26,7 +26,7 @@ from confluent_kafka.admin import AdminClient
 
 from stream.fleet import WorkerProcess
 from stream.inspect import ingest_stats
-from stream.redis_clients import sync_redis
+from stream.redis_clients import async_redis, sync_redis
 from stream.kafka_config import client_config
 from stream.producer import EventProducer
 from models.base import Interaction
@@ -35,7 +35,6 @@ from stream.interactions import InteractionBuilder
 from stream.learning import Shard
 from stream.schemas import ClickEvent, Event, PurchaseEvent
 from stream.state import Decoded, Keys, Record, StateWriter
-from stream.redis_clients import async_redis
 from stream.settings import Settings
 from stream.sources import open_source
 from stream.topics import contracts_by_topic, ensure_topics
