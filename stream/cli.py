@@ -198,7 +198,7 @@ def _inspect(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _format_report(report: dict[str, Any]) -> str:
-    """One `name: value` line per fact; lists and mappings inline."""
+    """One `name  value` line per fact; lists and mappings inline."""
     lines = []
     for name, value in report.items():
         if isinstance(value, list):  # long lists are cut here; --json has them whole

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from stream.fleet import WorkerProcess
-from stream.inspect import ingest_stats, inspect_user
+from stream.inspect import applied_total, ingest_stats, inspect_user
 from stream.redis_clients import sync_redis
 from stream.localstack import LocalStack
 from stream.replay import replay
@@ -23,7 +23,7 @@ def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Pat
              workers: int = 2, limit: int | None = None, timeout_s: float = 900) -> dict[str, Any]:
     LocalStack(settings).up()
     client = sync_redis(settings)
-    before = sum(ingest_stats(settings, client).values())
+    before = applied_total(ingest_stats(settings, client))
     logs = settings.state_dir.resolve() / "logs"
     fleet = [WorkerProcess(settings, logs / f"worker-{n}.log") for n in range(workers)]
     try:
@@ -31,7 +31,7 @@ def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Pat
         sent = replay(settings, source=source, path=path, weather=weather, limit=limit)
         expected = before + sent["sent"]
         deadline = time.monotonic() + timeout_s
-        while (applied := sum(ingest_stats(settings, client).values())) < expected:
+        while (applied := applied_total(ingest_stats(settings, client))) < expected:
             if not any(worker.alive for worker in fleet):
                 raise RuntimeError(f"every worker exited; see {logs}/worker-*.log")
             if time.monotonic() > deadline:

@@ -1,6 +1,7 @@
 """The ingestion step as a plain function of a batch: decode, dead-letter the bad, apply the good.
 
-It knows nothing of Faust; the worker's agents hand it batches of :class:`~stream.state.Record`.
+It knows nothing of Kafka clients; the worker's batch consumer hands it batches of
+:class:`~stream.state.Record`.
 """
 
 from __future__ import annotations

@@ -70,6 +70,14 @@ def _vector(settings: Settings, key: str) -> np.ndarray | None:
     return unpack(raw) if raw else None
 
 
+def applied_total(stats: dict[str, int]) -> int:
+    """Records the state has dealt with: applied, dead-lettered or forwarded, each once.
+
+    A forwarded (re-keyed) record is counted again, under its kind, when its owner applies the
+    forwarded copy: it is left out here so totals equal the records produced."""
+    return sum(v for k, v in stats.items() if k != "rekeyed")
+
+
 def ingest_stats(settings: Settings, client: redis.Redis | None = None) -> dict[str, int]:
     """Events applied per kind and dead letters, over the life of this key prefix."""
     client = client or sync_redis(settings)

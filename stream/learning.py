@@ -203,6 +203,7 @@ class Learner:
 
     async def _learn(self, batch: Sequence[Decoded], caught_up: bool) -> int:
         todo: list[tuple[Shard, ClickEvent | PurchaseEvent | Impression]] = []
+        advance: dict[tuple[int, str], int] = {}
         for decoded in batch:
             record = decoded.record
             shard = self.shards.get(record.partition)
@@ -210,9 +211,13 @@ class Learner:
                 continue
             if record.offset < shard.offsets.get(record.topic, 0):
                 continue  # learned before the snapshot this shard was restored from
-            shard.offsets[record.topic] = record.offset + 1
+            advance[(record.partition, record.topic)] = record.offset + 1
             if isinstance(decoded.event, (ClickEvent, PurchaseEvent, Impression)):
                 todo.append((shard, decoded.event))
+        # Reads first: if Redis fails here the batch is retried with nothing learned or skipped.
+        await self._load_context([event for _, event in todo])
+        for (partition, topic), offset in advance.items():
+            self.shards[partition].offsets[topic] = offset
         if not todo:
             return 0
         learned = await self._learn_events(todo, caught_up)
@@ -225,7 +230,6 @@ class Learner:
         # A batch holds several topics of one partition: replay them in event time, so an
         # impression precedes the clicks on it (a stable sort keeps each topic's order).
         todo.sort(key=lambda pair: pair[1].ts)
-        await self._load_context([event for _, event in todo])
         touched: dict[int, tuple[set[str], set[str]]] = {}
         learned = 0
         for shard, event in todo:
@@ -246,7 +250,9 @@ class Learner:
 
     def _interaction(self, event: ClickEvent | PurchaseEvent) -> Interaction:
         interaction = self.context.interaction(event)
-        history = self._weather.get(interaction.location or "")
+        # As in-process, a place without a weather series takes the default location's.
+        history = (self._weather.get(interaction.location or "")
+                   or self._weather.get(self.settings.default_location or ""))
         if history:
             weather = _as_of(history, interaction.ts)
             if weather is not None:
@@ -255,7 +261,8 @@ class Learner:
 
     def _context(self, impression: Impression) -> Context:
         """The context an impression was shown in (the weather of its time and place)."""
-        location = impression.location or self.settings.default_location
+        location = (impression.location or self.context.user_locations.get(impression.user_id)
+                    or self.settings.default_location)
         ts = impression.ts.timestamp()
         weather = _as_of(self._weather.get(location or "", []), ts)
         return Context(ts=ts, location=location,
@@ -264,11 +271,19 @@ class Learner:
 
     async def _load_context(self, events: Sequence[ClickEvent | PurchaseEvent | Impression]
                             ) -> None:
-        """Weather histories and catalogue facts the batch needs, read from Redis."""
-        locations = {e.location for e in events if e.location}
-        if self.settings.default_location:
-            locations.add(self.settings.default_location)
-        for location in locations:
+        """Users' locations, weather histories and catalogue facts the batch needs, from Redis."""
+        unplaced = list({e.user_id for e in events if not e.location}
+                        - self.context.user_locations.keys())
+        if unplaced:  # the user's location from their profile (the users topic, via Redis)
+            pipe = self.client.pipeline(transaction=False)
+            for user_id in unplaced:
+                pipe.hget(self.keys.profile(user_id), "location")
+            for user_id, location in zip(unplaced, await pipe.execute(), strict=True):
+                if location:
+                    self.context.user_locations[user_id] = location.decode()
+        locations = {e.location or self.context.user_locations.get(e.user_id) for e in events}
+        locations.add(self.settings.default_location)
+        for location in locations - {None}:
             since = self._weather_loaded.get(location, -1.0)
             rows = await self.client.zrangebyscore(self.keys.weather_history(location),
                                                    f"({since}", "+inf", withscores=True)

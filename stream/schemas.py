@@ -43,7 +43,10 @@ def _epoch_millis_to_datetime(value: Any) -> Any:
     if isinstance(value, str) and value.isdigit():
         value = int(value)  # "1294135200000" is milliseconds too, not a unit pydantic guesses
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"epoch milliseconds out of range: {value!r}") from None
     return value
 
 

@@ -64,9 +64,11 @@ class Settings(BaseSettings):
 
     # --- Worker ------------------------------------------------------------------------------
     app_id: str = Field("recstream", min_length=1, max_length=200)
-    # A batch is flushed to Redis (with its offsets) when it reaches this size or age. 500 events
-    # are ~1 ms of pipelined writes; 100 ms keeps freshness far inside the one-second budget.
-    batch_size: int = Field(500, ge=1, le=100_000)
+    # The worker takes what Kafka has, up to batch_size records, waiting at most batch_max_age_s
+    # when nothing is there; each batch is one Redis transaction with its offsets. 500 keeps a
+    # batch's Lua call well inside Redis' argument-unpack limit (~8,000 items per user) and
+    # 100 ms keeps freshness far inside the one-second budget.
+    batch_size: int = Field(500, ge=1, le=5_000)
     batch_max_age_s: float = Field(0.1, gt=0, le=30)
     recent_items: int = Field(50, ge=1, le=10_000)
     max_message_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)

@@ -271,9 +271,14 @@ class StateWriter:
 
 def _keep_latest(latest: dict[str, tuple[int, dict[str, Any]]], key: str, ts_ms: int,
                  fields: dict[str, Any]) -> None:
-    """Within a batch, keep the newest fact per key (a later offset wins a tie)."""
-    if key not in latest or latest[key][0] <= ts_ms:
+    """Within a batch, keep the newest value of each field per key (a later offset wins a tie):
+    a newer fact without a location must not erase an older one's."""
+    if key not in latest:
         latest[key] = (ts_ms, fields)
+    elif latest[key][0] <= ts_ms:
+        latest[key] = (ts_ms, {**latest[key][1], **fields})
+    else:
+        latest[key] = (latest[key][0], {**fields, **latest[key][1]})
 
 
 def _fields(event: Event, *names: str, **extra: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from stream.fleet import WorkerProcess
-from stream.inspect import ingest_stats
+from stream.inspect import applied_total, ingest_stats
 from stream.redis_clients import async_redis, sync_redis
 from stream.kafka_config import client_config
 from stream.producer import EventProducer
@@ -119,7 +119,7 @@ def _worker_rate(settings: Settings, mode: str, expected: int, interactions: int
     worker = WorkerProcess(settings, settings.state_dir / f"bench-worker-{mode}.log")
 
     def progress() -> tuple[int, bool]:
-        applied = sum(ingest_stats(settings, client).values())
+        applied = applied_total(ingest_stats(settings, client))
         learned = sum(int(client.hget(keys.learning(p), "learned") or 0)
                       for p in range(settings.partitions))
         return applied, applied >= expected and learned >= interactions

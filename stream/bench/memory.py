@@ -16,7 +16,7 @@ from typing import Any
 
 from stream.bench.ingest import _clean_up
 from stream.fleet import WorkerProcess
-from stream.inspect import ingest_stats
+from stream.inspect import applied_total, ingest_stats
 from stream.redis_clients import sync_redis
 from stream.producer import EventProducer
 from stream.settings import Settings
@@ -39,7 +39,7 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
         with EventProducer(settings) as producer:
             producer.send_many(stream)
         deadline = time.monotonic() + 1800
-        while sum(ingest_stats(settings, client).values()) < len(stream):
+        while applied_total(ingest_stats(settings, client)) < len(stream):
             if not worker.alive or time.monotonic() > deadline:
                 raise RuntimeError(f"the worker did not drain the stream; see {worker.log}")
             time.sleep(0.5)

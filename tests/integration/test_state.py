@@ -145,3 +145,16 @@ async def test_user_and_item_keys_expire_unless_written_again_but_stats_and_offs
     for key in (keys.user("u1"), keys.recent("u1"), keys.item("i1")):
         assert 3500 < redis_client.ttl(key) <= 3600
     assert redis_client.ttl(keys.stats) == -1 and redis_client.ttl(keys.offset("clicks", 0)) == -1
+
+
+@in_loop
+async def test_a_newer_click_without_a_location_keeps_the_older_ones_location(writer_factory,
+                                                                              redis_client):
+    writer = writer_factory()
+    placed = ClickEvent(event_id="a", user_id="u1", item_id="i1", ts=T0, location="France")
+    unplaced = ClickEvent(event_id="b", user_id="u1", item_id="i2", ts=T0 + timedelta(hours=1))
+    await writer.apply([Decoded(Record("clicks", 0, 0, b"u1", b""), placed),
+                        Decoded(Record("clicks", 0, 1, b"u1", b""), unplaced)], nothing)
+    stored = redis_client.hgetall(writer.keys.user("u1"))
+    assert stored["location"] == "France"
+    assert stored["ts_ms"] == str(int((T0 + timedelta(hours=1)).timestamp() * 1000))

@@ -74,6 +74,8 @@ def test_unknown_fields_are_kept_so_producers_can_evolve_first():
     (ClickEvent, {**CLICK, "ts": "2010-12-01T08:26:00"}, "ts: Input should have timezone info"),
     (ClickEvent, {**CLICK, "ts": "yesterday"}, "ts: Input should be a valid datetime"),
     (ClickEvent, {**CLICK, "device": "toaster"}, "device: Input should be 'desktop'"),
+    (ClickEvent, {**CLICK, "ts": 1e20}, "ts: epoch milliseconds out of range"),
+    (ClickEvent, {**CLICK, "ts": "99999999999999999999"}, "ts: epoch milliseconds out of range"),
     (ClickEvent, {**CLICK, "schema_version": 2}, "unknown schema_version 2"),
     (PurchaseEvent, {**PURCHASE, "price": -0.01}, "price: Input should be greater than or equal"),
     (PurchaseEvent, {**PURCHASE, "quantity": -6}, "quantity: Input should be greater than or eq"),
