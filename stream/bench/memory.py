@@ -32,7 +32,7 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
     client = sync_redis(settings)
     keys = Keys(settings.key_prefix)
     stream = list(islice(open_source("synthetic", None, seed=3, users=users, items=items,
-                                     days=60, events=events or 4 * users), 10 * users))
+                                     days=60, events=events or 8 * users), 20 * users))
     used_before = client.info("memory")["used_memory"]
     worker = WorkerProcess(settings, settings.state_dir / "bench-memory-worker.log")
     try:
