@@ -145,7 +145,9 @@ class Learner:
         covered: dict[tuple[str, int], int] = {}
         for partition in partitions:
             if partition not in self.shards:
-                self.shards[partition] = await self._restore(partition)
+                shard = self.shards[partition] = await self._restore(partition)
+                for info in self.context.items.values():
+                    shard.model.observe_item(info)
             for topic in self.topics:
                 covered[(topic, partition)] = self.shards[partition].offsets.get(topic, 0)
         return covered
@@ -302,9 +304,12 @@ class Learner:
                 pipe.hmget(self.keys.item_meta(item_id), "category", "price")
             for item_id, (category, price) in zip(missing, await pipe.execute(), strict=True):
                 if category is not None or price is not None:
-                    self.context.items[item_id] = ItemInfo(
-                        item_id, category=category.decode() if category else None,
-                        price=float(price) if price else None)
+                    info = ItemInfo(item_id, category=category.decode() if category else None,
+                                    price=float(price) if price else None)
+                    self.context.items[item_id] = info
+                    # The models score candidates by bare id: they need the catalogue too.
+                    for shard in self.shards.values():
+                        shard.model.observe_item(info)
 
     async def _export(self, touched: dict[int, tuple[set[str], set[str]]]) -> None:
         """Figures per shard and the touched embeddings, one pipeline per batch."""
