@@ -1,9 +1,10 @@
 """Contract events to the plain data models learn from (models/ knows nothing of contracts).
 
-An interaction carries its context: the latest weather at the user's location and the catalogue
-facts of the item. :class:`InteractionBuilder` keeps those facts; in-process (evaluation) it learns
-them from the same stream, in a worker they are filled from Redis (weather and catalogue topics
-are keyed by location and item, so their events reach other workers).
+An interaction carries its context: the weather at the user's location at the interaction's time
+(an as-of join on the location's weather history) and the catalogue facts of the item.
+:class:`InteractionBuilder` keeps those facts; in-process (evaluation) it learns them from the
+same stream, in a worker they are filled from Redis (weather and catalogue topics are keyed by
+location and item, so their events reach other workers).
 
 >>> from datetime import UTC, datetime
 >>> from stream.schemas import ClickEvent, WeatherEvent
@@ -19,9 +20,10 @@ True
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
-from models.base import Interaction, ItemInfo
+from models.base import Context, Interaction, ItemInfo
 from stream.schemas import ClickEvent, Event, ItemUpsert, PurchaseEvent, UserProfile, WeatherEvent
 
 
@@ -40,7 +42,7 @@ class InteractionBuilder:
 
     def __init__(self, default_location: str | None = None) -> None:
         self.default_location = default_location
-        self.weather: dict[str, Weather] = {}
+        self.weather: dict[str, list[tuple[float, Weather]]] = {}  # location -> (ts, report)
         self.items: dict[str, ItemInfo] = {}
         self.user_locations: dict[str, str] = {}
 
@@ -49,7 +51,8 @@ class InteractionBuilder:
         if isinstance(event, (ClickEvent, PurchaseEvent)):
             return self.interaction(event)
         if isinstance(event, WeatherEvent):
-            self.weather[event.location] = Weather(event.condition.value, event.temp_c)
+            self.add_weather(event.location, event.ts.timestamp(),
+                             Weather(event.condition.value, event.temp_c))
         elif isinstance(event, ItemUpsert):
             info = ItemInfo(item_id=event.item_id, category=event.category, price=event.price,
                             title=event.title, in_stock=event.in_stock)
@@ -59,16 +62,40 @@ class InteractionBuilder:
             self.user_locations[event.user_id] = event.location
         return None
 
+    def add_weather(self, location: str, ts: float, weather: Weather) -> None:
+        """A weather report; reports may arrive out of order."""
+        bisect.insort(self.weather.setdefault(location, []), (ts, weather),
+                      key=lambda row: row[0])
+
+    def weather_at(self, location: str | None, ts: float) -> Weather | None:
+        """The weather last reported at or before ``ts`` at ``location``; a place without a
+        series takes the default location's."""
+        history = (self.weather.get(location or "")
+                   or self.weather.get(self.default_location or ""))
+        if not history:
+            return None
+        index = bisect.bisect_right(history, ts, key=lambda row: row[0])
+        return history[index - 1][1] if index else None
+
+    def location_of(self, user_id: str, given: str | None) -> str | None:
+        return given or self.user_locations.get(user_id) or self.default_location
+
+    def context(self, user_id: str, location: str | None, ts: float) -> Context:
+        """Where and when a user is, e.g. when shown an impression."""
+        location = self.location_of(user_id, location)
+        weather = self.weather_at(location, ts)
+        return Context(ts=ts, location=location,
+                       condition=weather.condition if weather else None,
+                       temp_c=weather.temp_c if weather else None)
+
     def interaction(self, event: ClickEvent | PurchaseEvent) -> Interaction:
-        location = (event.location or self.user_locations.get(event.user_id)
-                    or self.default_location)
-        weather = self.weather.get(location) if location else None
-        if weather is None and self.default_location:
-            weather = self.weather.get(self.default_location)
+        location = self.location_of(event.user_id, event.location)
+        ts = event.ts.timestamp()
+        weather = self.weather_at(location, ts)
         item = self.items.get(event.item_id)
         purchase = isinstance(event, PurchaseEvent)
         return Interaction(
-            user_id=event.user_id, item_id=event.item_id, ts=event.ts.timestamp(),
+            user_id=event.user_id, item_id=event.item_id, ts=ts,
             kind="purchase" if purchase else "click",
             # An order is a session when the shop sent none: its lines form one basket.
             session_id=event.session_id or (event.order_id if purchase else None),

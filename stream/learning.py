@@ -14,12 +14,11 @@ their repartition by item (one writer per item, broadcast to every worker) is th
 from __future__ import annotations
 
 import asyncio
-import bisect
 import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -125,8 +124,7 @@ class Learner:
         self.keys = Keys(settings.key_prefix)
         self.shards: dict[int, Shard] = {}
         self.context = InteractionBuilder(default_location=settings.default_location)
-        self._weather_loaded: dict[str, float] = {}
-        self._weather: dict[str, list[tuple[float, Weather]]] = {}
+        self._weather_loaded: dict[str, float] = {}  # location -> last report's ts_ms read
         self._last_snapshot = time.monotonic()
         self.topics = (settings.topic_clicks, settings.topic_purchases,
                        settings.topic_impressions)
@@ -236,9 +234,10 @@ class Learner:
         learned = 0
         for shard, event in todo:
             if isinstance(event, Impression):
-                shard.shown(event, self._context(event))
+                shard.shown(event, self.context.context(event.user_id, event.location,
+                                                        event.ts.timestamp()))
                 continue
-            interaction = self._interaction(event)
+            interaction = self.context.interaction(event)
             learned += 1
             shard.learn(interaction)
             users, items = touched.setdefault(shard.partition, (set(), set()))
@@ -249,27 +248,6 @@ class Learner:
                 self.shards[partition].evaluator.flush()
         await self._export(touched)
         return learned
-
-    def _interaction(self, event: ClickEvent | PurchaseEvent) -> Interaction:
-        interaction = self.context.interaction(event)
-        # As in-process, a place without a weather series takes the default location's.
-        history = (self._weather.get(interaction.location or "")
-                   or self._weather.get(self.settings.default_location or ""))
-        if history:
-            weather = _as_of(history, interaction.ts)
-            if weather is not None:
-                return _with_weather(interaction, weather)
-        return interaction
-
-    def _context(self, impression: Impression) -> Context:
-        """The context an impression was shown in (the weather of its time and place)."""
-        location = (impression.location or self.context.user_locations.get(impression.user_id)
-                    or self.settings.default_location)
-        ts = impression.ts.timestamp()
-        weather = _as_of(self._weather.get(location or "", []), ts)
-        return Context(ts=ts, location=location,
-                       condition=weather.condition if weather else None,
-                       temp_c=weather.temp_c if weather else None)
 
     async def _load_context(self, events: Sequence[ClickEvent | PurchaseEvent | Impression]
                             ) -> None:
@@ -283,19 +261,21 @@ class Learner:
             for user_id, location in zip(unplaced, await pipe.execute(), strict=True):
                 if location:
                     self.context.user_locations[user_id] = location.decode()
-        locations = {e.location or self.context.user_locations.get(e.user_id) for e in events}
-        locations.add(self.settings.default_location)
-        for location in locations - {None}:
-            since = self._weather_loaded.get(location, -1.0)
-            rows = await self.client.zrangebyscore(self.keys.weather_history(location),
-                                                   f"({since}", "+inf", withscores=True)
-            history = self._weather.setdefault(location, [])
-            for member, score in rows:
-                fields = json.loads(member)
-                history.append((score / 1000, Weather(fields["condition"], fields["temp_c"])))
-            if rows:
-                history.sort(key=lambda row: row[0])
-                self._weather_loaded[location] = rows[-1][1]
+        locations = ({self.context.location_of(e.user_id, e.location) for e in events}
+                     | {self.settings.default_location}) - {None}
+        if locations:  # the reports not read yet, for every location of the batch at once
+            pipe = self.client.pipeline(transaction=False)
+            for location in locations:
+                since = self._weather_loaded.get(location, -1.0)
+                pipe.zrangebyscore(self.keys.weather_history(location), f"({since}", "+inf",
+                                   withscores=True)
+            for location, rows in zip(locations, await pipe.execute(), strict=True):
+                for member, score in rows:
+                    fields = json.loads(member)
+                    self.context.add_weather(location, score / 1000,
+                                             Weather(fields["condition"], fields["temp_c"]))
+                if rows:
+                    self._weather_loaded[location] = rows[-1][1]
         missing = list({e.item_id for e in events if not isinstance(e, Impression)}
                        - self.context.items.keys())
         if missing:
@@ -337,13 +317,3 @@ class Learner:
             await self._set_vectors(keys=list(vectors), client=pipe,
                                     args=[*vectors.values(), int(self.settings.state_ttl_s)])
         await pipe.execute()
-
-
-def _as_of(history: list[tuple[float, Weather]], ts: float) -> Weather | None:
-    """The weather last reported at or before ``ts``."""
-    index = bisect.bisect_right(history, ts, key=lambda row: row[0])
-    return history[index - 1][1] if index else None
-
-
-def _with_weather(interaction: Interaction, weather: Weather) -> Interaction:
-    return replace(interaction, condition=weather.condition, temp_c=weather.temp_c)
