@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stream.fleet import WorkerProcess
+from stream.fleet import WorkerProcess, wait_for
 from stream.inspect import applied_total, ingest_stats, inspect_user
 from stream.redis_clients import sync_redis
 from stream.localstack import LocalStack
@@ -30,14 +30,8 @@ def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Pat
         started = time.perf_counter()
         sent = replay(settings, source=source, path=path, weather=weather, limit=limit)
         expected = before + sent["sent"]
-        deadline = time.monotonic() + timeout_s
-        while (applied := applied_total(ingest_stats(settings, client))) < expected:
-            if not any(worker.alive for worker in fleet):
-                raise RuntimeError(f"every worker exited; see {logs}/worker-*.log")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {applied - before} of {sent['sent']} events were "
-                                   f"applied within {timeout_s:.0f}s; see {logs}")
-            time.sleep(0.2)
+        wait_for(lambda: applied_total(ingest_stats(settings, client)) >= expected, fleet,
+                 f"all {sent['sent']:,} events applied", timeout_s)
         elapsed = time.perf_counter() - started
     finally:
         for worker in fleet:
@@ -59,7 +53,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     replayed, totals = summary["replayed"], summary["state_totals"]
     lines = [
         f"replayed {replayed['sent']:,} events from {replayed['described']}",
-        f"  by kind: " + ", ".join(f"{k} {v:,}" for k, v in replayed["by_kind"].items()),
+        "  by kind: " + ", ".join(f"{k} {v:,}" for k, v in replayed["by_kind"].items()),
         f"  producer: {replayed['events_per_s']:,.0f} events/s",
         f"all applied by {summary['workers']} workers in {summary['seconds_until_all_applied']} s "
         f"({summary['events_per_s_end_to_end']:,.0f} events/s end to end)",

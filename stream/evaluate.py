@@ -25,7 +25,7 @@ from models.reranked import ContextReranked
 from models.popularity import MostPopular
 from models.trending import Trending
 from stream.errors import UserFacingError
-from stream.fleet import WorkerProcess
+from stream.fleet import WorkerProcess, wait_for
 from stream.redis_clients import sync_redis
 from stream.interactions import InteractionBuilder
 from stream.learning import SYSTEM
@@ -130,17 +130,9 @@ def _wait_for_worker(settings: Settings, expected: int, worker: WorkerProcess,
                      timeout_s: float) -> dict[str, str]:
     client = sync_redis(settings)
     key = Keys(settings.key_prefix).learning(0)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        figures = client.hgetall(key)
-        if figures and int(figures["learned"]) >= expected:
-            return figures
-        if not worker.alive:
-            raise RuntimeError(f"the worker died; see {worker.log}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the worker learned {figures.get('learned', 0)}/{expected} "
-                               f"in {timeout_s:.0f}s; see {worker.log}")
-        time.sleep(0.5)
+    wait_for(lambda: int(client.hget(key, "learned") or 0) >= expected, [worker],
+             f"all {expected:,} interactions learned", timeout_s, interval_s=0.5)
+    return client.hgetall(key)
 
 
 def _metrics(sums_json: str) -> dict[str, float]:

@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stream.settings import Settings
@@ -49,3 +51,17 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+def wait_for(condition: Callable[[], bool], workers: Sequence[WorkerProcess], what: str,
+             timeout_s: float, interval_s: float = 0.2) -> None:
+    """Poll ``condition`` until it holds; fail at once when every worker has exited, and when
+    ``timeout_s`` passes, naming ``what`` and the logs to read."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        logs = ", ".join(str(w.log) for w in workers)
+        if not any(worker.alive for worker in workers):
+            raise RuntimeError(f"the worker(s) exited before {what}; see {logs}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {what} within {timeout_s:.0f}s; see {logs}")
+        time.sleep(interval_s)

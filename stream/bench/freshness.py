@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stream.bench.ingest import _clean_up
-from stream.fleet import WorkerProcess
+from stream.fleet import WorkerProcess, wait_for
 from stream.redis_clients import sync_redis
 from stream.producer import EventProducer
 from stream.replay import paced
@@ -113,11 +113,8 @@ def _warm_up(producer: EventProducer, client: Any, keys: Keys, worker: WorkerPro
     producer.send(ClickEvent(event_id="warm", user_id="warm-up", item_id="i0",
                              ts=datetime.now(UTC)))
     producer.flush()
-    deadline = time.monotonic() + 120
-    while client.lindex(keys.recent("warm-up"), 0) != "i0":
-        if not worker.alive or time.monotonic() > deadline:
-            raise RuntimeError(f"the worker did not start; see {worker.log}")
-        time.sleep(0.05)
+    wait_for(lambda: client.lindex(keys.recent("warm-up"), 0) == "i0", [worker],
+             "the worker applying clicks", 120, interval_s=0.05)
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:

@@ -24,7 +24,7 @@ from typing import Any
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
-from stream.fleet import WorkerProcess
+from stream.fleet import WorkerProcess, wait_for
 from stream.inspect import applied_total, ingest_stats
 from stream.redis_clients import async_redis, sync_redis
 from stream.kafka_config import client_config
@@ -118,30 +118,24 @@ def _worker_rate(settings: Settings, mode: str, expected: int, interactions: int
     keys = Keys(settings.key_prefix)
     worker = WorkerProcess(settings, settings.state_dir / f"bench-worker-{mode}.log")
 
-    def progress() -> tuple[int, bool]:
+    first: list[tuple[float, int]] = []  # (time, applied) of the first applied batch
+    last = 0.0
+
+    def done() -> bool:
+        nonlocal last
         applied = applied_total(ingest_stats(settings, client))
         learned = sum(int(client.hget(keys.learning(p), "learned") or 0)
                       for p in range(settings.partitions))
-        return applied, applied >= expected and learned >= interactions
+        last = time.perf_counter()
+        if not first and applied > 0:
+            first.append((last, applied))
+        return applied >= expected and learned >= interactions
 
     try:
-        deadline = time.monotonic() + timeout_s
-        first_at, first_count = None, 0
-        while True:
-            applied, done = progress()
-            now = time.perf_counter()
-            if first_at is None and applied > 0:
-                first_at, first_count = now, applied
-            if done:
-                break
-            if not worker.alive:
-                raise RuntimeError(f"the worker died; see {worker.log}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the {mode} worker applied {applied}/{expected} in "
-                                   f"{timeout_s}s; see {worker.log}")
-            time.sleep(0.02)
-        assert first_at is not None
-        return round((expected - first_count) / max(now - first_at, 1e-9), 1)
+        wait_for(done, [worker], f"the {mode} worker draining {expected:,} events", timeout_s,
+                 interval_s=0.02)
+        started, first_count = first[0]
+        return round((expected - first_count) / max(last - started, 1e-9), 1)
     finally:
         worker.stop()
 

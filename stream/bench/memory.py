@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any
 
 from stream.bench.ingest import _clean_up
-from stream.fleet import WorkerProcess
+from stream.fleet import WorkerProcess, wait_for
 from stream.inspect import applied_total, ingest_stats
 from stream.redis_clients import sync_redis
 from stream.producer import EventProducer
@@ -38,11 +38,8 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
     try:
         with EventProducer(settings) as producer:
             producer.send_many(stream)
-        deadline = time.monotonic() + 1800
-        while applied_total(ingest_stats(settings, client)) < len(stream):
-            if not worker.alive or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not drain the stream; see {worker.log}")
-            time.sleep(0.5)
+        wait_for(lambda: applied_total(ingest_stats(settings, client)) >= len(stream), [worker],
+                 "the stream drained", 1800, interval_s=0.5)
         time.sleep(2)  # the last batch's embeddings follow its state
         used_after = client.info("memory")["used_memory"]
         user_ids = [k.split(":")[-2] for k in client.scan_iter(f"{keys.prefix}:u:*:recent",
