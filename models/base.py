@@ -47,6 +47,9 @@ class Interaction:
     category: str | None = None
     price: float | None = None
     quantity: int = 1
+    # Where the stream found the event (opaque to models): the item steps it causes carry it
+    # back, so their owner can recognise a replayed one.
+    origin: object = None
 
     @property
     def weight(self) -> float:

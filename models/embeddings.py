@@ -20,19 +20,21 @@ items not seen for ``ttl_s`` seconds are removed by :meth:`OnlineMF.expire`. Vec
 float32 matrices whose rows stay dense (a removed id's row takes the last row), so memory follows
 the live ids and :meth:`OnlineMF.item_matrix` is a view, ready for retrieval.
 
-**One writer per key.** The step splits into a user half and an item half, so a stream applies
-the first on the user's partition and the second on each item's partition:
+**One writer per key.** A step splits into a user half and item halves, so a stream can apply
+the first on the user's partition and the others on each item's partition:
 
-* user partition: ``step = learn_user_side(interaction, item_vec)`` with the item's vector from
-  the broadcast item table (``None`` while the item has none: then only the item half runs); it
-  samples negatives from its local copy of the item table, moves the user's vector and returns
-  the user's vector *before* the step, the delta it applied and the negatives it drew.
-* item partitions: ``learn_item_side(interaction, step.user_vec)`` on the item's own partition
-  (it also counts the item for the frequency filter and the TTL), and
-  ``learn_negative_side(neg, step.user_vec, interaction.weight)`` on each negative's.
+* user partition: :meth:`OnlineMF.learn_user_side` with the item's vector from the broadcast
+  item table moves the user's vector toward it and away from negatives sampled from that table,
+  and returns the user's vector *before* the step; :meth:`OnlineMF.item_steps` turns the step
+  into :class:`ItemStep` records: the positive one (also sent when the item has no vector yet,
+  so its owner counts it for the frequency filter and the TTL) and one per negative.
+* item partitions: :meth:`OnlineMF.apply_item_step` on the item's owner.
 
-:meth:`OnlineMF.learn_one` is exactly these calls in this order on one model, so every half reads
-the vectors from before the step, as a simultaneous SGD step does.
+With ``defer_item_steps`` the model runs the user half only and keeps the item steps for its
+caller to route (:meth:`OnlineMF.take_item_steps`); its item table is then written only by
+:meth:`OnlineMF.set_item_vector` (the broadcast). Without it, :meth:`OnlineMF.learn_one` applies
+the steps at once on the same model, so every half reads the vectors from before the step, as a
+simultaneous SGD step does, and the two modes learn the same vectors.
 
 >>> model = OnlineMF(n_factors=8, learning_rate=0.1, negatives=1, min_item_count=1, seed=42)
 >>> stream = [("ann", "tea"), ("bob", "tea"), ("ann", "cup"), ("bob", "cup"),
@@ -81,7 +83,18 @@ class UserStep(NamedTuple):
 
     user_vec: np.ndarray  # the user's vector before the step: the item halves learn from it
     delta: np.ndarray  # what the step added to the user's vector
-    negatives: tuple[str, ...]  # sampled items, each for learn_negative_side
+    negatives: tuple[str, ...]  # items sampled as negatives
+
+
+class ItemStep(NamedTuple):
+    """One item half of a step, applied by the item's owner (:meth:`OnlineMF.apply_item_step`)."""
+
+    item_id: str
+    ts: float
+    weight: float
+    user_vec: np.ndarray | None  # None: the positive item is only counted (filter and TTL)
+    negative: bool = False  # pushed away from user_vec; a negative's TTL clock stays
+    origin: object = None  # the interaction's origin: where the stream found its event
 
 
 class _Rows:
@@ -147,14 +160,17 @@ class OnlineMF(Recommender):
 
     def __init__(self, n_factors: int = 32, learning_rate: float = 0.05,
                  regularization: float = 0.001, negatives: int = 3, min_item_count: int = 2,
-                 ttl_s: float | None = 90 * 86_400.0, seed: int = 0) -> None:
+                 ttl_s: float | None = 90 * 86_400.0, defer_item_steps: bool = False,
+                 seed: int = 0) -> None:
         self.n_factors = n_factors
         self.learning_rate = learning_rate
         self.regularization = regularization
         self.negatives = negatives
         self.min_item_count = min_item_count
         self.ttl_s = ttl_s
+        self.defer_item_steps = defer_item_steps
         self.seed = seed
+        self._deferred: list[ItemStep] = []
         self._users = _Rows(n_factors)
         self._items = _Rows(n_factors)
         self._pending: dict[str, tuple[int, float]] = {}  # below the filter: (count, last seen)
@@ -169,10 +185,12 @@ class OnlineMF(Recommender):
     def learn_one(self, interaction: Interaction) -> None:
         item_vec = self.item_vector(interaction.item_id)
         step = None if item_vec is None else self.learn_user_side(interaction, item_vec)
-        self.learn_item_side(interaction, None if step is None else step.user_vec)
-        if step is not None:
-            for negative in step.negatives:
-                self.learn_negative_side(negative, step.user_vec, interaction.weight)
+        steps = self.item_steps(interaction, step)
+        if self.defer_item_steps:
+            self._deferred.extend(steps)
+            return
+        for item_step in steps:
+            self.apply_item_step(item_step)
 
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:
@@ -229,36 +247,50 @@ class OnlineMF(Recommender):
         user += delta
         return UserStep(before, delta, negatives)
 
-    def learn_item_side(self, interaction: Interaction,
-                        user_vec: np.ndarray | None) -> np.ndarray | None:
-        """The interaction's item half: count it, and step it toward ``user_vec`` if both exist.
+    @staticmethod
+    def item_steps(interaction: Interaction, step: UserStep | None) -> list[ItemStep]:
+        """The item halves of an interaction whose user half was ``step`` (None: not run)."""
+        user_vec, origin = None if step is None else step.user_vec, interaction.origin
+        steps = [ItemStep(interaction.item_id, interaction.ts, interaction.weight, user_vec,
+                          False, origin)]
+        if step is not None:
+            steps += [ItemStep(negative, interaction.ts, interaction.weight, user_vec, True,
+                               origin) for negative in step.negatives]
+        return steps
 
-        Counting admits the item once it reaches ``min_item_count`` and restarts its TTL clock.
-        Returns the delta applied, or None when the item has no embedding or no user vector came.
+    def take_item_steps(self) -> list[ItemStep]:
+        """The item steps deferred since the last call, oldest first (``defer_item_steps``)."""
+        steps, self._deferred = self._deferred, []
+        return steps
+
+    def apply_item_step(self, step: ItemStep) -> bool:
+        """Apply one item half; True when the item's vector changed (or was just created).
+
+        A positive step counts the item, admitting it on its ``min_item_count``-th interaction,
+        restarts its TTL clock and, when both vectors exist, steps it toward ``user_vec``. A
+        negative step pushes an item that (still) has a vector away from ``user_vec``.
         """
         items = self._items
-        item_id, ts = interaction.item_id, interaction.ts
+        item_id, ts = step.item_id, step.ts
         self._clock = max(self._clock, ts)
         row = items.index.get(item_id)
+        if step.negative:
+            if row is None or step.user_vec is None:  # expired since it was drawn
+                return False
+            self._step_item(row, step.user_vec, step.weight, 0.0)
+            return True
         if row is None:
             count = self._pending.pop(item_id, (0, ts))[0] + 1
             if count < self.min_item_count:
                 self._pending[item_id] = (count, ts)
-                return None
+                return False
             items.add(item_id, self._initial(item_id), ts)
-            return None  # admitted now; it learns from its next interactions
+            return True  # admitted now; it learns from its next interactions
         items.last_seen[row] = max(items.last_seen[row], ts)
-        if user_vec is None:
-            return None
-        return self._step_item(row, user_vec, interaction.weight, 1.0)
-
-    def learn_negative_side(self, item_id: str, user_vec: np.ndarray,
-                            weight: float) -> np.ndarray | None:
-        """A sampled negative's half: step it away from ``user_vec`` (its TTL clock stays)."""
-        row = self._items.index.get(item_id)
-        if row is None:  # expired since it was drawn
-            return None
-        return self._step_item(row, user_vec, weight, 0.0)
+        if step.user_vec is None:
+            return False
+        self._step_item(row, step.user_vec, step.weight, 1.0)
+        return True
 
     # -- vectors, for retrieval, ranking features and stores --------------------------------
 
@@ -278,6 +310,17 @@ class OnlineMF(Recommender):
         """Restore or receive (broadcast) an item's vector; the item passes the filter with it."""
         self._pending.pop(item_id, None)
         self._set(self._items, item_id, vec, ts)
+
+    def drop_item(self, item_id: str) -> None:
+        """Forget an item (its owner expired it: the broadcast says so)."""
+        if item_id in self._items.index:
+            self._items.remove(item_id)
+        self._pending.pop(item_id, None)
+
+    def item_last_seen(self, item_id: str) -> float | None:
+        """When the item was last interacted with (its TTL clock), for the broadcast."""
+        row = self._items.index.get(item_id)
+        return None if row is None else float(self._items.last_seen[row])
 
     def item_ids(self) -> list[str]:
         """Items with an embedding, in the row order of :meth:`item_matrix`."""
@@ -302,19 +345,27 @@ class OnlineMF(Recommender):
             scores[list(positions)] = self._items.matrix[list(rows)] @ self._users.matrix[row]
         return scores
 
-    def expire(self, now_ts: float) -> tuple[int, int]:
-        """Forget users and items not seen for ``ttl_s``; returns how many of each went."""
+    def expire(self, now_ts: float) -> tuple[list[str], list[str]]:
+        """Forget users and items not seen for ``ttl_s``; returns the (users, items) that went.
+
+        With ``defer_item_steps`` the items stay: their owner expires them (:meth:`drop_item`).
+        """
         if self.ttl_s is None:
-            return 0, 0
+            return [], []
         before = now_ts - self.ttl_s
-        removed = []
+        removed: list[list[str]] = []
         for rows in (self._users, self._items):
-            stale = rows.stale(before)
+            stale = [] if rows is self._items and self.defer_item_steps else rows.stale(before)
             for key in stale:
                 rows.remove(key)
-            removed.append(len(stale))
+            removed.append(stale)
         self._pending = {i: p for i, p in self._pending.items() if p[1] >= before}
         return removed[0], removed[1]
+
+    @property
+    def clock(self) -> float:
+        """The latest event time seen: expiry is measured against it, not the wall clock."""
+        return self._clock
 
     @property
     def n_users(self) -> int:
@@ -353,14 +404,12 @@ class OnlineMF(Recommender):
             drawn.append(ids[row])
         return tuple(drawn)
 
-    def _step_item(self, row: int, user_vec: np.ndarray, weight: float,
-                   target: float) -> np.ndarray:
+    def _step_item(self, row: int, user_vec: np.ndarray, weight: float, target: float) -> None:
         item = self._items.matrix[row]
         prob = 0.5 + 0.5 * math.tanh(0.5 * float(item.dot(user_vec)))
         rate = self.learning_rate
         delta = (rate * weight * (target - prob)) * user_vec - (rate * self.regularization) * item
         item += delta
-        return delta
 
     def _set(self, rows: _Rows, key: str, vec: np.ndarray, ts: float | None) -> None:
         stamp = self._clock if ts is None else ts

@@ -97,6 +97,11 @@ class PrequentialEvaluator:
             self._basket = []
         self._basket.append(event)
 
+    @property
+    def open_basket(self) -> tuple[Interaction, ...]:
+        """The lines fed but not learned yet: their basket is still open."""
+        return tuple(self._basket)
+
     def flush(self) -> None:
         """Process the open basket (at the end of a stream)."""
         if self._basket:

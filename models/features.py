@@ -24,6 +24,7 @@ and device stay: they come with every request, not from the weather feed.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from models.base import Context, ItemInfo
@@ -41,26 +42,28 @@ def features(user_id: str, item: ItemInfo | str, context: Context, *,
     ``item`` is the catalogue entry when known; a bare item id gives the item's identity only.
     ``use_context`` is the model's ablation switch, passed by the model, never by its callers.
     """
-    info = item if isinstance(item, ItemInfo) else ItemInfo(item_id=item)
-    category = info.category
-    x = {f"user={user_id}": 1.0, f"item={info.item_id}": 1.0,
+    if isinstance(item, ItemInfo):
+        item_id, category, price = item.item_id, item.category, item.price
+    else:
+        item_id, category, price = item, None, None
+    x = {f"user={user_id}": 1.0, f"item={item_id}": 1.0,
          f"hour={int(context.ts // 3600 % 24)}": 1.0}
     if context.device is not None:
         x[f"device={context.device}"] = 1.0
     if category is not None:
         x[f"category={category}"] = 1.0
         x[f"user*category={user_id}|{category}"] = 1.0
-    if info.price is not None:
-        x[f"price={price_band(info.price)}"] = 1.0
+    if price is not None:
+        x[f"price={price_band(price)}"] = 1.0
     if not use_context:
         return x
 
     if context.location is not None:
         x[f"location={context.location}"] = 1.0
-    if context.condition is not None:
-        condition = context.condition
+    condition = context.condition
+    if condition is not None:
         x[f"condition={condition}"] = 1.0
-        x[f"item*condition={info.item_id}|{condition}"] = 1.0
+        x[f"item*condition={item_id}|{condition}"] = 1.0
         if category is not None:
             x[f"category*condition={category}|{condition}"] = 1.0
     if context.temp_c is not None:
@@ -71,6 +74,9 @@ def features(user_id: str, item: ItemInfo | str, context: Context, *,
     return x
 
 
+# A catalogue has a few thousand distinct prices, and the log and two formats cost more than
+# the rest of an example's features together: each band is worked out once.
+@functools.lru_cache(maxsize=65_536)
 def price_band(price: float) -> str:
     """Power-of-two price bands: a 2x price difference matters about equally at any level.
 

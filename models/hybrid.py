@@ -88,14 +88,19 @@ class HybridRecommender(Recommender):
         self.mf_.learn_one(interaction)
         self.covisitation_.learn_one(interaction)
         self.trending_.learn_one(interaction)
-        profile = self._profiles.get(interaction.user_id)
+        user_id, item_id, now = interaction.user_id, interaction.item_id, interaction.ts
+        profile = self._profiles.get(user_id)
         if profile is None:
-            profile = self._profiles[interaction.user_id] = {}
-        score, ts = profile.get(interaction.item_id, (0.0, interaction.ts))
-        profile[interaction.item_id] = (self._decayed(score, ts, interaction.ts)
-                                        + interaction.weight, max(ts, interaction.ts))
+            profile = self._profiles[user_id] = {}
+        entry = profile.get(item_id)
+        if entry is None:  # starts at its weight: the 0.0 before it would decay to 0.0
+            profile[item_id] = (interaction.weight, now)
+        else:
+            score, ts = entry
+            profile[item_id] = (self._decayed(score, ts, now) + interaction.weight,
+                                max(ts, now))
         if len(profile) > _PROFILE_KEPT:
-            self._prune(interaction.user_id, profile, interaction.ts)
+            self._prune(user_id, profile, now)
 
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:

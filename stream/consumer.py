@@ -32,6 +32,7 @@ from mode import Service
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from stream.broadcast import VectorReader
 from stream.ingest import CountingIngestor, Ingestor
 from stream.learning import Learner
 from stream.kafka_config import aiokafka_config
@@ -72,6 +73,7 @@ class BatchConsumerService(Service):
         self._make_learner = learner
         self.ingestor: Ingestor | CountingIngestor | None = None
         self.learner: Learner | None = None
+        self.vectors: VectorReader | None = None
         self.learned = 0
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
@@ -81,8 +83,13 @@ class BatchConsumerService(Service):
         s = self.settings
         self.ingestor = self._make_ingestor()
         await self.ingestor.start()
+        topics = list(s.event_topics)
         if self._make_learner is not None:
             self.learner = self._make_learner()
+            await self.learner.start()
+            self.vectors = VectorReader(s)
+            await self.vectors.start()
+            topics.append(s.topic_item_steps)
         self.consumer = AIOKafkaConsumer(
             group_id=s.app_id,
             enable_auto_commit=False,
@@ -98,7 +105,7 @@ class BatchConsumerService(Service):
             max_partition_fetch_bytes=4 * 1024 * 1024,
             **aiokafka_config(s),
         )
-        self.consumer.subscribe(list(s.event_topics), listener=_SeekToStoredOffsets(self))
+        self.consumer.subscribe(topics, listener=_SeekToStoredOffsets(self))
         await self.consumer.start()
 
     async def on_stop(self) -> None:
@@ -106,20 +113,28 @@ class BatchConsumerService(Service):
             await self.learner.snapshot_all()
         if self.consumer is not None:
             await self.consumer.stop()
+        if self.vectors is not None:
+            await self.vectors.stop()
+        if self.learner is not None:
+            await self.learner.stop()
         if self.ingestor is not None:
             await self.ingestor.stop()
 
     async def seek_to_stored(self, partitions: list[TopicPartition]) -> None:
         assert self.consumer is not None and self.ingestor is not None
         stored = await self._retrying(
-            lambda: self.ingestor.writer.stored_offsets([(tp.topic, tp.partition)
-                                                         for tp in partitions]))
+            lambda: self.ingestor.writer.stored_offsets(
+                [(tp.topic, tp.partition) for tp in partitions
+                 if tp.topic != self.settings.topic_item_steps]))
         if self.learner is not None:
             # A restored shard may cover less than the state: resume where the laggard stands.
+            # The item steps are the learner's alone: its item shards say where they stand.
             covered = await self._retrying(
                 lambda: self.learner.assign(sorted({tp.partition for tp in partitions})))
             for tp, offset in covered.items():
-                if tp in stored or offset > 0:
+                if tp[0] == self.settings.topic_item_steps:
+                    stored[tp] = offset
+                elif tp in stored or offset > 0:
                     stored[tp] = min(stored.get(tp, 0), offset)
         for tp in partitions:
             offset = stored.get((tp.topic, tp.partition))
@@ -142,16 +157,31 @@ class BatchConsumerService(Service):
             fetched = await self.consumer.getmany(timeout_ms=timeout_ms,
                                                   max_records=self.settings.batch_size)
             if not fetched:
+                if self.learner is not None:  # quiet: still broadcast the changed vectors
+                    await self._retrying(self.learner.idle)
                 continue
             records = [_record(m) for messages in fetched.values() for m in messages]
-            decoded = await self._retrying(lambda: self.ingestor.process(records))
+            steps_topic = self.settings.topic_item_steps
+            events = [r for r in records if r.topic != steps_topic]
+            decoded = await self._retrying(lambda: self.ingestor.process(events))
             if self.learner is not None:
+                steps = [r for r in records if r.topic == steps_topic]
                 caught_up = len(records) < self.settings.batch_size
                 self.learned += await self._retrying(
-                    lambda: self.learner.learn(decoded, caught_up))
+                    lambda: self.learner.learn(decoded, caught_up, steps))
             self.batches += 1
             self.records += len(records)
             await self._commit(fetched)
+
+    @Service.task
+    async def _follow_item_vectors(self) -> None:
+        """The broadcast: every item's latest vector, into this worker's user shards."""
+        if self.vectors is None or self.learner is None:
+            return
+        while not self.should_stop:
+            changes = await self.vectors.poll()
+            if changes:
+                await self.learner.receive(changes)
 
     async def _commit(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Tell Kafka how far we are (for lag), best effort: the state holds the truth."""

@@ -51,9 +51,7 @@ def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = 
     pipe.hgetall(keys.item(item_id))
     pipe.hgetall(keys.item_meta(item_id))
     counters, meta = pipe.execute()
-    shards = range(settings.partitions)
-    norms = {str(p): round(float(np.linalg.norm(v)), 4) for p in shards
-             if (v := _vector(settings, keys.item_embedding(item_id, p))) is not None}
+    embedding = _vector(settings, keys.item_embedding(item_id))
     return {
         "item_id": item_id,
         "known": bool(counters or meta),
@@ -61,7 +59,8 @@ def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = 
         "purchases": int(counters.get("purchases", 0)),
         "units": int(counters.get("units", 0)),
         "meta": _typed(meta) or None,
-        "embedding_norm_by_shard": norms or None,
+        "embedding_norm": round(float(np.linalg.norm(embedding)), 4) if embedding is not None
+        else None,
     }
 
 

@@ -88,7 +88,8 @@ class InteractionBuilder:
                        condition=weather.condition if weather else None,
                        temp_c=weather.temp_c if weather else None)
 
-    def interaction(self, event: ClickEvent | PurchaseEvent) -> Interaction:
+    def interaction(self, event: ClickEvent | PurchaseEvent, origin: object = None
+                    ) -> Interaction:
         location = self.location_of(event.user_id, event.location)
         ts = event.ts.timestamp()
         weather = self.weather_at(location, ts)
@@ -106,4 +107,5 @@ class InteractionBuilder:
             category=item.category if item else None,
             price=event.price if purchase else (item.price if item else None),
             quantity=event.quantity if purchase else 1,
+            origin=origin,
         )

@@ -7,8 +7,12 @@ metrics. A shard is snapshotted with the offsets it covers (HMAC-signed, see str
 and restored when a worker takes the partition over, which then replays from those offsets: every
 interaction is learned once per shard, none twice (``learned`` counts them).
 
-Known limit: item vectors and item-side signals are learned per shard from that shard's users;
-their repartition by item (one writer per item, broadcast to every worker) is the next step.
+Item vectors have one writer each (DESIGN decision 1): a user shard learns only the user half of
+an embedding step and routes the item halves to the item's partition on the item-steps topic
+(stream/item_steps.py), where the item shard of this or another worker applies them once; the
+vectors it changes are stored in Redis and broadcast to every worker (stream/broadcast.py), whose
+user shards retrieve and sample negatives from that copy. Co-visitation and trending are still
+learned per user shard from its users' sessions (what a session saw is on the user's partition).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from typing import Protocol
+
+import numpy as np
 from redis.asyncio import Redis
 
 from models.base import Context, Interaction, ItemInfo
@@ -28,11 +35,14 @@ from models.embeddings import OnlineMF, pack
 from models.evaluation import PrequentialEvaluator
 from models.hybrid import HybridRecommender
 from models.reranked import ContextReranked
+from stream import item_steps
+from stream.broadcast import encode_vector
 from stream.interactions import InteractionBuilder, Weather
+from stream.item_steps import ItemShard
 from stream.schemas import ClickEvent, Impression, PurchaseEvent
 from stream.settings import Settings
 from stream.snapshots import SnapshotCodec, SnapshotRejected
-from stream.state import Decoded, Keys
+from stream.state import Decoded, Keys, Record
 
 log = logging.getLogger(__name__)
 SYSTEM = "recstream"
@@ -55,8 +65,10 @@ class Shard:
 
     @classmethod
     def new(cls, partition: int, settings: Settings) -> Shard:
+        # Item halves are deferred: the item's own shard applies them (one writer per item).
         model = ContextReranked(seed=partition, recommender=HybridRecommender(
-            mf=OnlineMF(min_item_count=settings.min_item_count, ttl_s=settings.state_ttl_s)))
+            mf=OnlineMF(min_item_count=settings.min_item_count, ttl_s=settings.state_ttl_s,
+                        defer_item_steps=True)))
         return cls(
             partition=partition,
             evaluator=PrequentialEvaluator({SYSTEM: model}, k=20,
@@ -73,9 +85,11 @@ class Shard:
     def embeddings(self) -> OnlineMF:
         return self.model.recommender_.mf_  # type: ignore[return-value]
 
-    def expire(self) -> tuple[int, int]:
-        """Forget users and items unseen for the TTL (in event time); (users, items) dropped."""
-        return self.embeddings.expire(self.embeddings._clock)
+    def expire(self) -> int:
+        """Forget users unseen for the TTL (in event time); how many went. (Items go when
+        their owner broadcasts their removal.)"""
+        users, _ = self.embeddings.expire(self.embeddings.clock)
+        return len(users)
 
     def shown(self, impression: Impression, context: Context) -> None:
         self.model.shown(impression.request_id, impression.user_id, impression.item_ids,
@@ -114,24 +128,52 @@ class Shard:
         }
 
 
-class Learner:
-    """The shards of this worker's partitions: restore, learn, export and snapshot them."""
+class Sender(Protocol):
+    """Where the learner sends messages, awaiting the broker's acknowledgement of each."""
 
-    def __init__(self, settings: Settings, client: Redis, codec: SnapshotCodec) -> None:
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, messages: Sequence[tuple[str, int | None, bytes, bytes | None]]
+                   ) -> None:
+        """Deliver (topic, partition or None for the key's, key, value or None) messages."""
+
+
+class Learner:
+    """This worker's user shards and item shards: restore, learn, export and snapshot them."""
+
+    def __init__(self, settings: Settings, client: Redis, codec: SnapshotCodec,
+                 sender: Sender) -> None:
         self.settings = settings
         self.client = client
         self.codec = codec
+        self.sender = sender
         self.keys = Keys(settings.key_prefix)
         self.shards: dict[int, Shard] = {}
+        self.item_shards: dict[int, ItemShard] = {}
+        # The broadcast copy of every item's vector and TTL clock, for shards assigned later.
+        self.item_table: dict[str, tuple[np.ndarray, float]] = {}
         self.context = InteractionBuilder(default_location=settings.default_location)
         self._weather_loaded: dict[str, float] = {}  # location -> last report's ts_ms read
         self._last_snapshot = time.monotonic()
+        self._last_publish = time.monotonic()
         self.topics = (settings.topic_clicks, settings.topic_purchases,
                        settings.topic_impressions)
-        # Rebalance callbacks run beside the consume loop: one operation on the shards at a time.
+        # Item steps of learned events not yet acknowledged by the broker: sent before anything
+        # else, so a retried batch (its events already learned) loses none.
+        self._outbox: list[tuple[str, int | None, bytes, bytes | None]] = []
+        # Rebalance callbacks and the broadcast run beside the consume loop: one operation on
+        # the shards at a time.
         self._lock = asyncio.Lock()
         self._curve_points: dict[int, int] = {}
         self._set_vectors = client.register_script(_SET_WITH_TTL)
+
+    async def start(self) -> None:
+        await self.sender.start()
+
+    async def stop(self) -> None:
+        await self.sender.stop()
 
     # --- partitions ---------------------------------------------------------------------------
     async def assign(self, partitions: Sequence[int]) -> dict[tuple[str, int], int]:
@@ -146,8 +188,14 @@ class Learner:
                 shard = self.shards[partition] = await self._restore(partition)
                 for info in self.context.items.values():
                     shard.model.observe_item(info)
+                for item, (vec, last_seen) in self.item_table.items():
+                    shard.embeddings.set_item_vector(item, vec, last_seen)
+            if partition not in self.item_shards:
+                self.item_shards[partition] = await self._restore_items(partition)
             for topic in self.topics:
                 covered[(topic, partition)] = self.shards[partition].offsets.get(topic, 0)
+            covered[(self.settings.topic_item_steps, partition)] = (
+                self.item_shards[partition].offset)
         return covered
 
     async def revoke(self, partitions: Sequence[int]) -> None:
@@ -155,43 +203,90 @@ class Learner:
             await self._revoke(partitions)
 
     async def _revoke(self, partitions: Sequence[int]) -> None:
+        await self._flush_outbox()
         for partition in partitions:
             shard = self.shards.pop(partition, None)
             if shard is not None:
                 await self._snapshot(shard)
+            item_shard = self.item_shards.pop(partition, None)
+            if item_shard is not None:
+                await self._snapshot_items(item_shard)
+
+    async def _load(self, key: str, what: str) -> Any | None:
+        """A verified snapshot, or None (none yet, or refused: never unpickled)."""
+        blob = await self.client.get(key)
+        if blob is None:
+            return None
+        try:
+            return self.codec.decode(blob)
+        except SnapshotRejected as exc:
+            # Start the shard again from the beginning of the retained log.
+            log.error("snapshot of %s refused (%s): learning it again", what, exc)
+            return None
 
     async def _restore(self, partition: int) -> Shard:
-        blob = await self.client.get(self.keys.snapshot(partition))
-        if blob is None:
-            return Shard.new(partition, self.settings)
-        try:
-            shard = self.codec.decode(blob)
-        except SnapshotRejected as exc:
-            # Never unpickle it; start the shard again from the beginning of the retained log.
-            log.error("snapshot of shard %d refused (%s): learning it again", partition, exc)
+        shard = await self._load(self.keys.snapshot(partition), f"shard {partition}")
+        if shard is None:
             return Shard.new(partition, self.settings)
         log.info("shard %d restored: %d learned, offsets %s", partition, shard.learned,
                  shard.offsets)
         return shard
 
+    async def _restore_items(self, partition: int) -> ItemShard:
+        shard = await self._load(self.keys.item_snapshot(partition), f"item shard {partition}")
+        if shard is None:
+            return ItemShard.new(partition, min_item_count=self.settings.min_item_count,
+                                 ttl_s=self.settings.state_ttl_s)
+        log.info("item shard %d restored: %d steps applied, offset %d", partition,
+                 shard.applied, shard.offset)
+        return shard
+
     async def _snapshot(self, shard: Shard) -> None:
         await self.client.set(self.keys.snapshot(shard.partition), self.codec.encode(shard))
+
+    async def _snapshot_items(self, shard: ItemShard) -> None:
+        # Its unpublished changes go with it (``dirty``): the next owner broadcasts them.
+        await self.client.set(self.keys.item_snapshot(shard.partition), self.codec.encode(shard))
 
     async def snapshot_all(self) -> None:
         async with self._lock:
             await self._snapshot_all()
 
     async def _snapshot_all(self) -> None:
+        # A snapshot must not cover events whose item steps were never delivered.
+        await self._flush_outbox()
         for shard in list(self.shards.values()):
-            users, items = shard.expire()  # bounded state: the snapshot cadence is often enough
-            if users or items:
-                log.info("shard %d expired %d users, %d items", shard.partition, users, items)
+            users = shard.expire()  # bounded state: the snapshot cadence is often enough
+            if users:
+                log.info("shard %d expired %d users", shard.partition, users)
             await self._snapshot(shard)
+        for item_shard in list(self.item_shards.values()):
+            items = item_shard.expire()
+            if items:
+                log.info("item shard %d expired %d items", item_shard.partition, len(items))
+            await self._snapshot_items(item_shard)
         self._last_snapshot = time.monotonic()
 
+    # --- the broadcast ------------------------------------------------------------------------
+    async def receive(self, changes: Sequence[tuple[str, tuple[np.ndarray, float] | None]]
+                      ) -> None:
+        """Item vectors from the broadcast (None: the item was removed) into every user shard."""
+        async with self._lock:
+            for item, change in changes:
+                if change is None:
+                    self.item_table.pop(item, None)
+                    for shard in self.shards.values():
+                        shard.embeddings.drop_item(item)
+                    continue
+                self.item_table[item] = change
+                vec, last_seen = change
+                for shard in self.shards.values():
+                    shard.embeddings.set_item_vector(item, vec, last_seen)
+
     # --- learning -----------------------------------------------------------------------------
-    async def learn(self, batch: Sequence[Decoded], caught_up: bool = False) -> int:
-        """Learn the batch's interactions not covered yet; export figures and embeddings.
+    async def learn(self, batch: Sequence[Decoded], caught_up: bool = False,
+                    steps: Sequence[Record] = ()) -> int:
+        """Apply the item steps, learn the batch's interactions not covered yet; export.
 
         A basket (an invoice's lines) is learned when the next one begins, so it is scored once
         before any of its lines is learned. ``caught_up`` (the consumer found less than a full
@@ -199,10 +294,31 @@ class Learner:
         next one would leave the last event unlearned for as long as the shop is quiet.
         """
         async with self._lock:
-            return await self._learn(batch, caught_up)
+            await self._flush_outbox()
+            self._apply_steps(steps)
+            learned = await self._learn(batch, caught_up)
+            await self._publish_items()
+            if time.monotonic() - self._last_snapshot > self.settings.snapshot_every_s:
+                await self._snapshot_all()
+            return learned
+
+    async def idle(self) -> None:
+        """Nothing was waiting: close open baskets, deliver what is due."""
+        async with self._lock:
+            await self._flush_outbox()
+            await self._close_baskets({})
+            await self._publish_items()
+
+    def _apply_steps(self, records: Sequence[Record]) -> None:
+        for record in records:
+            shard = self.item_shards.get(record.partition)
+            if shard is None or record.offset < shard.offset or record.value is None:
+                continue
+            shard.apply(item_steps.decode(record.value))
+            shard.offset = record.offset + 1
 
     async def _learn(self, batch: Sequence[Decoded], caught_up: bool) -> int:
-        todo: list[tuple[Shard, ClickEvent | PurchaseEvent | Impression]] = []
+        todo: list[tuple[Shard, Record, ClickEvent | PurchaseEvent | Impression]] = []
         advance: dict[tuple[int, str], int] = {}
         for decoded in batch:
             record = decoded.record
@@ -213,41 +329,93 @@ class Learner:
                 continue  # learned before the snapshot this shard was restored from
             advance[(record.partition, record.topic)] = record.offset + 1
             if isinstance(decoded.event, (ClickEvent, PurchaseEvent, Impression)):
-                todo.append((shard, decoded.event))
+                todo.append((shard, record, decoded.event))
         # Reads first: if Redis fails here the batch is retried with nothing learned or skipped.
-        await self._load_context([event for _, event in todo])
+        await self._load_context([event for _, _, event in todo])
         for (partition, topic), offset in advance.items():
             self.shards[partition].offsets[topic] = offset
-        if not todo:
-            return 0
-        learned = await self._learn_events(todo, caught_up)
-        if time.monotonic() - self._last_snapshot > self.settings.snapshot_every_s:
-            await self._snapshot_all()
+        touched: dict[int, set[str]] = {}
+        learned = self._learn_events(todo, touched)
+        if caught_up:
+            await self._close_baskets(touched)
+        else:
+            for partition in touched:
+                self._queue_steps(self.shards[partition])
+            await self._flush_outbox()
+            await self._export(touched)
         return learned
 
-    async def _learn_events(self, todo: list[tuple[Shard, ClickEvent | PurchaseEvent | Impression]],
-                            caught_up: bool) -> int:
+    async def _close_baskets(self, touched: dict[int, set[str]]) -> None:
+        """Learn every shard's open basket now (nothing more is queued), then send and export
+        what the batch (``touched``: partition -> users) and the baskets changed."""
+        for shard in self.shards.values():
+            basket = shard.evaluator.open_basket
+            if basket:
+                shard.evaluator.flush()
+                touched.setdefault(shard.partition, set()).update(i.user_id for i in basket)
+        for partition in touched:
+            self._queue_steps(self.shards[partition])
+        await self._flush_outbox()
+        await self._export(touched)
+
+    def _learn_events(self, todo: list[tuple[Shard, Record,
+                                             ClickEvent | PurchaseEvent | Impression]],
+                      touched: dict[int, set[str]]) -> int:
         # A batch holds several topics of one partition: replay them in event time, so an
         # impression precedes the clicks on it (a stable sort keeps each topic's order).
-        todo.sort(key=lambda pair: pair[1].ts)
-        touched: dict[int, tuple[set[str], set[str]]] = {}
+        todo.sort(key=lambda entry: entry[2].ts)
         learned = 0
-        for shard, event in todo:
+        for shard, record, event in todo:
             if isinstance(event, Impression):
                 shard.shown(event, self.context.context(event.user_id, event.location,
                                                         event.ts.timestamp()))
                 continue
-            interaction = self.context.interaction(event)
+            interaction = self.context.interaction(event, origin=(record.topic, record.offset))
             learned += 1
             shard.learn(interaction)
-            users, items = touched.setdefault(shard.partition, (set(), set()))
-            users.add(interaction.user_id)
-            items.add(interaction.item_id)
-        if caught_up:
-            for partition in touched:
-                self.shards[partition].evaluator.flush()
-        await self._export(touched)
+            touched.setdefault(shard.partition, set()).add(interaction.user_id)
         return learned
+
+    def _queue_steps(self, shard: Shard) -> None:
+        """The shard's item steps as one message per item partition, with its watermark."""
+        steps = shard.embeddings.take_item_steps()
+        if not steps:
+            return
+        watermark = {topic: shard.offsets[topic] for topic in self.topics[:2]
+                     if topic in shard.offsets}
+        for line in shard.evaluator.open_basket:  # fed, not learned: their steps are to come
+            topic, offset = line.origin  # type: ignore[misc]
+            watermark[topic] = min(watermark[topic], offset)
+        for target, targeted in item_steps.route(steps, self.settings.partitions).items():
+            self._outbox.append((self.settings.topic_item_steps, target,
+                                 str(shard.partition).encode(),
+                                 item_steps.encode(shard.partition, watermark, targeted)))
+
+    async def _flush_outbox(self) -> None:
+        if self._outbox:
+            await self.sender.send(self._outbox)
+            self._outbox = []
+
+    async def _publish_items(self) -> None:
+        """Broadcast and store the item vectors changed since the last time, every so often."""
+        if time.monotonic() - self._last_publish < self.settings.item_vector_publish_s:
+            return
+        self._last_publish = time.monotonic()
+        messages: list[tuple[str, int | None, bytes, bytes | None]] = []
+        vectors: dict[str, bytes] = {}
+        pipe = self.client.pipeline(transaction=False)
+        for shard in self.item_shards.values():
+            for item, change in shard.take_dirty().items():
+                value = None if change is None else encode_vector(*change)
+                messages.append((self.settings.topic_item_vectors, None, item.encode(), value))
+                if change is not None:
+                    vectors[self.keys.item_embedding(item)] = pack(change[0])
+            pipe.hset(self.keys.item_learning(shard.partition), mapping=shard.figures())
+        await self.sender.send(messages)
+        if vectors:
+            await self._set_vectors(keys=list(vectors), client=pipe,
+                                    args=[*vectors.values(), int(self.settings.state_ttl_s)])
+        await pipe.execute()
 
     async def _load_context(self, events: Sequence[ClickEvent | PurchaseEvent | Impression]
                             ) -> None:
@@ -291,11 +459,11 @@ class Learner:
                     for shard in self.shards.values():
                         shard.model.observe_item(info)
 
-    async def _export(self, touched: dict[int, tuple[set[str], set[str]]]) -> None:
-        """Figures per shard and the touched embeddings, one pipeline per batch."""
+    async def _export(self, touched: dict[int, set[str]]) -> None:
+        """Figures per shard and the touched users' embeddings, one pipeline per batch."""
         pipe = self.client.pipeline(transaction=False)
         vectors: dict[str, bytes] = {}
-        for partition, (users, items) in touched.items():
+        for partition, users in touched.items():
             shard = self.shards[partition]
             figures = shard.figures()
             if len(shard.evaluator.curve) != self._curve_points.get(partition):
@@ -308,10 +476,6 @@ class Learner:
                 vector = mf.user_vector(user)
                 if vector is not None:
                     vectors[self.keys.user_embedding(user)] = pack(vector)
-            for item in items:
-                vector = mf.item_vector(item)
-                if vector is not None:
-                    vectors[self.keys.item_embedding(item, partition)] = pack(vector)
         if vectors:
             # One call sets every vector with the state TTL (MSET cannot expire).
             await self._set_vectors(keys=list(vectors), client=pipe,

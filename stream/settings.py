@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     topic_dlq: str = Field("events.dlq", min_length=1, max_length=249)
     # Filled by the serving path (not built yet); the workers already join it with clicks.
     topic_impressions: str = Field("reco.impressions", min_length=1, max_length=249)
+    # Internal: the item halves of embedding updates, routed to each item's partition (one
+    # writer per item), and the item vectors their owners broadcast (compacted, read in full).
+    topic_item_steps: str = Field("learn.item-steps", min_length=1, max_length=249)
+    topic_item_vectors: str = Field("model.item-vectors", min_length=1, max_length=249)
 
     # --- Redis -------------------------------------------------------------------------------
     # Defaults to the local stack's server, redis://127.0.0.1:<redis_port>/0.
@@ -103,6 +107,9 @@ class Settings(BaseSettings):
     # An item earns an embedding only after this many interactions (Monolith's frequency
     # filter): one-off items cost no vector.
     min_item_count: int = Field(2, ge=1, le=1_000_000)
+    # An item's owner broadcasts (and stores) the vectors it changed at most this often: an item
+    # vector moves little per event, and every broadcast message costs every worker a read.
+    item_vector_publish_s: float = Field(0.5, gt=0, le=60)
     # Weather to use where a user's location is unknown or has no series.
     default_location: str | None = None
 
@@ -200,6 +207,8 @@ class Settings(BaseSettings):
             "topic_users": f"{self.topic_users}-{tag}",
             "topic_dlq": f"{self.topic_dlq}-{tag}",
             "topic_impressions": f"{self.topic_impressions}-{tag}",
+            "topic_item_steps": f"{self.topic_item_steps}-{tag}",
+            "topic_item_vectors": f"{self.topic_item_vectors}-{tag}",
             "state_dir": self.state_dir / tag,
         })
 

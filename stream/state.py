@@ -17,8 +17,9 @@ Keys (``p`` is ``settings.key_prefix``):
   p:i:<item>:meta       hash: the latest ItemUpsert (ts_ms guards order)
   p:w:<location>        hash: the latest weather (ts_ms guards order)
   p:w:<location>:history  sorted set by ts_ms: the last WEATHER_HISTORY reports
-  p:u:<user>:emb, p:i:<item>:emb:<shard>   packed float32 vectors (stream/learning.py)
-  p:learning:<shard>, p:snapshot:<shard>   a shard's figures and signed snapshot
+  p:u:<user>:emb, p:i:<item>:emb   packed float32 vectors (stream/learning.py)
+  p:learning:<shard>, p:snapshot:<shard>   a user shard's figures and signed snapshot
+  p:learning:items:<shard>, p:snapshot:items:<shard>   the same for an item shard
   p:offsets:<topic>:<partition>  the next offset not yet applied
   p:stats               hash: events applied per kind, dead letters, re-keyed (forwarded)
 """
@@ -132,14 +133,20 @@ class Keys:
     def user_embedding(self, user_id: str) -> str:
         return f"{self.prefix}:u:{user_id}:emb"
 
-    def item_embedding(self, item_id: str, shard: int) -> str:
-        return f"{self.prefix}:i:{item_id}:emb:{shard}"
+    def item_embedding(self, item_id: str) -> str:
+        return f"{self.prefix}:i:{item_id}:emb"
 
     def learning(self, shard: int) -> str:
         return f"{self.prefix}:learning:{shard}"
 
     def snapshot(self, shard: int) -> str:
         return f"{self.prefix}:snapshot:{shard}"
+
+    def item_learning(self, shard: int) -> str:
+        return f"{self.prefix}:learning:items:{shard}"
+
+    def item_snapshot(self, shard: int) -> str:
+        return f"{self.prefix}:snapshot:items:{shard}"
 
     def offset(self, topic: str, partition: int) -> str:
         return f"{self.prefix}:offsets:{topic}:{partition}"

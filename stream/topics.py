@@ -49,6 +49,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_users, n, compacted),
         TopicSpec(settings.topic_dlq, n, {"retention.ms": str(DLQ_RETENTION_MS)}),
         TopicSpec(settings.topic_impressions, n, events),
+        # A day of item steps is plenty: their consumers are the workers themselves, seconds
+        # behind; a restored item shard replays from its snapshot (at most snapshot_every_s).
+        TopicSpec(settings.topic_item_steps, n,
+                  {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)}),
+        TopicSpec(settings.topic_item_vectors, n, compacted),
     ]
 
 

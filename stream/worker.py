@@ -27,7 +27,8 @@ from stream.topics import contracts_by_topic, ensure_topics
 
 
 class KafkaPublisher:
-    """Publishes dead letters and re-keyed events, waiting for the broker's acknowledgement.
+    """Publishes dead letters, re-keyed events and the learner's messages, waiting for the
+    broker's acknowledgement (the idempotent producer keeps each partition's order).
 
     The key is ``<topic>:<partition>:<offset>`` of the source record, so a letter sent again after
     a crash is recognisable as the same one.
@@ -48,19 +49,26 @@ class KafkaPublisher:
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         await self._send([
-            (self.settings.topic_dlq,
+            (self.settings.topic_dlq, None,
              f"{letter.source_topic}:{letter.partition}:{letter.offset}".encode(),
              letter.to_json(), [("reason", letter.reason.encode()[:1000])])
             for letter in letters])
 
     async def forward(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
-        await self._send([(topic, key, value, []) for topic, key, value in records])
+        await self._send([(topic, None, key, value, []) for topic, key, value in records])
 
-    async def _send(self, messages: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]
-                    ) -> None:
+    async def send(self, messages: Sequence[tuple[str, int | None, bytes, bytes | None]]
+                   ) -> None:
+        """(topic, partition or None for the key's, key, value or None for a tombstone)."""
+        await self._send([(topic, partition, key, value, [])
+                          for topic, partition, key, value in messages])
+
+    async def _send(self, messages: Sequence[tuple[str, int | None, bytes, bytes | None,
+                                                   list[tuple[str, bytes]]]]) -> None:
         assert self.producer is not None, "start() first"
-        pending = [await self.producer.send(topic, value, key=key, headers=headers)
-                   for topic, key, value, headers in messages]
+        pending = [await self.producer.send(topic, value, key=key, partition=partition,
+                                            headers=headers)
+                   for topic, partition, key, value, headers in messages]
         await asyncio.gather(*pending)
 
 
@@ -74,7 +82,8 @@ def build_ingestor(settings: Settings) -> Ingestor | CountingIngestor:
 
 
 def build_learner(settings: Settings) -> Learner:
-    return Learner(settings, async_redis(settings), SnapshotCodec(snapshot_key(settings)))
+    return Learner(settings, async_redis(settings), SnapshotCodec(snapshot_key(settings)),
+                   KafkaPublisher(settings))
 
 
 def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:

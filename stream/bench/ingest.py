@@ -6,8 +6,10 @@
 3. no-op worker: the same worker consuming and counting batches only (what the framework costs).
 4. raw consume: bare consumers reading the same topics and doing nothing else: librdkafka
    (confluent-kafka) and aiokafka (the client under the worker).
-5. parts: the per-event costs of validation, state writes (real Redis) and learning measured in
-   isolation in this process; the rate they allow is what a worker doing nothing else could reach.
+5. parts: the per-event costs of validation, state writes (real Redis), learning (the user
+   shard's models) and the item steps (routed, encoded, applied by the item shards, their vectors
+   broadcast back) measured in isolation in this process; the rate they allow is what a worker
+   doing nothing else could reach.
 
 It runs against the stack the settings point at (`recstream stack up` first), in topics and keys
 of its own that it deletes afterwards.
@@ -18,26 +20,30 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from dataclasses import replace
 from itertools import islice
 from typing import Any
 
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
-from stream.fleet import WorkerProcess, wait_for
-from stream.inspect import applied_total, ingest_stats
-from stream.redis_clients import async_redis, sync_redis
-from stream.kafka_config import client_config
-from stream.producer import EventProducer
 from models.base import Interaction
+from stream import item_steps
+from stream.broadcast import decode_vector, encode_vector
+from stream.fleet import WorkerProcess, wait_for
 from stream.ingest import Ingestor
+from stream.inspect import applied_total, ingest_stats
 from stream.interactions import InteractionBuilder
+from stream.item_steps import ItemShard
+from stream.kafka_config import client_config
 from stream.learning import Shard
+from stream.producer import EventProducer
+from stream.redis_clients import async_redis, sync_redis
 from stream.schemas import ClickEvent, Event, PurchaseEvent
-from stream.state import Decoded, Keys, Record, StateWriter
 from stream.settings import Settings
 from stream.sources import open_source
-from stream.topics import contracts_by_topic, ensure_topics
+from stream.state import Decoded, Keys, Record, StateWriter
+from stream.topics import contracts_by_topic, ensure_topics, topic_specs
 
 
 def run_ingest_bench(base: Settings, events: int = 100_000) -> dict[str, Any]:
@@ -162,16 +168,34 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
     state = time.perf_counter() - started
     await writer.client.aclose()
 
+    # Learning as the worker splits it: the user shard's half, then the item halves routed
+    # through the step codec to the item shards, whose changed vectors come back (broadcast).
     builder = InteractionBuilder()
     shard = Shard.new(0, settings)
-    started = time.perf_counter()
-    for event in stream:
-        fed = builder.feed(event)
-        if isinstance(fed, Interaction):
-            shard.learn(fed)
-    learn = time.perf_counter() - started
+    item_shards = {p: ItemShard.new(p, min_item_count=settings.min_item_count,
+                                    ttl_s=settings.state_ttl_s)
+                   for p in range(settings.partitions)}
+    learn = steps = 0.0
+    for start in range(0, len(stream), settings.batch_size):
+        began = time.perf_counter()
+        for offset, event in enumerate(stream[start:start + settings.batch_size], start):
+            fed = builder.feed(event)
+            if isinstance(fed, Interaction):
+                shard.learn(replace(fed, origin=("clicks", offset)))
+        learned = time.perf_counter()
+        routed = item_steps.route(shard.embeddings.take_item_steps(), settings.partitions)
+        for target, targeted in routed.items():
+            item_shard = item_shards[target]
+            item_shard.apply(item_steps.decode(item_steps.encode(0, {}, targeted)))
+            for item, change in item_shard.take_dirty().items():
+                if change is not None:
+                    shard.embeddings.set_item_vector(
+                        item, *decode_vector(encode_vector(*change)))
+        learn += learned - began
+        steps += time.perf_counter() - learned
     n = len(stream)
-    return {"validate": 1e6 * validate / n, "state": 1e6 * state / n, "learn": 1e6 * learn / n}
+    return {"validate": 1e6 * validate / n, "state": 1e6 * state / n, "learn": 1e6 * learn / n,
+            "item_steps": 1e6 * steps / n}
 
 
 def _raw_consume_rate(settings: Settings, expected: int) -> float:
@@ -214,7 +238,7 @@ async def _aiokafka_consume_rate(settings: Settings, expected: int) -> float:
 
 def _clean_up(settings: Settings) -> None:
     admin = AdminClient(client_config(settings))
-    for future in admin.delete_topics(list(settings.event_topics) + [settings.topic_dlq]).values():
+    for future in admin.delete_topics([spec.name for spec in topic_specs(settings)]).values():
         try:
             future.result(timeout=30)
         except Exception:  # a topic that was never created is fine to miss

@@ -51,8 +51,7 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
             [keys.user(u), keys.recent(u), keys.purchased(u), keys.profile(u),
              keys.user_embedding(u)] for u in rng.sample(user_ids, min(sample, len(user_ids)))])
         per_item = _mean_bytes(client, [
-            [keys.item(i), keys.item_meta(i)]
-            + [keys.item_embedding(i, p) for p in range(settings.partitions)]
+            [keys.item(i), keys.item_meta(i), keys.item_embedding(i)]
             for i in rng.sample(item_ids, min(sample, len(item_ids)))])
     finally:
         worker.stop()

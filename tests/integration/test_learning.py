@@ -24,6 +24,13 @@ def learned(client: redis.Redis, settings: Settings) -> int:
                for p in range(settings.partitions))
 
 
+def item_steps_applied(client: redis.Redis, settings: Settings) -> int:
+    """Positive item steps applied by the item shards: one per interaction, by its item's owner."""
+    keys = Keys(settings.key_prefix)
+    return sum(int(client.hget(keys.item_learning(p), "applied") or 0)
+               for p in range(settings.partitions))
+
+
 def test_two_workers_one_killed_learn_every_interaction_exactly_once(
         settings, start_worker, redis_client):
     settings = settings.model_copy(update={"snapshot_every_s": 1.0})
@@ -39,11 +46,18 @@ def test_two_workers_one_killed_learn_every_interaction_exactly_once(
 
     send_raw(settings, traffic.messages[half:])
     wait_until(lambda: applied_events(redis_client, settings) >= traffic.valid_count
-               and learned(redis_client, settings) >= interactions, 180,
+               and learned(redis_client, settings) >= interactions
+               and item_steps_applied(redis_client, settings) >= interactions, 180,
                "the survivor to take over and drain the stream", workers=[second])
     time.sleep(1.5)
     assert_state_matches(redis_client, settings, traffic)
     assert learned(redis_client, settings) == interactions
+    keys = Keys(settings.key_prefix)
+    # The item halves too: each applied once by its item's single writer, replays skipped.
+    assert item_steps_applied(redis_client, settings) == interactions
+    # User shards drew negatives from the item vectors the item shards broadcast.
+    assert sum(int(redis_client.hget(keys.item_learning(p), "negatives") or 0)
+               for p in range(settings.partitions)) > 0
 
     keys = Keys(settings.key_prefix)
     for partition in range(settings.partitions):
@@ -56,6 +70,8 @@ def test_two_workers_one_killed_learn_every_interaction_exactly_once(
     user = next(iter(traffic.user_clicks))
     binary = redis.Redis.from_url(settings.redis_url)
     assert len(binary.get(keys.user_embedding(user))) == 32 * 4  # float32 x 32 factors
+    busiest = max(traffic.item_clicks, key=traffic.item_clicks.get)
+    assert len(binary.get(keys.item_embedding(busiest))) == 32 * 4  # one key, one writer
 
 
 def test_a_tampered_snapshot_is_refused_and_the_shard_learns_again(

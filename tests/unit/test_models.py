@@ -59,13 +59,49 @@ def test_mf_learn_one_is_the_user_half_then_the_item_halves():
     step = split.learn_user_side(interaction, split.item_vector("a"))
     assert step.negatives == ("b",)
     assert step.user_vec == pytest.approx([1.0, 0.0])  # the vector before the step
-    split.learn_item_side(interaction, step.user_vec)
-    split.learn_negative_side("b", step.user_vec, interaction.weight)
+    positive, negative = split.item_steps(interaction, step)
+    assert (positive.item_id, positive.negative, negative.item_id, negative.negative) == (
+        "a", False, "b", True)
+    assert positive.weight == negative.weight == 3.0
+    assert split.apply_item_step(positive) and split.apply_item_step(negative)
 
     for user_or_item, get in [("u", "user_vector"), ("a", "item_vector"), ("b", "item_vector")]:
         assert getattr(split, get)(user_or_item) == pytest.approx(
             getattr(whole, get)(user_or_item))
     assert split.user_vector("u") == pytest.approx(step.user_vec + step.delta)
+
+
+def test_deferred_item_steps_learn_what_one_model_learns_when_routed_and_broadcast():
+    """The worker's split: user halves on one model, item steps applied by the items' owner,
+    whose vectors come back by broadcast. Applied in order, it learns the very same vectors."""
+    stream = [(f"u{n % 7}", f"i{(n * 3) % 11}", float(n)) for n in range(400)]
+    whole = OnlineMF(n_factors=4, min_item_count=2, seed=3)
+    users = OnlineMF(n_factors=4, min_item_count=2, seed=3, defer_item_steps=True)
+    owner = OnlineMF(n_factors=4, min_item_count=2, seed=3)
+    for user, item, ts in stream:
+        interaction = Interaction(user, item, ts=ts)
+        whole.learn_one(interaction)
+        users.learn_one(interaction)
+        for step in users.take_item_steps():
+            if owner.apply_item_step(step):
+                users.set_item_vector(step.item_id, owner.item_vector(step.item_id), step.ts)
+    assert users.take_item_steps() == []
+    assert sorted(users.item_ids()) == sorted(whole.item_ids()) == sorted(owner.item_ids())
+    for item in whole.item_ids():
+        assert users.item_vector(item) == pytest.approx(whole.item_vector(item), abs=1e-6)
+    for n in range(7):
+        assert users.user_vector(f"u{n}") == pytest.approx(whole.user_vector(f"u{n}"), abs=1e-6)
+
+
+def test_a_deferred_model_admits_items_only_by_broadcast():
+    users = OnlineMF(n_factors=2, min_item_count=1, defer_item_steps=True)
+    users.learn_one(Interaction("u", "a", ts=1.0))
+    assert users.item_ids() == [] and users.user_vector("u") is None
+    [step] = users.take_item_steps()
+    assert (step.item_id, step.user_vec, step.negative) == ("a", None, False)
+    users.set_item_vector("a", np.array([0.5, 0.5], dtype=np.float32))
+    users.drop_item("a")
+    assert users.item_ids() == []
 
 
 def test_min_item_count_gates_embeddings():
@@ -89,9 +125,9 @@ def test_expire_removes_stale_users_and_items_and_frees_their_rows():
     model.learn_one(Interaction("new", "c", ts=151.0))
     b_vector = model.item_vector("b")
 
-    assert model.expire(now_ts=90.0) == (0, 0)
+    assert model.expire(now_ts=90.0) == ([], [])
     model.learn_one(Interaction("new", "b", ts=160.0))  # b is seen again: it stays
-    assert model.expire(now_ts=200.0) == (1, 1)  # "old" and "a"
+    assert model.expire(now_ts=200.0) == (["old"], ["a"])
     assert model.user_vector("old") is None and model.item_vector("a") is None
     assert sorted(model.item_ids()) == ["b", "c"]
     assert model.item_matrix().shape == (2, 4)
@@ -108,7 +144,8 @@ def test_expiry_bounds_memory():
     for i in range(2000):
         model.learn_one(Interaction(f"u{i}", f"i{i}", ts=0.0))
     assert model.n_items == 2000 and model.nbytes > 10 * small
-    assert model.expire(now_ts=100.0) == (0, 2000)  # the users never reached an item vector
+    users, items = model.expire(now_ts=100.0)
+    assert (len(users), len(items)) == (0, 2000)  # the users never reached an item vector
     model.learn_one(Interaction("u", "fresh", ts=100.0))
     model.expire(now_ts=100.0)
     assert model.n_items == 1
@@ -328,3 +365,28 @@ def test_hybrid_builds_its_parts_from_its_arguments():
     model.learn_one(Interaction("u", "a", ts=0.0))
     assert model.covisitation_.recent_items("u") == ["a"]
     assert model.covisitation.recent_items("u") == []
+
+
+# -- ContextModel ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_the_context_models_fused_step_is_rivers_learn_one(l2):
+    """ContextModel steps River's LogisticRegression itself (to reuse the logit it scored):
+    the weights must stay exactly River's, so a River upgrade that changes them fails here."""
+    from river import linear_model, optim
+
+    from models.base import ItemInfo
+    from models.context_model import ContextModel
+
+    ours = ContextModel(n_hash_bits=10, l2=l2, seed=1)
+    river = linear_model.LogisticRegression(optimizer=optim.SGD(0.05), l2=l2,
+                                            intercept_lr=0.05)
+    for n in range(400):
+        item = ItemInfo(f"i{n % 13}", category=f"c{n % 3}", price=float(n % 40))
+        context = Context(ts=3600.0 * n, location=f"l{n % 2}", condition="rain")
+        label = (n * 7) % 5 < 2
+        river.learn_one(ours._encode(f"u{n % 5}", item, context), label)
+        ours.learn_one(f"u{n % 5}", item, context, label)
+    assert ours._classifier.intercept == river.intercept
+    assert dict(ours._classifier._weights) == dict(river._weights)
