@@ -20,21 +20,26 @@ items not seen for ``ttl_s`` seconds are removed by :meth:`OnlineMF.expire`. Vec
 float32 matrices whose rows stay dense (a removed id's row takes the last row), so memory follows
 the live ids and :meth:`OnlineMF.item_matrix` is a view, ready for retrieval.
 
-**One writer per key.** A step splits into a user half and item halves, so a stream can apply
-the first on the user's partition and the others on each item's partition:
+**One writer per key.** A step splits into a user half and an item half, so a stream can apply
+the first on the user's partition and the second on the item's partition:
 
 * user partition: :meth:`OnlineMF.learn_user_side` with the item's vector from the broadcast
   item table moves the user's vector toward it and away from negatives sampled from that table,
-  and returns the user's vector *before* the step; :meth:`OnlineMF.item_steps` turns the step
-  into :class:`ItemStep` records: the positive one (also sent when the item has no vector yet,
-  so its owner counts it for the frequency filter and the TTL) and one per negative.
-* item partitions: :meth:`OnlineMF.apply_item_step` on the item's owner.
+  and returns the user's vector *before* the step; :meth:`OnlineMF.item_step` turns it into an
+  :class:`ItemStep` (sent also when the item has no vector yet, so its owner counts it for the
+  frequency filter and the TTL).
+* item partition: :meth:`OnlineMF.apply_item_step` on the item's owner steps the item toward the
+  user's vector and pushes ``negatives`` items it draws from *its own* items away from it. Each
+  side thus draws its own uniform negatives: the item side's come from the items of the
+  positive's partition, a uniform sample of the catalogue (the partition is a hash), and one
+  message per interaction carries the item half, instead of one per negative.
 
 With ``defer_item_steps`` the model runs the user half only and keeps the item steps for its
 caller to route (:meth:`OnlineMF.take_item_steps`); its item table is then written only by
 :meth:`OnlineMF.set_item_vector` (the broadcast). Without it, :meth:`OnlineMF.learn_one` applies
-the steps at once on the same model, so every half reads the vectors from before the step, as a
-simultaneous SGD step does, and the two modes learn the same vectors.
+the item step at once on the same model, so both halves read the vectors from before the step,
+as a simultaneous SGD step does; the user side and the item side draw from two random streams,
+so the two modes learn the same vectors.
 
 >>> model = OnlineMF(n_factors=8, learning_rate=0.1, negatives=1, min_item_count=1, seed=42)
 >>> stream = [("ann", "tea"), ("bob", "tea"), ("ann", "cup"), ("bob", "cup"),
@@ -87,13 +92,12 @@ class UserStep(NamedTuple):
 
 
 class ItemStep(NamedTuple):
-    """One item half of a step, applied by the item's owner (:meth:`OnlineMF.apply_item_step`)."""
+    """The item half of a step, applied by the item's owner (:meth:`OnlineMF.apply_item_step`)."""
 
     item_id: str
     ts: float
     weight: float
-    user_vec: np.ndarray | None  # None: the positive item is only counted (filter and TTL)
-    negative: bool = False  # pushed away from user_vec; a negative's TTL clock stays
+    user_vec: np.ndarray | None  # None: the item is only counted (filter and TTL)
     origin: object = None  # the interaction's origin: where the stream found its event
 
 
@@ -174,22 +178,21 @@ class OnlineMF(Recommender):
         self._users = _Rows(n_factors)
         self._items = _Rows(n_factors)
         self._pending: dict[str, tuple[int, float]] = {}  # below the filter: (count, last seen)
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # the user side's negatives
+        self._item_rng = random.Random(seed + 1)  # the item side's negatives
         self._clock = 0.0  # latest event time seen: the time a restored vector is stamped with
         # Targets of one user step: the positive first, then the negatives.
-        self._targets = np.zeros(1 + negatives, dtype=np.float32)
-        self._targets[0] = 1.0
+        self._targets = (1.0,) + (0.0,) * negatives
 
     # -- the Recommender interface ---------------------------------------------------------
 
     def learn_one(self, interaction: Interaction) -> None:
         item_vec = self.item_vector(interaction.item_id)
         step = None if item_vec is None else self.learn_user_side(interaction, item_vec)
-        steps = self.item_steps(interaction, step)
+        item_step = self.item_step(interaction, step)
         if self.defer_item_steps:
-            self._deferred.extend(steps)
-            return
-        for item_step in steps:
+            self._deferred.append(item_step)
+        else:
             self.apply_item_step(item_step)
 
     def recommend(self, user_id: str, k: int, context: Context,
@@ -224,7 +227,7 @@ class OnlineMF(Recommender):
         A new user starts from the vector its id seeds. Negatives come from this model's item
         table (on a worker, the broadcast copy); their vectors are read, not changed.
         """
-        users = self._users
+        users, items = self._users, self._items
         row = users.index.get(interaction.user_id)
         if row is None:
             row = users.add(interaction.user_id, self._initial(interaction.user_id),
@@ -233,64 +236,61 @@ class OnlineMF(Recommender):
         self._clock = max(self._clock, interaction.ts)
         user = users.matrix[row]
         before = user.copy()
-        negatives = self._sample_negatives(interaction.item_id)
-        n_neg = len(negatives)
-        vecs = np.empty((1 + n_neg, self.n_factors), dtype=np.float32)
+        rows = self._sample_negatives(interaction.item_id, self._rng)
+        negatives = tuple(items.ids[r] for r in rows)
+        vecs = np.empty((1 + len(rows), self.n_factors), dtype=np.float32)
         vecs[0] = item_vec
-        if n_neg:
-            vecs[1:] = self._items.matrix[[self._items.index[i] for i in negatives]]
+        if rows:
+            vecs[1:] = items.matrix[rows]
         # Logistic loss: gradient (target - sigmoid(u.v)) v; the tanh form never overflows.
-        prob = 0.5 + 0.5 * np.tanh(0.5 * (vecs @ before))
-        rate = self.learning_rate
-        grad = (rate * interaction.weight) * (self._targets[: 1 + n_neg] - prob)
-        delta = grad @ vecs - (rate * self.regularization) * before
+        # A handful of scalars: math on floats costs less than numpy calls on tiny arrays.
+        scale, tanh = self.learning_rate * interaction.weight, math.tanh
+        grad = [scale * (target - 0.5 - 0.5 * tanh(0.5 * dot))
+                for target, dot in zip(self._targets, (vecs @ before).tolist())]
+        delta = np.asarray(grad, dtype=np.float32) @ vecs
+        if self.regularization:
+            delta -= (self.learning_rate * self.regularization) * before
         user += delta
         return UserStep(before, delta, negatives)
 
     @staticmethod
-    def item_steps(interaction: Interaction, step: UserStep | None) -> list[ItemStep]:
-        """The item halves of an interaction whose user half was ``step`` (None: not run)."""
-        user_vec, origin = None if step is None else step.user_vec, interaction.origin
-        steps = [ItemStep(interaction.item_id, interaction.ts, interaction.weight, user_vec,
-                          False, origin)]
-        if step is not None:
-            steps += [ItemStep(negative, interaction.ts, interaction.weight, user_vec, True,
-                               origin) for negative in step.negatives]
-        return steps
+    def item_step(interaction: Interaction, step: UserStep | None) -> ItemStep:
+        """The item half of an interaction whose user half was ``step`` (None: not run)."""
+        return ItemStep(interaction.item_id, interaction.ts, interaction.weight,
+                        None if step is None else step.user_vec, interaction.origin)
 
     def take_item_steps(self) -> list[ItemStep]:
         """The item steps deferred since the last call, oldest first (``defer_item_steps``)."""
         steps, self._deferred = self._deferred, []
         return steps
 
-    def apply_item_step(self, step: ItemStep) -> bool:
-        """Apply one item half; True when the item's vector changed (or was just created).
+    def apply_item_step(self, step: ItemStep) -> list[str]:
+        """Apply an item half; return the items whose vectors changed (or were just created).
 
-        A positive step counts the item, admitting it on its ``min_item_count``-th interaction,
-        restarts its TTL clock and, when both vectors exist, steps it toward ``user_vec``. A
-        negative step pushes an item that (still) has a vector away from ``user_vec``.
+        The step counts the item, admitting it on its ``min_item_count``-th interaction, and
+        restarts its TTL clock. When both vectors exist, it steps the item toward ``user_vec``
+        and pushes ``negatives`` other items drawn uniformly from this model's items away from
+        it (their TTL clocks stay).
         """
         items = self._items
-        item_id, ts = step.item_id, step.ts
+        item_id, ts, user_vec = step.item_id, step.ts, step.user_vec
         self._clock = max(self._clock, ts)
         row = items.index.get(item_id)
-        if step.negative:
-            if row is None or step.user_vec is None:  # expired since it was drawn
-                return False
-            self._step_item(row, step.user_vec, step.weight, 0.0)
-            return True
         if row is None:
             count = self._pending.pop(item_id, (0, ts))[0] + 1
             if count < self.min_item_count:
                 self._pending[item_id] = (count, ts)
-                return False
+                return []
             items.add(item_id, self._initial(item_id), ts)
-            return True  # admitted now; it learns from its next interactions
+            return [item_id]  # admitted now; it learns from its next interactions
         items.last_seen[row] = max(items.last_seen[row], ts)
-        if step.user_vec is None:
-            return False
-        self._step_item(row, step.user_vec, step.weight, 1.0)
-        return True
+        if user_vec is None:
+            return []
+        negatives = self._sample_negatives(item_id, self._item_rng)
+        self._step_item(row, user_vec, step.weight, 1.0)
+        for negative in negatives:
+            self._step_item(negative, user_vec, step.weight, 0.0)
+        return [item_id, *(items.ids[r] for r in negatives)]
 
     # -- vectors, for retrieval, ranking features and stores --------------------------------
 
@@ -389,20 +389,21 @@ class OnlineMF(Recommender):
         rng = np.random.default_rng([self.seed, zlib.crc32(key.encode())])
         return rng.normal(0.0, _INIT_STD, self.n_factors).astype(np.float32)
 
-    def _sample_negatives(self, positive: str) -> tuple[str, ...]:
-        """``negatives`` items drawn uniformly, with replacement, from all but the positive."""
+    def _sample_negatives(self, positive: str, rng: random.Random) -> list[int]:
+        """Rows of ``negatives`` items drawn uniformly, with replacement, from all but the
+        positive."""
         skip = self._items.index.get(positive)
         others = len(self._items) - (skip is not None)
         if others <= 0:
-            return ()
-        ids, randrange = self._items.ids, self._rng.randrange
+            return []
+        randrange = rng.randrange
         drawn = []
         for _ in range(self.negatives):
             row = randrange(others)
             if skip is not None and row >= skip:  # rows past the positive's shift up by one
                 row += 1
-            drawn.append(ids[row])
-        return tuple(drawn)
+            drawn.append(row)
+        return drawn
 
     def _step_item(self, row: int, user_vec: np.ndarray, weight: float, target: float) -> None:
         item = self._items.matrix[row]

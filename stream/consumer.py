@@ -153,20 +153,31 @@ class BatchConsumerService(Service):
     async def _consume(self) -> None:
         assert self.consumer is not None and self.ingestor is not None
         timeout_ms = int(self.settings.batch_max_age_s * 1000)
+        steps_topic = self.settings.topic_item_steps
         while not self.should_stop:
-            fetched = await self.consumer.getmany(timeout_ms=timeout_ms,
-                                                  max_records=self.settings.batch_size)
+            # Item steps first: behind a backlog of events (a replay, a restart) they would
+            # otherwise wait for it to drain, and the user shards would learn without the item
+            # vectors the steps make. aiokafka drains its buffer partition by partition.
+            step_partitions = [tp for tp in self.consumer.assignment()
+                               if tp.topic == steps_topic]
+            fetched = {}
+            if step_partitions:
+                fetched = await self.consumer.getmany(*step_partitions, timeout_ms=0,
+                                                      max_records=self.settings.batch_size)
+            more = await self.consumer.getmany(timeout_ms=0 if fetched else timeout_ms,
+                                               max_records=self.settings.batch_size)
+            for tp, messages in more.items():
+                fetched.setdefault(tp, []).extend(messages)
             if not fetched:
                 if self.learner is not None:  # quiet: still broadcast the changed vectors
                     await self._retrying(self.learner.idle)
                 continue
             records = [_record(m) for messages in fetched.values() for m in messages]
-            steps_topic = self.settings.topic_item_steps
             events = [r for r in records if r.topic != steps_topic]
             decoded = await self._retrying(lambda: self.ingestor.process(events))
             if self.learner is not None:
                 steps = [r for r in records if r.topic == steps_topic]
-                caught_up = len(records) < self.settings.batch_size
+                caught_up = sum(len(m) for m in more.values()) < self.settings.batch_size
                 self.learned += await self._retrying(
                     lambda: self.learner.learn(decoded, caught_up, steps))
             self.batches += 1

@@ -32,6 +32,7 @@ is below the watermark recorded for its topic and source partition.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -53,8 +54,10 @@ class StepMessage:
     steps: list[ItemStep]  # each with origin (topic, offset) of its event
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def partition_of(item_id: str, partitions: int) -> int:
-    """The item's partition: Kafka's default partitioner on the item id as key."""
+    """The item's partition: Kafka's default partitioner on the item id as key (cached: the
+    pure-Python murmur2 costs more than the rest of routing a step)."""
     return (murmur2(item_id.encode()) & 0x7FFFFFFF) % partitions
 
 
@@ -67,19 +70,32 @@ def route(steps: Iterable[ItemStep], partitions: int) -> dict[int, list[ItemStep
 
 
 def encode(source: int, watermark: Mapping[str, int], steps: Iterable[ItemStep]) -> bytes:
-    """A compact JSON message; user vectors travel as base64 of packed float32."""
-    rows = [[*s.origin, s.item_id, s.ts, s.weight, int(s.negative),  # type: ignore[misc]
-             None if s.user_vec is None else base64.b64encode(pack(s.user_vec)).decode()]
-            for s in steps]
-    return json.dumps({"src": source, "wm": dict(watermark), "steps": rows},
+    """A compact JSON message; user vectors travel as the rows of one base64 float32 matrix
+    (each distinct vector once) that the steps refer to by index."""
+    rows: dict[int, int] = {}  # id of a user vector -> its row
+    vectors: list[np.ndarray] = []
+    doc_steps = []
+    for s in steps:
+        row = -1
+        if s.user_vec is not None:
+            row = rows.get(id(s.user_vec), -1)
+            if row < 0:
+                row = rows[id(s.user_vec)] = len(vectors)
+                vectors.append(s.user_vec)
+        doc_steps.append([*s.origin, s.item_id, s.ts, s.weight, row])  # type: ignore[misc]
+    matrix = pack(np.concatenate(vectors)) if vectors else b""
+    return json.dumps({"src": source, "wm": dict(watermark), "dim": len(vectors[0]) if vectors
+                       else 0, "vecs": base64.b64encode(matrix).decode(), "steps": doc_steps},
                       separators=(",", ":")).encode()
 
 
 def decode(value: bytes) -> StepMessage:
     doc = json.loads(value)
-    steps = [ItemStep(item, ts, weight, None if vec is None else unpack(base64.b64decode(vec)),
-                      bool(neg), (topic, offset))
-             for topic, offset, item, ts, weight, neg, vec in doc["steps"]]
+    dim = doc["dim"]
+    vectors = unpack(base64.b64decode(doc["vecs"])).reshape(-1, dim) if dim else None
+    steps = [ItemStep(item, ts, weight, None if row < 0 else vectors[row],  # type: ignore[index]
+                      (topic, offset))
+             for topic, offset, item, ts, weight, row in doc["steps"]]
     return StepMessage(doc["src"], doc["wm"], steps)
 
 
@@ -91,8 +107,8 @@ class ItemShard:
     mf: OnlineMF
     offset: int = 0  # next offset of the item-steps partition not applied yet
     watermarks: dict[str, int] = field(default_factory=dict)  # "<topic>:<source>" -> offset
-    applied: int = 0  # positive steps applied: one per interaction of the whole stream
-    negatives: int = 0
+    applied: int = 0  # steps applied: one per interaction of the whole stream
+    negatives: int = 0  # negatives drawn here and pushed away
     duplicates: int = 0
     dirty: set[str] = field(default_factory=set)  # changed since their last broadcast
 
@@ -110,12 +126,10 @@ class ItemShard:
             if offset < self.watermarks.get(f"{topic}:{message.source}", 0):
                 self.duplicates += 1
                 continue
-            if self.mf.apply_item_step(step):
-                self.dirty.add(step.item_id)
-            if step.negative:
-                self.negatives += 1
-            else:
-                self.applied += 1
+            changed = self.mf.apply_item_step(step)
+            self.dirty.update(changed)
+            self.negatives += max(len(changed) - 1, 0)  # the item's own is first
+            self.applied += 1
             applied += 1
         for topic, offset in message.watermark.items():
             key = f"{topic}:{message.source}"

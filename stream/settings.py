@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     min_item_count: int = Field(2, ge=1, le=1_000_000)
     # An item's owner broadcasts (and stores) the vectors it changed at most this often: an item
     # vector moves little per event, and every broadcast message costs every worker a read.
-    item_vector_publish_s: float = Field(0.5, gt=0, le=60)
+    item_vector_publish_s: float = Field(1.0, gt=0, le=60)
     # Weather to use where a user's location is unknown or has no series.
     default_location: str | None = None
 

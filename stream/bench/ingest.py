@@ -132,10 +132,13 @@ def _worker_rate(settings: Settings, mode: str, expected: int, interactions: int
         applied = applied_total(ingest_stats(settings, client))
         learned = sum(int(client.hget(keys.learning(p), "learned") or 0)
                       for p in range(settings.partitions))
+        # Learning is done when the item shards have applied every interaction's item step too.
+        steps = sum(int(client.hget(keys.item_learning(p), "applied") or 0)
+                    for p in range(settings.partitions))
         last = time.perf_counter()
         if not first and applied > 0:
             first.append((last, applied))
-        return applied >= expected and learned >= interactions
+        return applied >= expected and learned >= interactions and steps >= interactions
 
     try:
         wait_for(done, [worker], f"the {mode} worker draining {expected:,} events", timeout_s,

@@ -59,11 +59,10 @@ def test_mf_learn_one_is_the_user_half_then_the_item_halves():
     step = split.learn_user_side(interaction, split.item_vector("a"))
     assert step.negatives == ("b",)
     assert step.user_vec == pytest.approx([1.0, 0.0])  # the vector before the step
-    positive, negative = split.item_steps(interaction, step)
-    assert (positive.item_id, positive.negative, negative.item_id, negative.negative) == (
-        "a", False, "b", True)
-    assert positive.weight == negative.weight == 3.0
-    assert split.apply_item_step(positive) and split.apply_item_step(negative)
+    item_step = split.item_step(interaction, step)
+    assert (item_step.item_id, item_step.weight) == ("a", 3.0)
+    # The item side draws its own negative: with two items, b again.
+    assert split.apply_item_step(item_step) == ["a", "b"]
 
     for user_or_item, get in [("u", "user_vector"), ("a", "item_vector"), ("b", "item_vector")]:
         assert getattr(split, get)(user_or_item) == pytest.approx(
@@ -83,8 +82,8 @@ def test_deferred_item_steps_learn_what_one_model_learns_when_routed_and_broadca
         whole.learn_one(interaction)
         users.learn_one(interaction)
         for step in users.take_item_steps():
-            if owner.apply_item_step(step):
-                users.set_item_vector(step.item_id, owner.item_vector(step.item_id), step.ts)
+            for item in owner.apply_item_step(step):
+                users.set_item_vector(item, owner.item_vector(item), owner.item_last_seen(item))
     assert users.take_item_steps() == []
     assert sorted(users.item_ids()) == sorted(whole.item_ids()) == sorted(owner.item_ids())
     for item in whole.item_ids():
@@ -98,7 +97,7 @@ def test_a_deferred_model_admits_items_only_by_broadcast():
     users.learn_one(Interaction("u", "a", ts=1.0))
     assert users.item_ids() == [] and users.user_vector("u") is None
     [step] = users.take_item_steps()
-    assert (step.item_id, step.user_vec, step.negative) == ("a", None, False)
+    assert (step.item_id, step.user_vec) == ("a", None)
     users.set_item_vector("a", np.array([0.5, 0.5], dtype=np.float32))
     users.drop_item("a")
     assert users.item_ids() == []

@@ -1,0 +1,77 @@
+"""Item steps: routed by item, encoded compactly, applied once by the item's shard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.embeddings import ItemStep
+from stream.item_steps import ItemShard, decode, encode, partition_of, route
+
+
+def step(item: str, offset: int, vec: np.ndarray | None, topic: str = "clicks") -> ItemStep:
+    return ItemStep(item, ts=float(offset), weight=1.0, user_vec=vec, origin=(topic, offset))
+
+
+def shard() -> ItemShard:
+    return ItemShard.new(0, n_factors=2, min_item_count=1, ttl_s=None)
+
+
+def test_a_message_round_trips_and_carries_each_user_vector_once():
+    u = np.array([0.25, -1.5], dtype=np.float32)
+    steps = [step("a", 7, u), step("b", 8, u), step("c", 9, None)]
+    message = decode(encode(3, {"clicks": 10}, steps))
+    assert (message.source, message.watermark) == (3, {"clicks": 10})
+    assert [(s.item_id, s.origin) for s in message.steps] == [
+        ("a", ("clicks", 7)), ("b", ("clicks", 8)), ("c", ("clicks", 9))]
+    assert message.steps[0].user_vec.tolist() == message.steps[1].user_vec.tolist() == [0.25, -1.5]
+    assert message.steps[2].user_vec is None
+    assert encode(3, {}, steps).count(b'"vecs":"') == 1
+
+
+def test_steps_go_to_their_items_partition_as_kafka_would_key_them():
+    steps = [step(f"item{n}", n, None) for n in range(100)]
+    routed = route(steps, 4)
+    assert len(routed) == 4 and sum(len(v) for v in routed.values()) == 100
+    for partition, targeted in routed.items():
+        assert {partition_of(s.item_id, 4) for s in targeted} == {partition}
+    assert partition_of("item1", 4) == partition_of("item1", 4)
+    # Kafka's murmur2 of the key b"item1" (aiokafka's DefaultPartitioner gives the same).
+    from aiokafka.partitioner import DefaultPartitioner
+    assert partition_of("item1", 4) == DefaultPartitioner()(b"item1", [0, 1, 2, 3], [0, 1, 2, 3])
+
+
+def test_a_replayed_message_applies_only_the_steps_not_applied_before():
+    u = np.ones(2, dtype=np.float32)
+    item_shard = shard()
+    # The source's first run: events 0-4 then 5-9, each message with the watermark after it.
+    item_shard.apply(decode(encode(0, {"clicks": 5}, [step("a", n, u) for n in range(5)])))
+    item_shard.apply(decode(encode(0, {"clicks": 10}, [step("a", n, u) for n in range(5, 10)])))
+    # It crashed, restored a snapshot covering events below 3, and replays 3-11 in one batch.
+    replayed = decode(encode(0, {"clicks": 12}, [step("a", n, u) for n in range(3, 12)]))
+    assert item_shard.apply(replayed) == 2  # only events 10 and 11 are new
+    assert (item_shard.applied, item_shard.duplicates) == (12, 7)
+    # Another source's steps are judged by that source's watermark alone.
+    assert item_shard.apply(decode(encode(1, {"clicks": 1}, [step("a", 0, u)]))) == 1
+
+
+def test_a_step_held_back_by_an_open_basket_is_not_taken_for_a_replay():
+    """Event 4 opened a basket: the first message's watermark stops at 4, so its step, sent
+    with the next message, still applies."""
+    u = np.ones(2, dtype=np.float32)
+    item_shard = shard()
+    item_shard.apply(decode(encode(0, {"clicks": 4}, [step("a", n, u) for n in range(4)])))
+    later = decode(encode(0, {"clicks": 6}, [step("a", 4, u), step("a", 5, u)]))
+    assert item_shard.apply(later) == 2
+    assert item_shard.applied == 6 and item_shard.duplicates == 0
+
+
+def test_changed_items_are_taken_once_for_the_broadcast():
+    item_shard = shard()
+    u = np.array([1.0, 0.0], dtype=np.float32)
+    item_shard.apply(decode(encode(0, {"clicks": 2}, [step("a", 0, None), step("a", 1, u)])))
+    changed = item_shard.take_dirty()
+    assert list(changed) == ["a"]
+    vec, last_seen = changed["a"]
+    assert last_seen == pytest.approx(1.0) and vec.shape == (2,)
+    assert item_shard.take_dirty() == {}
