@@ -107,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     freshness = bench_kinds.add_parser("freshness", help="click-to-Redis latency under load")
     freshness.add_argument("--rate", type=float, default=5000)
     freshness.add_argument("--seconds", type=float, default=30)
+    freshness.add_argument("--workers", type=int, default=1)
     freshness.add_argument("--json", dest="json_file", type=Path, default=None)
     freshness.set_defaults(run=_bench_freshness)
     memory = bench_kinds.add_parser("memory", help="Redis bytes per user and per item")
@@ -222,7 +223,8 @@ def _bench_ingest(settings: Settings, args: argparse.Namespace) -> int:
 def _bench_freshness(settings: Settings, args: argparse.Namespace) -> int:
     from stream.bench.freshness import format_report, run_freshness_bench
 
-    report = run_freshness_bench(settings, rate=args.rate, seconds=args.seconds)
+    report = run_freshness_bench(settings, rate=args.rate, seconds=args.seconds,
+                                 workers=args.workers)
     print(format_report(report))
     _save(args.json_file, report)
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -47,6 +48,8 @@ TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, asyncio.T
              KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError,
              RequestTimedOutError, NotLeaderForPartitionError)
 MAX_BACKOFF_S = 5.0
+# A batch slower than this delays every event behind it past the freshness budget: say so.
+SLOW_BATCH_S = 0.25
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):
@@ -172,14 +175,21 @@ class BatchConsumerService(Service):
                 if self.learner is not None:  # quiet: still broadcast the changed vectors
                     await self._retrying(self.learner.idle)
                 continue
+            started = time.perf_counter()
             records = [_record(m) for messages in fetched.values() for m in messages]
             events = [r for r in records if r.topic != steps_topic]
             decoded = await self._retrying(lambda: self.ingestor.process(events))
+            ingested = time.perf_counter()
             if self.learner is not None:
                 steps = [r for r in records if r.topic == steps_topic]
                 caught_up = sum(len(m) for m in more.values()) < self.settings.batch_size
                 self.learned += await self._retrying(
                     lambda: self.learner.learn(decoded, caught_up, steps))
+            if time.perf_counter() - started > SLOW_BATCH_S:
+                log.warning("slow batch: %d records (%d item-step messages) took %.0f ms: "
+                            "state %.0f ms, learning %.0f ms", len(records),
+                            len(records) - len(events), 1000 * (time.perf_counter() - started),
+                            1000 * (ingested - started), 1000 * (time.perf_counter() - ingested))
             self.batches += 1
             self.records += len(records)
             await self._commit(fetched)

@@ -39,7 +39,7 @@ from stream import item_steps
 from stream.broadcast import encode_vector
 from stream.interactions import InteractionBuilder, Weather
 from stream.item_steps import ItemShard
-from stream.schemas import ClickEvent, Impression, PurchaseEvent
+from stream.schemas import ClickEvent, Impression, PurchaseEvent, UserProfile
 from stream.settings import Settings
 from stream.snapshots import SnapshotCodec, SnapshotRejected
 from stream.state import Decoded, Keys, Record
@@ -156,6 +156,10 @@ class Learner:
         self.item_table: dict[str, tuple[np.ndarray, float]] = {}
         self.context = InteractionBuilder(default_location=settings.default_location)
         self._weather_loaded: dict[str, float] = {}  # location -> last report's ts_ms read
+        # Users whose profile had no location when read. Profiles are keyed by user, so the
+        # later ones of this worker's users come through its own batches (and update the
+        # builder); the set is cleared when partitions move.
+        self._unplaced: set[str] = set()
         self._last_snapshot = time.monotonic()
         self._last_publish = time.monotonic()
         self.topics = (settings.topic_clicks, settings.topic_purchases,
@@ -183,6 +187,7 @@ class Learner:
 
     async def _assign(self, partitions: Sequence[int]) -> dict[tuple[str, int], int]:
         covered: dict[tuple[str, int], int] = {}
+        self._unplaced.clear()  # another worker may have read profiles of these users
         for partition in partitions:
             if partition not in self.shards:
                 shard = self.shards[partition] = await self._restore(partition)
@@ -255,6 +260,7 @@ class Learner:
     async def _snapshot_all(self) -> None:
         # A snapshot must not cover events whose item steps were never delivered.
         await self._flush_outbox()
+        started = time.perf_counter()
         for shard in list(self.shards.values()):
             users = shard.expire()  # bounded state: the snapshot cadence is often enough
             if users:
@@ -266,6 +272,8 @@ class Learner:
                 log.info("item shard %d expired %d items", item_shard.partition, len(items))
             await self._snapshot_items(item_shard)
         self._last_snapshot = time.monotonic()
+        log.info("snapshot of %d shards and %d item shards took %.0f ms", len(self.shards),
+                 len(self.item_shards), 1000 * (time.perf_counter() - started))
 
     # --- the broadcast ------------------------------------------------------------------------
     async def receive(self, changes: Sequence[tuple[str, tuple[np.ndarray, float] | None]]
@@ -322,6 +330,10 @@ class Learner:
         advance: dict[tuple[int, str], int] = {}
         for decoded in batch:
             record = decoded.record
+            if isinstance(decoded.event, UserProfile):  # this worker's users' newer locations
+                self.context.feed(decoded.event)
+                self._unplaced.discard(decoded.event.user_id)
+                continue
             shard = self.shards.get(record.partition)
             if record.topic not in self.topics or shard is None:
                 continue
@@ -364,6 +376,11 @@ class Learner:
         # A batch holds several topics of one partition: replay them in event time, so an
         # impression precedes the clicks on it (a stable sort keeps each topic's order).
         todo.sort(key=lambda entry: entry[2].ts)
+        # An open basket is learned once its shard's stream moves on, in this batch: its users'
+        # vectors change now, though they were fed (and touched) in an earlier one.
+        for shard, _, _ in todo:
+            if shard.partition not in touched:
+                touched[shard.partition] = {i.user_id for i in shard.evaluator.open_basket}
         learned = 0
         for shard, record, event in todo:
             if isinstance(event, Impression):
@@ -421,7 +438,7 @@ class Learner:
                             ) -> None:
         """Users' locations, weather histories and catalogue facts the batch needs, from Redis."""
         unplaced = list({e.user_id for e in events if not e.location}
-                        - self.context.user_locations.keys())
+                        - self.context.user_locations.keys() - self._unplaced)
         if unplaced:  # the user's location from their profile (the users topic, via Redis)
             pipe = self.client.pipeline(transaction=False)
             for user_id in unplaced:
@@ -429,6 +446,8 @@ class Learner:
             for user_id, location in zip(unplaced, await pipe.execute(), strict=True):
                 if location:
                     self.context.user_locations[user_id] = location.decode()
+                else:
+                    self._unplaced.add(user_id)
         locations = ({self.context.location_of(e.user_id, e.location) for e in events}
                      | {self.settings.default_location}) - {None}
         if locations:  # the reports not read yet, for every location of the batch at once
