@@ -48,8 +48,8 @@ TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, asyncio.T
              KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError,
              RequestTimedOutError, NotLeaderForPartitionError)
 MAX_BACKOFF_S = 5.0
-# A batch slower than this delays every event behind it past the freshness budget: say so.
-SLOW_BATCH_S = 0.25
+# A batch slower than the freshness budget delays every event behind it past it: say so.
+SLOW_BATCH_S = 1.0
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):
