@@ -1,6 +1,8 @@
 """`recstream bench memory`: Redis bytes per user and per item, at a given number of users.
 
-A synthetic shop with ``users`` users is replayed through a real worker (state and learning on);
+A synthetic shop is replayed through a real worker (state and learning on) until ``users``
+distinct users have clicked or bought (its customer base is twice that: in a shop many
+registered users are idle, and their profiles are counted in the growth figure);
 then Redis' own ``MEMORY USAGE`` is summed over each sampled user's keys (summary hash, recent
 items, purchased set, profile, embedding) and each sampled item's keys (counters, catalogue
 entry, embeddings), and the server's used memory is read before and after.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from itertools import islice
+from collections.abc import Iterable
 from typing import Any
 
 from stream.bench.ingest import _clean_up
@@ -19,6 +21,7 @@ from stream.fleet import WorkerProcess, wait_for
 from stream.inspect import applied_total, ingest_stats
 from stream.redis_clients import sync_redis
 from stream.producer import EventProducer
+from stream.schemas import ClickEvent, Event, PurchaseEvent
 from stream.settings import Settings
 from stream.sources import open_source
 from stream.state import Keys
@@ -31,8 +34,8 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
     ensure_topics(settings)
     client = sync_redis(settings)
     keys = Keys(settings.key_prefix)
-    stream = list(islice(open_source("synthetic", None, seed=3, users=users, items=items,
-                                     days=60, events=events or 8 * users), 20 * users))
+    stream = _until_active(open_source("synthetic", None, seed=3, users=2 * users, items=items,
+                                       days=60, events=events or 20 * users), users)
     used_before = client.info("memory")["used_memory"]
     worker = WorkerProcess(settings, settings.state_dir / "bench-memory-worker.log")
     try:
@@ -66,6 +69,19 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
         "redis_used_memory_growth_bytes": used_after - used_before,
         "growth_per_user_bytes": round((used_after - used_before) / max(len(user_ids), 1), 1),
     }
+
+
+def _until_active(source: Iterable[Event], users: int) -> list[Event]:
+    """The source's events up to the one that brings the ``users``-th distinct active user."""
+    stream: list[Event] = []
+    active: set[str] = set()
+    for event in source:
+        stream.append(event)
+        if isinstance(event, (ClickEvent, PurchaseEvent)):
+            active.add(event.user_id)
+            if len(active) >= users:
+                return stream
+    raise ValueError(f"the synthetic shop reached only {len(active):,} active users")
 
 
 def _mean_bytes(client: Any, groups: list[list[str]]) -> float:
