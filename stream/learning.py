@@ -18,8 +18,10 @@ learned per user shard from its users' sessions (what a session saw is on the us
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,6 +49,7 @@ from stream.state import Decoded, Keys, Record
 log = logging.getLogger(__name__)
 SYSTEM = "recstream"
 # Binary-safe: vectors travel as arguments, the TTL (seconds) last.
+UNCATALOGUED_RECHECK_S = 60.0
 _SET_WITH_TTL = """
 local ttl = ARGV[#ARGV]
 for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ttl) end
@@ -160,7 +163,12 @@ class Learner:
         # later ones of this worker's users come through its own batches (and update the
         # builder); the set is cleared when partitions move.
         self._unplaced: set[str] = set()
-        self._last_snapshot = time.monotonic()
+        # Items without a catalogue entry when read, and when: asked again after a while (an
+        # item's entry is ingested by the owner of its partition, maybe another worker).
+        self._uncatalogued: dict[str, float] = {}
+        # When each shard ("user" or "items", partition) was last snapshotted: one is taken per
+        # batch at most, the most overdue, so the pauses spread instead of piling up.
+        self._snapshot_at: dict[tuple[str, int], float] = {}
         self._last_publish = time.monotonic()
         self.topics = (settings.topic_clicks, settings.topic_purchases,
                        settings.topic_impressions)
@@ -171,6 +179,7 @@ class Learner:
         # the shards at a time.
         self._lock = asyncio.Lock()
         self._curve_points: dict[int, int] = {}
+        self._gc = _FrozenHeap()
         self._set_vectors = client.register_script(_SET_WITH_TTL)
 
     async def start(self) -> None:
@@ -197,6 +206,9 @@ class Learner:
                     shard.embeddings.set_item_vector(item, vec, last_seen)
             if partition not in self.item_shards:
                 self.item_shards[partition] = await self._restore_items(partition)
+            for kind in ("user", "items"):  # a random phase: workers' snapshots do not align
+                self._snapshot_at.setdefault((kind, partition), time.monotonic() - random.uniform(
+                    0, self.settings.snapshot_every_s))
             for topic in self.topics:
                 covered[(topic, partition)] = self.shards[partition].offsets.get(topic, 0)
             covered[(self.settings.topic_item_steps, partition)] = (
@@ -210,12 +222,12 @@ class Learner:
     async def _revoke(self, partitions: Sequence[int]) -> None:
         await self._flush_outbox()
         for partition in partitions:
-            shard = self.shards.pop(partition, None)
-            if shard is not None:
-                await self._snapshot(shard)
-            item_shard = self.item_shards.pop(partition, None)
-            if item_shard is not None:
-                await self._snapshot_items(item_shard)
+            for kind in ("user", "items"):
+                if (kind, partition) in self._snapshot_at:
+                    await self._snapshot(kind, partition)
+                    del self._snapshot_at[(kind, partition)]
+            self.shards.pop(partition, None)
+            self.item_shards.pop(partition, None)
 
     async def _load(self, key: str, what: str) -> Any | None:
         """A verified snapshot, or None (none yet, or refused: never unpickled)."""
@@ -246,34 +258,42 @@ class Learner:
                  shard.applied, shard.offset)
         return shard
 
-    async def _snapshot(self, shard: Shard) -> None:
-        await self.client.set(self.keys.snapshot(shard.partition), self.codec.encode(shard))
+    async def _snapshot(self, kind: str, partition: int) -> None:
+        """Expire what the shard's TTL allows (bounded state), then store its signed snapshot.
 
-    async def _snapshot_items(self, shard: ItemShard) -> None:
-        # Its unpublished changes go with it (``dirty``): the next owner broadcasts them.
-        await self.client.set(self.keys.item_snapshot(shard.partition), self.codec.encode(shard))
+        The caller has delivered the outbox: a snapshot must not cover events whose item steps
+        were never sent. An item shard's unpublished changes go with it (``dirty``).
+        """
+        shard: Shard | ItemShard
+        if kind == "user":
+            shard = self.shards[partition]
+            if users := shard.expire():
+                log.info("shard %d expired %d users", partition, users)
+            key = self.keys.snapshot(partition)
+        else:
+            shard = self.item_shards[partition]
+            if items := shard.expire():
+                log.info("item shard %d expired %d items", partition, len(items))
+            key = self.keys.item_snapshot(partition)
+        started = time.perf_counter()
+        await self.client.set(key, self.codec.encode(shard))
+        self._snapshot_at[(kind, partition)] = time.monotonic()
+        log.debug("%s shard %d snapshotted in %.0f ms", kind, partition,
+                  1000 * (time.perf_counter() - started))
 
     async def snapshot_all(self) -> None:
         async with self._lock:
-            await self._snapshot_all()
+            await self._flush_outbox()
+            for kind, partition in list(self._snapshot_at):
+                await self._snapshot(kind, partition)
 
-    async def _snapshot_all(self) -> None:
-        # A snapshot must not cover events whose item steps were never delivered.
-        await self._flush_outbox()
-        started = time.perf_counter()
-        for shard in list(self.shards.values()):
-            users = shard.expire()  # bounded state: the snapshot cadence is often enough
-            if users:
-                log.info("shard %d expired %d users", shard.partition, users)
-            await self._snapshot(shard)
-        for item_shard in list(self.item_shards.values()):
-            items = item_shard.expire()
-            if items:
-                log.info("item shard %d expired %d items", item_shard.partition, len(items))
-            await self._snapshot_items(item_shard)
-        self._last_snapshot = time.monotonic()
-        log.info("snapshot of %d shards and %d item shards took %.0f ms", len(self.shards),
-                 len(self.item_shards), 1000 * (time.perf_counter() - started))
+    async def _snapshot_due(self) -> None:
+        """Snapshot the most overdue shard, if one is due (at most one per batch)."""
+        if not self._snapshot_at:
+            return
+        (kind, partition), at = min(self._snapshot_at.items(), key=lambda entry: entry[1])
+        if time.monotonic() - at >= self.settings.snapshot_every_s:
+            await self._snapshot(kind, partition)
 
     # --- the broadcast ------------------------------------------------------------------------
     async def receive(self, changes: Sequence[tuple[str, tuple[np.ndarray, float] | None]]
@@ -306,8 +326,8 @@ class Learner:
             self._apply_steps(steps)
             learned = await self._learn(batch, caught_up)
             await self._publish_items()
-            if time.monotonic() - self._last_snapshot > self.settings.snapshot_every_s:
-                await self._snapshot_all()
+            await self._snapshot_due()
+            self._gc.tick()
             return learned
 
     async def idle(self) -> None:
@@ -463,8 +483,11 @@ class Learner:
                                              Weather(fields["condition"], fields["temp_c"]))
                 if rows:
                     self._weather_loaded[location] = rows[-1][1]
-        missing = list({e.item_id for e in events if not isinstance(e, Impression)}
-                       - self.context.items.keys())
+        now = time.monotonic()
+        missing = [item for item in {e.item_id for e in events if not isinstance(e, Impression)}
+                   - self.context.items.keys()
+                   if now - self._uncatalogued.get(item, -UNCATALOGUED_RECHECK_S)
+                   >= UNCATALOGUED_RECHECK_S]
         if missing:
             pipe = self.client.pipeline(transaction=False)
             for item_id in missing:
@@ -477,6 +500,9 @@ class Learner:
                     # The models score candidates by bare id: they need the catalogue too.
                     for shard in self.shards.values():
                         shard.model.observe_item(info)
+                    self._uncatalogued.pop(item_id, None)
+                else:
+                    self._uncatalogued[item_id] = now
 
     async def _export(self, touched: dict[int, set[str]]) -> None:
         """Figures per shard and the touched users' embeddings, one pipeline per batch."""
@@ -500,3 +526,30 @@ class Learner:
             await self._set_vectors(keys=list(vectors), client=pipe,
                                     args=[*vectors.values(), int(self.settings.state_ttl_s)])
         await pipe.execute()
+
+
+class _FrozenHeap:
+    """Keeps Python's cycle collector off the shards' long-lived objects.
+
+    The shards are millions of long-lived objects (counters, profiles, hashed weights) without
+    reference cycles. Under load Python's full collection walked them all every 2 to 5 s
+    (~100 ms each, a latency spike each time, freeing nothing). Every ``freeze_every_s`` what
+    exists is frozen (left to reference counting; the collector walks only what is newer), and
+    every ``collect_every_s`` one full collection reclaims any cycles frozen meanwhile.
+    """
+
+    def __init__(self, freeze_every_s: float = 5.0, collect_every_s: float = 600.0) -> None:
+        self.freeze_every_s = freeze_every_s
+        self.collect_every_s = collect_every_s
+        self._frozen_at = self._collected_at = time.monotonic()
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self._collected_at > self.collect_every_s:
+            gc.unfreeze()
+            gc.collect()
+            self._collected_at = now
+        if now - self._frozen_at > self.freeze_every_s:
+            gc.freeze()
+            self._frozen_at = now
+

@@ -110,10 +110,14 @@ class LocalStack:
         data = self.state_dir / "redis"
         data.mkdir(parents=True, exist_ok=True)
         # Append-only with a per-second fsync: state survives a stack restart at little cost,
-        # and Kafka offsets stored beside the state stay consistent with it.
+        # and Kafka offsets stored beside the state stay consistent with it. The log is
+        # rewritten (a fork that copies the whole dataset, ~2 s of a core on this machine) only
+        # once it has grown by 1 GB and doubled: shard snapshots alone add tens of MB a minute,
+        # and at Redis' 64 MB default a rewrite every minute or two stalled the workers.
         args = [
             binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data),
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--auto-aof-rewrite-min-size", "1gb", "--auto-aof-rewrite-percentage", "100",
             "--protected-mode", "yes",
         ]
         self._spawn("redis", args)
