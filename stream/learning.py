@@ -41,7 +41,7 @@ from stream import item_steps
 from stream.broadcast import encode_vector
 from stream.interactions import InteractionBuilder, Weather
 from stream.item_steps import ItemShard
-from stream.schemas import ClickEvent, Impression, PurchaseEvent, UserProfile
+from stream.schemas import ClickEvent, Impression, ItemUpsert, PurchaseEvent, UserProfile
 from stream.settings import Settings
 from stream.snapshots import SnapshotCodec, SnapshotRejected
 from stream.state import Decoded, Keys, Record
@@ -354,6 +354,9 @@ class Learner:
                 self.context.feed(decoded.event)
                 self._unplaced.discard(decoded.event.user_id)
                 continue
+            if isinstance(decoded.event, ItemUpsert):  # catalogue entries this worker ingests
+                self._catalogue(self.context.feed(decoded.event))  # type: ignore[arg-type]
+                continue
             shard = self.shards.get(record.partition)
             if record.topic not in self.topics or shard is None:
                 continue
@@ -494,15 +497,18 @@ class Learner:
                 pipe.hmget(self.keys.item_meta(item_id), "category", "price")
             for item_id, (category, price) in zip(missing, await pipe.execute(), strict=True):
                 if category is not None or price is not None:
-                    info = ItemInfo(item_id, category=category.decode() if category else None,
-                                    price=float(price) if price else None)
-                    self.context.items[item_id] = info
-                    # The models score candidates by bare id: they need the catalogue too.
-                    for shard in self.shards.values():
-                        shard.model.observe_item(info)
-                    self._uncatalogued.pop(item_id, None)
+                    self.context.items[item_id] = info = ItemInfo(
+                        item_id, category=category.decode() if category else None,
+                        price=float(price) if price else None)
+                    self._catalogue(info)
                 else:
                     self._uncatalogued[item_id] = now
+
+    def _catalogue(self, info: ItemInfo) -> None:
+        """A catalogue entry for every shard: the models score candidates by bare id."""
+        self._uncatalogued.pop(info.item_id, None)
+        for shard in self.shards.values():
+            shard.model.observe_item(info)
 
     async def _export(self, touched: dict[int, set[str]]) -> None:
         """Figures per shard and the touched users' embeddings, one pipeline per batch."""
