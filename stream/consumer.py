@@ -182,7 +182,7 @@ class BatchConsumerService(Service):
             ingested = time.perf_counter()
             if self.learner is not None:
                 steps = [r for r in records if r.topic == steps_topic]
-                caught_up = sum(len(m) for m in more.values()) < self.settings.batch_size
+                caught_up = self._caught_up(more)
                 self.learned += await self._retrying(
                     lambda: self.learner.learn(decoded, caught_up, steps))
             if time.perf_counter() - started > SLOW_BATCH_S:
@@ -193,6 +193,22 @@ class BatchConsumerService(Service):
             self.batches += 1
             self.records += len(records)
             await self._commit(fetched)
+
+    def _caught_up(self, events: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
+        """Whether the events fetched reach the end of their partitions (their highwater).
+
+        The learner then closes open baskets at once. Judged from the fetch, not from the batch
+        size: a fetch that returns early (item steps came first) is not the end of a backlog.
+        With no events fetched, the loop's idle path closes baskets once nothing comes at all.
+        """
+        assert self.consumer is not None
+        if not events:
+            return False
+        for tp, messages in events.items():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None or messages[-1].offset + 1 < highwater:
+                return False
+        return True
 
     @Service.task
     async def _follow_item_vectors(self) -> None:
