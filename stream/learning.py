@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 SYSTEM = "recstream"
 # Binary-safe: vectors travel as arguments, the TTL (seconds) last.
 UNCATALOGUED_RECHECK_S = 60.0
+_FUNNEL = {Impression: 0, ClickEvent: 1, PurchaseEvent: 2}
 _SET_WITH_TTL = """
 local ttl = ARGV[#ARGV]
 for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ttl) end
@@ -397,8 +398,10 @@ class Learner:
                                              ClickEvent | PurchaseEvent | Impression]],
                       touched: dict[int, set[str]]) -> int:
         # A batch holds several topics of one partition: replay them in event time, so an
-        # impression precedes the clicks on it (a stable sort keeps each topic's order).
-        todo.sort(key=lambda entry: entry[2].ts)
+        # impression precedes the clicks on it (a stable sort keeps each topic's order). At
+        # equal times the funnel's order holds whatever order the topics were fetched in: what
+        # was shown, then clicked, then bought.
+        todo.sort(key=lambda entry: (entry[2].ts, _FUNNEL[type(entry[2])]))
         # An open basket is learned once its shard's stream moves on, in this batch: its users'
         # vectors change now, though they were fed (and touched) in an earlier one.
         for shard, _, _ in todo:
