@@ -187,8 +187,9 @@ class OnlineMF(Recommender):
     # -- the Recommender interface ---------------------------------------------------------
 
     def learn_one(self, interaction: Interaction) -> None:
-        item_vec = self.item_vector(interaction.item_id)
-        step = None if item_vec is None else self.learn_user_side(interaction, item_vec)
+        row = self._items.index.get(interaction.item_id)  # a view: the user half only reads it
+        step = (None if row is None
+                else self.learn_user_side(interaction, self._items.matrix[row]))
         item_step = self.item_step(interaction, step)
         if self.defer_item_steps:
             self._deferred.append(item_step)

@@ -335,7 +335,9 @@ class Learner:
         """Nothing was waiting: close open baskets, deliver what is due."""
         async with self._lock:
             await self._flush_outbox()
-            await self._close_baskets({})
+            touched: dict[int, set[str]] = {}
+            self._close_baskets(touched)
+            await self._deliver(touched)
             await self._publish_items()
 
     def _apply_steps(self, records: Sequence[Record]) -> None:
@@ -373,22 +375,22 @@ class Learner:
         touched: dict[int, set[str]] = {}
         learned = self._learn_events(todo, touched)
         if caught_up:
-            await self._close_baskets(touched)
-        else:
-            for partition in touched:
-                self._queue_steps(self.shards[partition])
-            await self._flush_outbox()
-            await self._export(touched)
+            self._close_baskets(touched)
+        await self._deliver(touched)
         return learned
 
-    async def _close_baskets(self, touched: dict[int, set[str]]) -> None:
-        """Learn every shard's open basket now (nothing more is queued), then send and export
-        what the batch (``touched``: partition -> users) and the baskets changed."""
+    def _close_baskets(self, touched: dict[int, set[str]]) -> None:
+        """Learn every shard's open basket now (nothing more is queued); their users join
+        ``touched`` (partition -> users whose vectors changed)."""
         for shard in self.shards.values():
             basket = shard.evaluator.open_basket
             if basket:
                 shard.evaluator.flush()
                 touched.setdefault(shard.partition, set()).update(i.user_id for i in basket)
+
+    async def _deliver(self, touched: dict[int, set[str]]) -> None:
+        """Send the touched shards' item steps (acknowledged), then export their figures and
+        users' vectors."""
         for partition in touched:
             self._queue_steps(self.shards[partition])
         await self._flush_outbox()
