@@ -23,11 +23,10 @@ the live ids and :meth:`OnlineMF.item_matrix` is a view, ready for retrieval.
 **One writer per key.** A step splits into a user half and an item half, so a stream can apply
 the first on the user's partition and the second on the item's partition:
 
-* user partition: :meth:`OnlineMF.learn_user_side` with the item's vector from the broadcast
-  item table moves the user's vector toward it and away from negatives sampled from that table,
-  and returns the user's vector *before* the step; :meth:`OnlineMF.item_step` turns it into an
-  :class:`ItemStep` (sent also when the item has no vector yet, so its owner counts it for the
-  frequency filter and the TTL).
+* user partition: :meth:`OnlineMF.learn_one` moves the user's vector toward the item's vector
+  (from the broadcast item table) and away from negatives sampled from that table, and records
+  an :class:`ItemStep` holding the user's vector *before* the step (sent also when the item has
+  no vector yet, so its owner counts it for the frequency filter and the TTL).
 * item partition: :meth:`OnlineMF.apply_item_step` on the item's owner steps the item toward the
   user's vector and pushes ``negatives`` items it draws from *its own* items away from it. Each
   side thus draws its own uniform negatives: the item side's come from the items of the
@@ -39,7 +38,9 @@ caller to route (:meth:`OnlineMF.take_item_steps`); its item table is then writt
 :meth:`OnlineMF.set_item_vector` (the broadcast). Without it, :meth:`OnlineMF.learn_one` applies
 the item step at once on the same model, so both halves read the vectors from before the step,
 as a simultaneous SGD step does; the user side and the item side draw from two random streams,
-so the two modes learn the same vectors.
+so the two modes learn the same vectors. Deferred user halves queue until something reads or
+changes the vectors, then run as a few matrix operations per batch (``_run_user_steps``): that is
+where a worker spends its learning time, one event at a time.
 
 >>> model = OnlineMF(n_factors=8, learning_rate=0.1, negatives=1, min_item_count=1, seed=42)
 >>> stream = [("ann", "tea"), ("bob", "tea"), ("ann", "cup"), ("bob", "cup"),
@@ -56,11 +57,11 @@ so the two modes learn the same vectors.
 
 from __future__ import annotations
 
-import math
 import random
 import zlib
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter, itemgetter
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -83,12 +84,30 @@ def unpack(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<f4").astype(np.float32)
 
 
-class UserStep(NamedTuple):
-    """What the user half of a step did, and what the item halves need from it."""
+_T = TypeVar("_T")
 
-    user_vec: np.ndarray  # the user's vector before the step: the item halves learn from it
-    delta: np.ndarray  # what the step added to the user's vector
-    negatives: tuple[str, ...]  # items sampled as negatives
+
+def _waves(entries: list[_T], key: Callable[[_T], int]) -> list[list[_T]]:
+    """Entries in waves: the k-th entry of each key goes to wave k, so no wave holds a key
+    twice and each key's entries keep their order across waves."""
+    waves: list[list[_T]] = []
+    depth: dict[int, int] = {}
+    for entry in entries:
+        k = depth.get(key(entry), 0)
+        depth[key(entry)] = k + 1
+        if k == len(waves):
+            waves.append([])
+        waves[k].append(entry)
+    return waves
+
+
+class _Queued(NamedTuple):
+    """A user half waiting to run: the rows it reads, and where its item step goes."""
+
+    user_row: int
+    item_rows: list[int]  # the positive's row, then the sampled negatives' rows
+    interaction: Interaction
+    slot: int  # index of its item step in the deferred list
 
 
 class ItemStep(NamedTuple):
@@ -174,27 +193,39 @@ class OnlineMF(Recommender):
         self.ttl_s = ttl_s
         self.defer_item_steps = defer_item_steps
         self.seed = seed
-        self._deferred: list[ItemStep] = []
+        self._deferred: list[ItemStep | None] = []  # None: its user half is still queued
+        self._queued: list[_Queued] = []
         self._users = _Rows(n_factors)
         self._items = _Rows(n_factors)
         self._pending: dict[str, tuple[int, float]] = {}  # below the filter: (count, last seen)
         self._rng = random.Random(seed)  # the user side's negatives
         self._item_rng = random.Random(seed + 1)  # the item side's negatives
         self._clock = 0.0  # latest event time seen: the time a restored vector is stamped with
-        # Targets of one user step: the positive first, then the negatives.
-        self._targets = (1.0,) + (0.0,) * negatives
+
+    def __getstate__(self) -> dict:
+        self._run_user_steps()  # a snapshot holds vectors, not queued work
+        return self.__dict__
 
     # -- the Recommender interface ---------------------------------------------------------
 
     def learn_one(self, interaction: Interaction) -> None:
-        row = self._items.index.get(interaction.item_id)  # a view: the user half only reads it
-        step = (None if row is None
-                else self.learn_user_side(interaction, self._items.matrix[row]))
-        item_step = self.item_step(interaction, step)
-        if self.defer_item_steps:
-            self._deferred.append(item_step)
-        else:
-            self.apply_item_step(item_step)
+        row = self._items.index.get(interaction.item_id)
+        if row is None:  # no vector yet: only the item's owner counts it
+            self._emit(self.item_step(interaction, None))
+            return
+        users = self._users
+        user_row = users.index.get(interaction.user_id)
+        if user_row is None:
+            user_row = users.add(interaction.user_id, self._initial(interaction.user_id),
+                                 interaction.ts)
+        users.last_seen[user_row] = max(users.last_seen[user_row], interaction.ts)
+        self._clock = max(self._clock, interaction.ts)
+        rows = [row, *self._sample_negatives(interaction.item_id, self._rng)]
+        self._queued.append(_Queued(user_row, rows, interaction, len(self._deferred)))
+        self._deferred.append(None)  # its item step, once the user half has run
+        if not self.defer_item_steps:
+            self._run_user_steps()
+            self.apply_item_step(self._deferred.pop())
 
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:
@@ -204,6 +235,7 @@ class OnlineMF(Recommender):
     def _ranked(self, user_id: str, k: int, context: Context,
                 excluded: Iterable[str]) -> list[tuple[str, float]]:
         """:meth:`recommend` as (item, score) pairs, which the hybrid blends as they are."""
+        self._run_user_steps()
         row = self._users.index.get(user_id)
         n = len(self._items)
         if row is None or n == 0 or k <= 0:
@@ -222,80 +254,65 @@ class OnlineMF(Recommender):
 
     # -- the two halves of a step ----------------------------------------------------------
 
-    def learn_user_side(self, interaction: Interaction, item_vec: np.ndarray) -> UserStep:
-        """Move the user's vector toward ``item_vec`` and away from sampled negatives.
-
-        A new user starts from the vector its id seeds. Negatives come from this model's item
-        table (on a worker, the broadcast copy); their vectors are read, not changed.
-        """
-        users, items = self._users, self._items
-        row = users.index.get(interaction.user_id)
-        if row is None:
-            row = users.add(interaction.user_id, self._initial(interaction.user_id),
-                            interaction.ts)
-        users.last_seen[row] = max(users.last_seen[row], interaction.ts)
-        self._clock = max(self._clock, interaction.ts)
-        user = users.matrix[row]
-        before = user.copy()
-        rows = self._sample_negatives(interaction.item_id, self._rng)
-        negatives = tuple(items.ids[r] for r in rows)
-        vecs = np.empty((1 + len(rows), self.n_factors), dtype=np.float32)
-        vecs[0] = item_vec
-        if rows:
-            vecs[1:] = items.matrix[rows]
-        # Logistic loss: gradient (target - sigmoid(u.v)) v; the tanh form never overflows.
-        # A handful of scalars: math on floats costs less than numpy calls on tiny arrays.
-        scale, tanh = self.learning_rate * interaction.weight, math.tanh
-        grad = [scale * (target - 0.5 - 0.5 * tanh(0.5 * dot))
-                for target, dot in zip(self._targets, (vecs @ before).tolist())]
-        delta = np.asarray(grad, dtype=np.float32) @ vecs
-        if self.regularization:
-            delta -= (self.learning_rate * self.regularization) * before
-        user += delta
-        return UserStep(before, delta, negatives)
-
     @staticmethod
-    def item_step(interaction: Interaction, step: UserStep | None) -> ItemStep:
-        """The item half of an interaction whose user half was ``step`` (None: not run)."""
-        return ItemStep(interaction.item_id, interaction.ts, interaction.weight,
-                        None if step is None else step.user_vec, interaction.origin)
+    def item_step(interaction: Interaction, user_vec: np.ndarray | None) -> ItemStep:
+        """The item half of an interaction; ``user_vec`` is the user's vector before its user
+        half (None: the item has no vector, so there was none)."""
+        return ItemStep(interaction.item_id, interaction.ts, interaction.weight, user_vec,
+                        interaction.origin)
 
     def take_item_steps(self) -> list[ItemStep]:
         """The item steps deferred since the last call, oldest first (``defer_item_steps``)."""
+        self._run_user_steps()
         steps, self._deferred = self._deferred, []
-        return steps
+        return steps  # type: ignore[return-value]  # every placeholder is filled by now
 
     def apply_item_step(self, step: ItemStep) -> list[str]:
-        """Apply an item half; return the items whose vectors changed (or were just created).
+        """Apply an item half; return the items whose vectors changed (or were just created)."""
+        return self.apply_item_steps([step])[0]
 
-        The step counts the item, admitting it on its ``min_item_count``-th interaction, and
+    def apply_item_steps(self, steps: Iterable[ItemStep]) -> list[list[str]]:
+        """Apply item halves in order; per step, the items whose vectors changed (or were just
+        created).
+
+        A step counts the item, admitting it on its ``min_item_count``-th interaction, and
         restarts its TTL clock. When both vectors exist, it steps the item toward ``user_vec``
         and pushes ``negatives`` other items drawn uniformly from this model's items away from
-        it (their TTL clocks stay).
+        it (their TTL clocks stay). The counting and the draws happen step by step; the vector
+        updates then run together (:meth:`_step_items`).
         """
+        self._run_user_steps()
         items = self._items
-        item_id, ts, user_vec = step.item_id, step.ts, step.user_vec
-        self._clock = max(self._clock, ts)
-        row = items.index.get(item_id)
-        if row is None:
-            count = self._pending.pop(item_id, (0, ts))[0] + 1
-            if count < self.min_item_count:
-                self._pending[item_id] = (count, ts)
-                return []
-            items.add(item_id, self._initial(item_id), ts)
-            return [item_id]  # admitted now; it learns from its next interactions
-        items.last_seen[row] = max(items.last_seen[row], ts)
-        if user_vec is None:
-            return []
-        negatives = self._sample_negatives(item_id, self._item_rng)
-        self._step_item(row, user_vec, step.weight, 1.0)
-        for negative in negatives:
-            self._step_item(negative, user_vec, step.weight, 0.0)
-        return [item_id, *(items.ids[r] for r in negatives)]
+        changed: list[list[str]] = []
+        updates: list[tuple[int, float, np.ndarray, float]] = []  # row, target, user, weight
+        for step in steps:
+            item_id, ts, user_vec = step.item_id, step.ts, step.user_vec
+            self._clock = max(self._clock, ts)
+            row = items.index.get(item_id)
+            if row is None:
+                count = self._pending.pop(item_id, (0, ts))[0] + 1
+                if count < self.min_item_count:
+                    self._pending[item_id] = (count, ts)
+                    changed.append([])
+                else:  # admitted now; it learns from its next interactions
+                    items.add(item_id, self._initial(item_id), ts)
+                    changed.append([item_id])
+                continue
+            items.last_seen[row] = max(items.last_seen[row], ts)
+            if user_vec is None:
+                changed.append([])
+                continue
+            rows = [row, *self._sample_negatives(item_id, self._item_rng)]
+            updates.append((row, 1.0, user_vec, step.weight))
+            updates.extend((negative, 0.0, user_vec, step.weight) for negative in rows[1:])
+            changed.append([items.ids[r] for r in rows])
+        self._step_items(updates)
+        return changed
 
     # -- vectors, for retrieval, ranking features and stores --------------------------------
 
     def user_vector(self, user_id: str) -> np.ndarray | None:
+        self._run_user_steps()
         row = self._users.index.get(user_id)
         return None if row is None else self._users.matrix[row].copy()
 
@@ -305,15 +322,18 @@ class OnlineMF(Recommender):
 
     def set_user_vector(self, user_id: str, vec: np.ndarray, ts: float | None = None) -> None:
         """Restore a user's vector (from a store); ``ts`` starts its TTL (default: latest event)."""
+        self._run_user_steps()
         self._set(self._users, user_id, vec, ts)
 
     def set_item_vector(self, item_id: str, vec: np.ndarray, ts: float | None = None) -> None:
         """Restore or receive (broadcast) an item's vector; the item passes the filter with it."""
+        self._run_user_steps()
         self._pending.pop(item_id, None)
         self._set(self._items, item_id, vec, ts)
 
     def drop_item(self, item_id: str) -> None:
         """Forget an item (its owner expired it: the broadcast says so)."""
+        self._run_user_steps()
         if item_id in self._items.index:
             self._items.remove(item_id)
         self._pending.pop(item_id, None)
@@ -335,6 +355,7 @@ class OnlineMF(Recommender):
 
     def score_items(self, user_id: str, item_ids: Sequence[str]) -> np.ndarray:
         """Dot products of the user's vector with each item's; 0.0 (no opinion) for unknowns."""
+        self._run_user_steps()
         scores = np.zeros(len(item_ids), dtype=np.float32)
         row = self._users.index.get(user_id)
         if row is None:
@@ -351,6 +372,7 @@ class OnlineMF(Recommender):
 
         With ``defer_item_steps`` the items stay: their owner expires them (:meth:`drop_item`).
         """
+        self._run_user_steps()
         if self.ttl_s is None:
             return [], []
         before = now_ts - self.ttl_s
@@ -390,6 +412,52 @@ class OnlineMF(Recommender):
         rng = np.random.default_rng([self.seed, zlib.crc32(key.encode())])
         return rng.normal(0.0, _INIT_STD, self.n_factors).astype(np.float32)
 
+    def _emit(self, step: ItemStep) -> None:
+        if self.defer_item_steps:
+            self._deferred.append(step)
+        else:
+            self.apply_item_step(step)
+
+    def _run_user_steps(self) -> None:
+        """Run the queued user halves, in waves of distinct users, each wave as a few matrix
+        operations instead of a dozen numpy calls per event.
+
+        A user half reads the item table, which nothing changes while halves are queued
+        (every method that changes it runs the queue first), and writes only its user's row.
+        So halves of different users commute: running them in waves computes exactly what
+        running them one by one in stream order does.
+        """
+        if not self._queued:
+            return
+        queued, self._queued = self._queued, []
+        waves = _waves(queued, key=attrgetter("user_row"))
+        users, items = self._users, self._items
+        for wave in waves:
+            if len({len(entry.item_rows) for entry in wave}) > 1:  # fewer items than negatives
+                for entry in wave:
+                    self._run_wave([entry], users, items)
+            else:
+                self._run_wave(wave, users, items)
+
+    def _run_wave(self, wave: list[_Queued], users: _Rows, items: _Rows) -> None:
+        # Logistic loss, per event: gradient (target - sigmoid(u.v)) v over the positive and
+        # its negatives; the tanh form never overflows.
+        user_rows = [entry.user_row for entry in wave]
+        before = users.matrix[user_rows]  # a copy: the item halves learn from it
+        vecs = items.matrix[[entry.item_rows for entry in wave]]  # (events, 1 + negatives, k)
+        dots = np.einsum("ejk,ek->ej", vecs, before)
+        targets = np.zeros(dots.shape[1], dtype=np.float32)
+        targets[0] = 1.0
+        scale = np.array([self.learning_rate * entry.interaction.weight for entry in wave],
+                         dtype=np.float32)
+        grad = scale[:, None] * (targets - (0.5 + 0.5 * np.tanh(0.5 * dots)))
+        delta = np.einsum("ej,ejk->ek", grad, vecs)
+        if self.regularization:
+            delta -= (self.learning_rate * self.regularization) * before
+        users.matrix[user_rows] = before + delta
+        for entry, user_vec in zip(wave, before, strict=True):
+            self._deferred[entry.slot] = self.item_step(entry.interaction, user_vec)
+
     def _sample_negatives(self, positive: str, rng: random.Random) -> list[int]:
         """Rows of ``negatives`` items drawn uniformly, with replacement, from all but the
         positive."""
@@ -406,12 +474,25 @@ class OnlineMF(Recommender):
             drawn.append(row)
         return drawn
 
-    def _step_item(self, row: int, user_vec: np.ndarray, weight: float, target: float) -> None:
-        item = self._items.matrix[row]
-        prob = 0.5 + 0.5 * math.tanh(0.5 * float(item.dot(user_vec)))
-        rate = self.learning_rate
-        delta = (rate * weight * (target - prob)) * user_vec - (rate * self.regularization) * item
-        item += delta
+    def _step_items(self, updates: list[tuple[int, float, np.ndarray, float]]) -> None:
+        """Step item rows toward (target 1) or away from (target 0) user vectors, in order.
+
+        An update reads and writes its own row only, so updates of distinct rows commute: the
+        k-th update of each row runs in wave k, a few matrix operations per wave, and every row
+        sees its updates in stream order (a negative drawn twice included).
+        """
+        matrix, rate = self._items.matrix, self.learning_rate
+        for wave in _waves(updates, key=itemgetter(0)):
+            rows, targets, user_vecs, weights = zip(*wave, strict=True)
+            vecs = matrix[list(rows)]
+            users = np.stack(user_vecs)
+            dots = np.einsum("ek,ek->e", vecs, users)
+            grad = (rate * np.array(weights, dtype=np.float32)) * (
+                np.array(targets, dtype=np.float32) - (0.5 + 0.5 * np.tanh(0.5 * dots)))
+            step = grad[:, None] * users
+            if self.regularization:
+                step -= (rate * self.regularization) * vecs
+            matrix[list(rows)] = vecs + step
 
     def _set(self, rows: _Rows, key: str, vec: np.ndarray, ts: float | None) -> None:
         stamp = self._clock if ts is None else ts

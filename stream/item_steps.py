@@ -120,21 +120,21 @@ class ItemShard:
 
     def apply(self, message: StepMessage) -> int:
         """Apply a message's steps not applied before; return how many were applied."""
-        applied = 0
+        fresh = []
         for step in message.steps:
             topic, offset = step.origin  # type: ignore[misc]
             if offset < self.watermarks.get(f"{topic}:{message.source}", 0):
                 self.duplicates += 1
-                continue
-            changed = self.mf.apply_item_step(step)
+            else:
+                fresh.append(step)
+        for changed in self.mf.apply_item_steps(fresh):
             self.dirty.update(changed)
             self.negatives += max(len(changed) - 1, 0)  # the item's own is first
-            self.applied += 1
-            applied += 1
+        self.applied += len(fresh)
         for topic, offset in message.watermark.items():
             key = f"{topic}:{message.source}"
             self.watermarks[key] = max(self.watermarks.get(key, 0), offset)
-        return applied
+        return len(fresh)
 
     def take_dirty(self) -> dict[str, tuple[np.ndarray, float] | None]:
         """The changed items' vectors and TTL clocks (None: expired), to broadcast and store."""

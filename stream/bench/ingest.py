@@ -185,8 +185,9 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
             fed = builder.feed(event)
             if isinstance(fed, Interaction):
                 shard.learn(replace(fed, origin=("clicks", offset)))
+        taken = shard.embeddings.take_item_steps()  # runs the queued user halves
         learned = time.perf_counter()
-        routed = item_steps.route(shard.embeddings.take_item_steps(), settings.partitions)
+        routed = item_steps.route(taken, settings.partitions)
         for target, targeted in routed.items():
             item_shard = item_shards[target]
             item_shard.apply(item_steps.decode(item_steps.encode(0, {}, targeted)))

@@ -52,22 +52,51 @@ def test_mf_step_pulls_the_pair_together_and_pushes_the_negative_apart():
 
 
 def test_mf_learn_one_is_the_user_half_then_the_item_halves():
-    whole, split = worked_mf(), worked_mf()
+    whole = worked_mf()
+    split = worked_mf()
+    split.defer_item_steps = True
     interaction = Interaction("u", "a", ts=1.0, kind="purchase")
     whole.learn_one(interaction)
 
-    step = split.learn_user_side(interaction, split.item_vector("a"))
-    assert step.negatives == ("b",)
-    assert step.user_vec == pytest.approx([1.0, 0.0])  # the vector before the step
-    item_step = split.item_step(interaction, step)
+    split.learn_one(interaction)
+    [item_step] = split.take_item_steps()
+    assert item_step.user_vec == pytest.approx([1.0, 0.0])  # the user's vector before the step
     assert (item_step.item_id, item_step.weight) == ("a", 3.0)
+    assert split.item_vector("a") == pytest.approx([0.5, 0.5])  # the item half is not run
     # The item side draws its own negative: with two items, b again.
     assert split.apply_item_step(item_step) == ["a", "b"]
 
     for user_or_item, get in [("u", "user_vector"), ("a", "item_vector"), ("b", "item_vector")]:
         assert getattr(split, get)(user_or_item) == pytest.approx(
             getattr(whole, get)(user_or_item))
-    assert split.user_vector("u") == pytest.approx(step.user_vec + step.delta)
+
+
+def test_queued_user_halves_learn_what_one_at_a_time_learns():
+    """A batch of user halves runs in waves (a user's k-th event in wave k): the same user
+    vectors and the same item steps as running each event as it comes."""
+    items = {f"i{n}": np.random.default_rng(n).normal(0, 0.3, 4).astype(np.float32)
+             for n in range(9)}
+    stream = [Interaction(f"u{n % 5}", f"i{(n * 7) % 9}", ts=float(n),
+                          kind="purchase" if n % 4 == 0 else "click") for n in range(60)]
+    batched, one_by_one = (OnlineMF(n_factors=4, seed=5, defer_item_steps=True)
+                           for _ in range(2))
+    for model in (batched, one_by_one):
+        for item, vec in items.items():
+            model.set_item_vector(item, vec)
+    steps = []
+    for interaction in stream:
+        batched.learn_one(interaction)
+        one_by_one.learn_one(interaction)
+        steps += one_by_one.take_item_steps()
+    batched_steps = batched.take_item_steps()
+    assert len(batched_steps) == len(steps) == 60
+    for got, expected in zip(batched_steps, steps, strict=True):
+        assert (got.item_id, got.ts, got.weight) == (expected.item_id, expected.ts,
+                                                      expected.weight)
+        assert got.user_vec == pytest.approx(expected.user_vec, abs=1e-6)
+    for n in range(5):
+        assert batched.user_vector(f"u{n}") == pytest.approx(one_by_one.user_vector(f"u{n}"),
+                                                             abs=1e-6)
 
 
 def test_deferred_item_steps_learn_what_one_model_learns_when_routed_and_broadcast():
