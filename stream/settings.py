@@ -69,9 +69,10 @@ class Settings(BaseSettings):
     # --- Worker ------------------------------------------------------------------------------
     app_id: str = Field("recstream", min_length=1, max_length=200)
     # The worker takes what Kafka has, up to batch_size records, waiting at most batch_max_age_s
-    # when nothing is there; each batch is one Redis transaction with its offsets. 500 keeps a
-    # batch's Lua call well inside Redis' argument-unpack limit (~8,000 items per user) and
-    # 100 ms keeps freshness far inside the one-second budget.
+    # when nothing is there (the broker holds a fetch no longer either); each batch is one Redis
+    # transaction with its offsets. 500 keeps a batch's Lua call well inside Redis' argument-
+    # unpack limit (~8,000 items per user) and 100 ms keeps freshness far inside the one-second
+    # budget.
     batch_size: int = Field(500, ge=1, le=5_000)
     batch_max_age_s: float = Field(0.1, gt=0, le=30)
     recent_items: int = Field(50, ge=1, le=10_000)

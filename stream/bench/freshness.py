@@ -97,6 +97,7 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
             worker.stop()
         _clean_up(settings)
     latencies = sorted(seen_at[u] - t for u, (t, _) in sent_at.items() if u in seen_at)
+    first_sent = min((t for t, _ in sent_at.values()), default=0.0)
     if not latencies:
         raise RuntimeError("no probe was reflected in Redis; see the worker log")
     return {
@@ -111,6 +112,10 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
         "p99_ms": round(1000 * _quantile(latencies, 0.99), 1),
         "max_ms": round(1000 * latencies[-1], 1),
         "poll_resolution_ms": poll_ms,
+        # Each probe's latency by when it was sent (s since the first): stalls show as ramps.
+        "series": [[round(t - first_sent, 2), round(1000 * (seen_at[u] - t), 1)]
+                   for u, (t, _) in sorted(sent_at.items(), key=lambda kv: kv[1][0])
+                   if u in seen_at],
     }
 
 
