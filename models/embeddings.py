@@ -118,6 +118,9 @@ class ItemStep(NamedTuple):
     weight: float
     user_vec: np.ndarray | None  # None: the item is only counted (filter and TTL)
     origin: object = None  # the interaction's origin: where the stream found its event
+    # Where and in what weather: the item's owner counts it in its trending scopes too.
+    location: str | None = None
+    condition: str | None = None
 
 
 class _Rows:
@@ -259,7 +262,7 @@ class OnlineMF(Recommender):
         """The item half of an interaction; ``user_vec`` is the user's vector before its user
         half (None: the item has no vector, so there was none)."""
         return ItemStep(interaction.item_id, interaction.ts, interaction.weight, user_vec,
-                        interaction.origin)
+                        interaction.origin, interaction.location, interaction.condition)
 
     def take_item_steps(self) -> list[ItemStep]:
         """The item steps deferred since the last call, oldest first (``defer_item_steps``)."""
@@ -337,6 +340,10 @@ class OnlineMF(Recommender):
         if item_id in self._items.index:
             self._items.remove(item_id)
         self._pending.pop(item_id, None)
+
+    def tracks(self, item_id: str) -> bool:
+        """Whether the item has a vector or is counted toward one (not expired)."""
+        return item_id in self._items.index or item_id in self._pending
 
     def item_last_seen(self, item_id: str) -> float | None:
         """When the item was last interacted with (its TTL clock), for the broadcast."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from itertools import islice
 from operator import itemgetter
 
@@ -153,15 +153,61 @@ class Trending(Recommender):
         return self._decay.landmark
 
     def learn_one(self, interaction: Interaction) -> None:
+        self.add(interaction.item_id, interaction.weight, interaction.ts, interaction.location,
+                 interaction.condition)
+
+    def add(self, item: str, weight: float, ts: float, location: str | None,
+            condition: str | None) -> tuple[str, ...]:
+        """Count one interaction with ``item``; the scopes it counted in."""
         # increment_for's amounts, without building its list: the amount is taken before the
         # landmark advances, as there (it is relative to the landmark the advance then sets).
-        amount = self._decay.amount(interaction.weight, interaction.ts)
-        factor = self._decay.advance(interaction.ts)
+        amount = self._decay.amount(weight, ts)
+        factor = self._decay.advance(ts)
         if factor != 1.0:
             self._rescale(factor)
-        item = interaction.item_id
-        for scope in _scope_keys(interaction.location, interaction.condition):
-            self._add(scope, item, amount)
+        scopes = _scope_keys(location, condition)
+        for scope in scopes:
+            counts = self._counts.get(scope)
+            self._set(scope, item, amount if counts is None else counts.get(item, 0.0) + amount)
+        return scopes
+
+    # -- one writer per item: its sums travel to every other copy (a worker's broadcast) -------
+
+    def sums(self, item: str, scopes: Iterable[str]) -> dict[str, float]:
+        """The item's stored sums in ``scopes`` (relative to :attr:`landmark`), where it has one."""
+        found = {}
+        for scope in scopes:
+            value = self._counts.get(scope, {}).get(item)
+            if value is not None:
+                found[scope] = value
+        return found
+
+    def set_item(self, item: str, sums: Mapping[str, float], landmark: float) -> None:
+        """Take the item's sums from its writer, whose landmark was ``landmark``.
+
+        The writer's sums only grow, so setting them keeps each scope's kept best exact. An
+        older landmark than this copy's scales them down; a newer one first moves this copy's.
+        """
+        factor = self._decay.advance(landmark)
+        if factor != 1.0:
+            self._rescale(factor)
+        scale = 2.0 ** ((landmark - self._decay.landmark) / self.half_life_s)  # type: ignore[operator]
+        for scope, value in sums.items():
+            self._set(scope, item, value * scale)
+
+    def drop_item(self, item: str) -> None:
+        """Forget the item in every scope (its writer expired it)."""
+        for scope, counts in self._counts.items():
+            value = counts.pop(item, None)
+            if value is not None:
+                self._mass[scope] -= value
+                self._top[scope].pop(item, None)
+
+    def log_score(self, value: float) -> float:
+        """A stored sum as ``log2`` of its decayed value at time 0: ranks as the decayed value
+        does at any time and never needs rescaling, for a store that many writers share
+        (the value at time t is ``2 ** (score - t / half_life_s)``)."""
+        return math.log2(value) + self._decay.landmark / self.half_life_s  # type: ignore[operator]
 
     def top(self, scope: str, k: int, now_ts: float) -> list[tuple[str, float]]:
         """The scope's ``k`` most counted items with their decayed counts at ``now_ts``."""
@@ -228,12 +274,13 @@ class Trending(Recommender):
                          + [(counts, a / len(own)) for counts, a, _ in own])
         return terms
 
-    def _add(self, scope: str, item: str, amount: float) -> None:
+    def _set(self, scope: str, item: str, value: float) -> None:
+        """Set an item's stored sum in a scope (never below the one it had)."""
         counts = self._counts.get(scope)
         if counts is None:
             counts = self._counts[scope] = {}
-        value = counts[item] = counts.get(item, 0.0) + amount
-        self._mass[scope] = self._mass.get(scope, 0.0) + amount
+        self._mass[scope] = self._mass.get(scope, 0.0) + value - counts.get(item, 0.0)
+        counts[item] = value
         top = self._top.get(scope)
         if top is None:
             top = self._top[scope] = {}

@@ -43,6 +43,9 @@ import numpy as np
 from aiokafka.partitioner import murmur2
 
 from models.embeddings import ItemStep, OnlineMF, pack, unpack
+from models.hybrid import TRENDING_HALF_LIFE_S
+from models.trending import Trending
+from stream.broadcast import ItemState
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ def encode(source: int, watermark: Mapping[str, int], steps: Iterable[ItemStep])
             if row < 0:
                 row = rows[id(s.user_vec)] = len(vectors)
                 vectors.append(s.user_vec)
-        doc_steps.append([*s.origin, s.item_id, s.ts, s.weight, row])  # type: ignore[misc]
+        doc_steps.append([*s.origin, s.item_id, s.ts, s.weight, row,  # type: ignore[misc]
+                          s.location, s.condition])
     matrix = pack(np.concatenate(vectors)) if vectors else b""
     return json.dumps({"src": source, "wm": dict(watermark), "dim": len(vectors[0]) if vectors
                        else 0, "vecs": base64.b64encode(matrix).decode(), "steps": doc_steps},
@@ -94,29 +98,34 @@ def decode(value: bytes) -> StepMessage:
     dim = doc["dim"]
     vectors = unpack(base64.b64decode(doc["vecs"])).reshape(-1, dim) if dim else None
     steps = [ItemStep(item, ts, weight, None if row < 0 else vectors[row],  # type: ignore[index]
-                      (topic, offset))
-             for topic, offset, item, ts, weight, row in doc["steps"]]
+                      (topic, offset), location, condition)
+             for topic, offset, item, ts, weight, row, location, condition in doc["steps"]]
     return StepMessage(doc["src"], doc["wm"], steps)
 
 
 @dataclass
 class ItemShard:
-    """The vectors of the items of one partition, their only writer, and the offsets it covers."""
+    """The items of one partition, their only writer, and the offsets it covers: their vectors
+    (:class:`OnlineMF`) and their trending sums (:class:`Trending`, every interaction counted in
+    its location's and weather's scopes)."""
 
     partition: int
     mf: OnlineMF
+    trending: Trending
     offset: int = 0  # next offset of the item-steps partition not applied yet
     watermarks: dict[str, int] = field(default_factory=dict)  # "<topic>:<source>" -> offset
     applied: int = 0  # steps applied: one per interaction of the whole stream
     negatives: int = 0  # negatives drawn here and pushed away
     duplicates: int = 0
     dirty: set[str] = field(default_factory=set)  # changed since their last broadcast
+    scopes: dict[str, set[str]] = field(default_factory=dict)  # item -> its trending scopes
 
     @classmethod
     def new(cls, partition: int, *, n_factors: int = 32, min_item_count: int,
             ttl_s: float | None) -> ItemShard:
         return cls(partition, OnlineMF(n_factors=n_factors, min_item_count=min_item_count,
-                                       ttl_s=ttl_s, seed=0))
+                                       ttl_s=ttl_s, seed=0),
+                   Trending(half_life_s=TRENDING_HALF_LIFE_S))
 
     def apply(self, message: StepMessage) -> int:
         """Apply a message's steps not applied before; return how many were applied."""
@@ -127,29 +136,43 @@ class ItemShard:
                 self.duplicates += 1
             else:
                 fresh.append(step)
-        for changed in self.mf.apply_item_steps(fresh):
+        for step, changed in zip(fresh, self.mf.apply_item_steps(fresh), strict=True):
             self.dirty.update(changed)
             self.negatives += max(len(changed) - 1, 0)  # the item's own is first
+            scopes = self.trending.add(step.item_id, step.weight, step.ts, step.location,
+                                       step.condition)
+            self.scopes.setdefault(step.item_id, set()).update(scopes)
+            self.dirty.add(step.item_id)
         self.applied += len(fresh)
         for topic, offset in message.watermark.items():
             key = f"{topic}:{message.source}"
             self.watermarks[key] = max(self.watermarks.get(key, 0), offset)
         return len(fresh)
 
-    def take_dirty(self) -> dict[str, tuple[np.ndarray, float] | None]:
-        """The changed items' vectors and TTL clocks (None: expired), to broadcast and store."""
-        changed: dict[str, tuple[np.ndarray, float] | None] = {}
+    def take_dirty(self) -> dict[str, ItemState | None]:
+        """The changed items' states (None: expired), to broadcast and store."""
+        changed: dict[str, ItemState | None] = {}
         for item in self.dirty:
-            vec = self.mf.item_vector(item)
-            changed[item] = None if vec is None else (vec, self.mf.item_last_seen(item) or 0.0)
+            if item not in self.scopes:  # expired
+                changed[item] = None
+                continue
+            changed[item] = ItemState(self.mf.item_vector(item),
+                                      self.mf.item_last_seen(item) or 0.0,
+                                      self.trending.landmark,
+                                      self.trending.sums(item, self.scopes[item]))
         self.dirty = set()
         return changed
 
     def expire(self) -> list[str]:
         """Forget items unseen for the TTL (event time); they are broadcast as removed."""
-        _, items = self.mf.expire(self.mf.clock)
+        _, expired = self.mf.expire(self.mf.clock)
+        # Items still below the frequency filter expire silently in the model: these too.
+        items = set(expired) | {item for item in self.scopes if not self.mf.tracks(item)}
+        for item in items:
+            self.trending.drop_item(item)
+            self.scopes.pop(item, None)
         self.dirty.update(items)
-        return items
+        return sorted(items)
 
     def figures(self) -> dict[str, Any]:
         return {"applied": self.applied, "negatives": self.negatives,

@@ -38,7 +38,7 @@ from models.evaluation import PrequentialEvaluator
 from models.hybrid import HybridRecommender
 from models.reranked import ContextReranked
 from stream import item_steps
-from stream.broadcast import encode_vector
+from stream.broadcast import ItemState, encode_item
 from stream.interactions import InteractionBuilder, Weather
 from stream.item_steps import ItemShard
 from stream.schemas import ClickEvent, Impression, ItemUpsert, PurchaseEvent, UserProfile
@@ -57,6 +57,21 @@ for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ttl) end
 return #KEYS
 """
 
+# Item scores in the trending sorted sets (their one writer is the item's shard, so no two
+# workers race on a member), then each set cut to its best TRENDING_KEPT.
+_SET_TRENDING = """
+local kept = tonumber(ARGV[2])
+local touched = {}
+for _, op in ipairs(cjson.decode(ARGV[1])) do
+  redis.call('ZADD', op[1], op[2], op[3])
+  touched[op[1]] = true
+end
+for key, _ in pairs(touched) do redis.call('ZREMRANGEBYRANK', key, 0, -kept - 1) end
+return 0
+"""
+# Items kept per trending scope in Redis: far more than a request's candidates.
+TRENDING_KEPT = 1000
+
 
 @dataclass
 class Shard:
@@ -70,9 +85,10 @@ class Shard:
     @classmethod
     def new(cls, partition: int, settings: Settings) -> Shard:
         # Item halves are deferred: the item's own shard applies them (one writer per item).
+        # Trending comes by broadcast too: the items' shards count every interaction.
         model = ContextReranked(seed=partition, recommender=HybridRecommender(
             mf=OnlineMF(min_item_count=settings.min_item_count, ttl_s=settings.state_ttl_s,
-                        defer_item_steps=True)))
+                        defer_item_steps=True), learn_trending=False))
         return cls(
             partition=partition,
             evaluator=PrequentialEvaluator({SYSTEM: model}, k=20,
@@ -108,6 +124,18 @@ class Shard:
                         self.partition, interaction.ts,
                         self.model.context_model_.logloss.get())
         self.learned += 1
+
+    def take(self, item: str, state: ItemState | None) -> None:
+        """An item's state from the broadcast (None: removed) into this shard's copies."""
+        trending = self.model.recommender_.trending_
+        if state is None or state.vector is None:
+            self.embeddings.drop_item(item)
+        else:
+            self.embeddings.set_item_vector(item, state.vector, state.last_seen)
+        if state is None:
+            trending.drop_item(item)
+        elif state.landmark is not None:
+            trending.set_item(item, state.trending, state.landmark)
 
     def curve(self) -> str:
         """The rolling HR over the stream (a point per 1,000 interactions), for plots."""
@@ -157,7 +185,7 @@ class Learner:
         self.shards: dict[int, Shard] = {}
         self.item_shards: dict[int, ItemShard] = {}
         # The broadcast copy of every item's vector and TTL clock, for shards assigned later.
-        self.item_table: dict[str, tuple[np.ndarray, float]] = {}
+        self.item_table: dict[str, ItemState] = {}  # the broadcast's latest, for new shards
         self.context = InteractionBuilder(default_location=settings.default_location)
         self._weather_loaded: dict[str, float] = {}  # location -> last report's ts_ms read
         # Users whose profile had no location when read. Profiles are keyed by user, so the
@@ -182,6 +210,7 @@ class Learner:
         self._curve_points: dict[int, int] = {}
         self._gc = _FrozenHeap()
         self._set_vectors = client.register_script(_SET_WITH_TTL)
+        self._set_trending = client.register_script(_SET_TRENDING)
 
     async def start(self) -> None:
         await self.sender.start()
@@ -203,8 +232,8 @@ class Learner:
                 shard = self.shards[partition] = await self._restore(partition)
                 for info in self.context.items.values():
                     shard.model.observe_item(info)
-                for item, (vec, last_seen) in self.item_table.items():
-                    shard.embeddings.set_item_vector(item, vec, last_seen)
+                for item, state in self.item_table.items():
+                    shard.take(item, state)
             if partition not in self.item_shards:
                 self.item_shards[partition] = await self._restore_items(partition)
             for kind in ("user", "items"):  # a random phase: workers' snapshots do not align
@@ -297,20 +326,16 @@ class Learner:
             await self._snapshot(kind, partition)
 
     # --- the broadcast ------------------------------------------------------------------------
-    async def receive(self, changes: Sequence[tuple[str, tuple[np.ndarray, float] | None]]
-                      ) -> None:
-        """Item vectors from the broadcast (None: the item was removed) into every user shard."""
+    async def receive(self, changes: Sequence[tuple[str, ItemState | None]]) -> None:
+        """Items from the broadcast (None: the item was removed) into every user shard."""
         async with self._lock:
-            for item, change in changes:
-                if change is None:
+            for item, state in changes:
+                if state is None:
                     self.item_table.pop(item, None)
-                    for shard in self.shards.values():
-                        shard.embeddings.drop_item(item)
-                    continue
-                self.item_table[item] = change
-                vec, last_seen = change
+                else:
+                    self.item_table[item] = state
                 for shard in self.shards.values():
-                    shard.embeddings.set_item_vector(item, vec, last_seen)
+                    shard.take(item, state)
 
     # --- learning -----------------------------------------------------------------------------
     async def learn(self, batch: Sequence[Decoded], caught_up: bool = False,
@@ -442,24 +467,32 @@ class Learner:
             self._outbox = []
 
     async def _publish_items(self) -> None:
-        """Broadcast and store the item vectors changed since the last time, every so often."""
+        """Broadcast and store the items changed since the last time, every so often."""
         if time.monotonic() - self._last_publish < self.settings.item_vector_publish_s:
             return
         self._last_publish = time.monotonic()
         messages: list[tuple[str, int | None, bytes, bytes | None]] = []
         vectors: dict[str, bytes] = {}
+        trending: list[tuple[str, float, str]] = []  # (scope's key, log score, item)
         pipe = self.client.pipeline(transaction=False)
         for shard in self.item_shards.values():
-            for item, change in shard.take_dirty().items():
-                value = None if change is None else encode_vector(*change)
+            for item, state in shard.take_dirty().items():
+                value = None if state is None else encode_item(state)
                 messages.append((self.settings.topic_item_vectors, None, item.encode(), value))
-                if change is not None:
-                    vectors[self.keys.item_embedding(item)] = pack(change[0])
+                if state is None:
+                    continue
+                if state.vector is not None:
+                    vectors[self.keys.item_embedding(item)] = pack(state.vector)
+                trending.extend((self.keys.trending(scope), shard.trending.log_score(value),
+                                 item) for scope, value in state.trending.items())
             pipe.hset(self.keys.item_learning(shard.partition), mapping=shard.figures())
         await self.sender.send(messages)
         if vectors:
             await self._set_vectors(keys=list(vectors), client=pipe,
                                     args=[*vectors.values(), int(self.settings.state_ttl_s)])
+        if trending:
+            await self._set_trending(client=pipe, args=[
+                json.dumps(trending, separators=(",", ":")), TRENDING_KEPT])
         await pipe.execute()
 
     async def _load_context(self, events: Sequence[ClickEvent | PurchaseEvent | Impression]

@@ -18,6 +18,9 @@ Keys (``p`` is ``settings.key_prefix``):
   p:w:<location>        hash: the latest weather (ts_ms guards order)
   p:w:<location>:history  sorted set by ts_ms: the last WEATHER_HISTORY reports
   p:u:<user>:emb, p:i:<item>:emb   packed float32 vectors (stream/learning.py)
+  p:trending:<scope>    sorted set: item -> log2 of its decayed count at time 0, so the order
+                        holds at any time (value at t: 2 ** (score - t / half-life)); scopes
+                        "global", "location=<l>", "condition=<c>", "location,condition=<l>|<c>"
   p:learning:<shard>, p:snapshot:<shard>   a user shard's figures and signed snapshot
   p:learning:items:<shard>, p:snapshot:items:<shard>   the same for an item shard
   p:offsets:<topic>:<partition>  the next offset not yet applied
@@ -132,6 +135,9 @@ class Keys:
 
     def user_embedding(self, user_id: str) -> str:
         return f"{self.prefix}:u:{user_id}:emb"
+
+    def trending(self, scope: str) -> str:
+        return f"{self.prefix}:trending:{scope}"
 
     def item_embedding(self, item_id: str) -> str:
         return f"{self.prefix}:i:{item_id}:emb"

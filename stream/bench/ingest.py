@@ -29,7 +29,7 @@ from confluent_kafka.admin import AdminClient
 
 from models.base import Interaction
 from stream import item_steps
-from stream.broadcast import decode_vector, encode_vector
+from stream.broadcast import decode_item, encode_item
 from stream.fleet import WorkerProcess, wait_for
 from stream.ingest import Ingestor
 from stream.inspect import applied_total, ingest_stats
@@ -191,10 +191,8 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
         for target, targeted in routed.items():
             item_shard = item_shards[target]
             item_shard.apply(item_steps.decode(item_steps.encode(0, {}, targeted)))
-            for item, change in item_shard.take_dirty().items():
-                if change is not None:
-                    shard.embeddings.set_item_vector(
-                        item, *decode_vector(encode_vector(*change)))
+            for item, state in item_shard.take_dirty().items():
+                shard.take(item, None if state is None else decode_item(encode_item(state)))
         learn += learned - began
         steps += time.perf_counter() - learned
     n = len(stream)

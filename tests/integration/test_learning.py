@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import time
+from datetime import datetime
 
 import pytest
 import redis
 
+from models.base import KIND_WEIGHTS
+from models.hybrid import TRENDING_HALF_LIFE_S
+from models.trending import Trending
 from stream.settings import Settings
 from stream.state import Keys
 from tests.integration.conftest import wait_until
@@ -72,6 +76,28 @@ def test_two_workers_one_killed_learn_every_interaction_exactly_once(
     assert len(binary.get(keys.user_embedding(user))) == 32 * 4  # float32 x 32 factors
     busiest = max(traffic.item_clicks, key=traffic.item_clicks.get)
     assert len(binary.get(keys.item_embedding(busiest))) == 32 * 4  # one key, one writer
+    # Global trending, counted by the items' writers: exactly what one model counts of the
+    # whole stream, crash and replays included.
+    expected = expected_trending(settings, traffic)
+    stored = dict(redis_client.zrange(keys.trending("global"), 0, -1, withscores=True))
+    assert set(stored) == set(traffic.item_clicks) | set(traffic.item_purchases)
+    for item, score in stored.items():
+        assert score == pytest.approx(
+            expected.log_score(expected.sums(item, ["global"])["global"]), abs=1e-9)
+    assert redis_client.zcard(keys.trending("location=United Kingdom")) > 0
+
+
+def expected_trending(settings: Settings, traffic) -> Trending:  # type: ignore[no-untyped-def]
+    """Global trending of the traffic's valid clicks and purchases, counted in one model."""
+    model = Trending(half_life_s=TRENDING_HALF_LIFE_S)
+    weights = {settings.topic_clicks: KIND_WEIGHTS["click"],
+               settings.topic_purchases: KIND_WEIGHTS["purchase"]}
+    for topic, _, value in traffic.messages:
+        if topic in weights and value not in traffic.malformed:
+            event = json.loads(value)
+            model.add(event["item_id"], weights[topic],
+                      datetime.fromisoformat(event["ts"]).timestamp(), None, None)
+    return model
 
 
 def test_a_tampered_snapshot_is_refused_and_the_shard_learns_again(

@@ -72,6 +72,32 @@ def test_changed_items_are_taken_once_for_the_broadcast():
     item_shard.apply(decode(encode(0, {"clicks": 2}, [step("a", 0, None), step("a", 1, u)])))
     changed = item_shard.take_dirty()
     assert list(changed) == ["a"]
-    vec, last_seen = changed["a"]
-    assert last_seen == pytest.approx(1.0) and vec.shape == (2,)
+    state = changed["a"]
+    assert state.last_seen == pytest.approx(1.0) and state.vector.shape == (2,)
+    assert state.trending == {"global": pytest.approx(2.0, rel=1e-4)}  # both steps counted
     assert item_shard.take_dirty() == {}
+
+
+def test_the_item_shard_counts_trending_in_each_steps_location_and_weather():
+    item_shard = shard()
+    steps = [ItemStep("umbrella", ts=1.0, weight=3.0, user_vec=None, origin=("purchases", 0),
+                      location="London", condition="rain"),
+             ItemStep("umbrella", ts=1.0, weight=1.0, user_vec=None, origin=("clicks", 0),
+                      location="Paris", condition=None)]
+    message = decode(encode(0, {}, steps))
+    assert [(s.location, s.condition) for s in message.steps] == [("London", "rain"),
+                                                                   ("Paris", None)]
+    item_shard.apply(message)
+    sums = item_shard.take_dirty()["umbrella"].trending
+    assert {scope: round(v, 4) for scope, v in sums.items()} == {
+        "global": 4.0, "location=London": 3.0, "condition=rain": 3.0,
+        "location,condition=London|rain": 3.0, "location=Paris": 1.0}
+
+
+def test_an_expired_item_leaves_trending_and_is_broadcast_as_removed():
+    item_shard = ItemShard.new(0, n_factors=2, min_item_count=5, ttl_s=10.0)
+    item_shard.apply(decode(encode(0, {}, [step("old", 0, None), step("new", 100, None)])))
+    item_shard.take_dirty()
+    assert item_shard.expire() == ["old"]  # below the filter, so only trending knew it
+    assert item_shard.take_dirty() == {"old": None}
+    assert item_shard.trending.sums("old", ["global"]) == {}

@@ -21,6 +21,36 @@ def ids(scored) -> list[str]:
     return [s.item_id for s in scored]
 
 
+def test_trending_copies_fed_by_the_items_writers_rank_as_one_model_fed_everything():
+    """A worker's copy takes each item's sums from the item's one writer (the broadcast)."""
+    events = [(f"i{n % 7}", float(n * 3_600), ["London", "Paris", None][n % 3],
+               ["rain", "clear"][n % 2], 3.0 if n % 5 == 0 else 1.0) for n in range(200)]
+    whole, copy = Trending(half_life_s=86_400.0), Trending(half_life_s=86_400.0)
+    writers = {0: Trending(half_life_s=86_400.0), 1: Trending(half_life_s=86_400.0)}
+    scopes: dict[str, set[str]] = {}
+    for item, ts, location, condition, weight in events:
+        whole.add(item, weight, ts, location, condition)
+        writer = writers[int(item[1:]) % 2]
+        scopes.setdefault(item, set()).update(writer.add(item, weight, ts, location, condition))
+        copy.set_item(item, writer.sums(item, scopes[item]), writer.landmark)
+    context = Context(ts=200 * 3_600.0, location="Paris", condition="rain")
+    assert [(s.item_id, round(s.score, 9)) for s in copy.recommend("u", 5, context)] == [
+        (s.item_id, round(s.score, 9)) for s in whole.recommend("u", 5, context)]
+    copy.drop_item("i0")
+    assert "i0" not in ids(copy.recommend("u", 7, context))
+
+
+def test_trending_log_scores_order_items_as_their_decayed_counts_at_any_time():
+    model = Trending(half_life_s=10.0)
+    model.add("old", 8.0, 0.0, None, None)  # worth 1.0 at t=30
+    model.add("new", 2.0, 30.0, None, None)
+    [(_, old)] = model.sums("old", [GLOBAL]).items()
+    [(_, new)] = model.sums("new", [GLOBAL]).items()
+    assert model.log_score(old) == pytest.approx(3.0)  # log2(8) at time 0
+    assert 2 ** (model.log_score(new) - 30 / 10) == pytest.approx(2.0)  # its value at t=30
+    assert model.log_score(new) > model.log_score(old)
+
+
 # -- OnlineMF ------------------------------------------------------------------------------------
 
 
