@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from itertools import islice
 from operator import itemgetter
 
@@ -182,26 +182,31 @@ class Trending(Recommender):
                 found[scope] = value
         return found
 
-    def set_item(self, item: str, sums: Mapping[str, float], landmark: float) -> None:
-        """Take the item's sums from its writer, whose landmark was ``landmark``.
+    def set_count(self, item: str, scope: str, value: float, landmark: float) -> None:
+        """Take an item's sum in a scope from its writer, whose landmark was ``landmark``.
 
         The writer's sums only grow, so setting them keeps each scope's kept best exact. An
-        older landmark than this copy's scales them down; a newer one first moves this copy's.
+        older landmark than this copy's scales the sum down; a newer one first moves this copy's.
         """
         factor = self._decay.advance(landmark)
         if factor != 1.0:
             self._rescale(factor)
-        scale = 2.0 ** ((landmark - self._decay.landmark) / self.half_life_s)  # type: ignore[operator]
-        for scope, value in sums.items():
-            self._set(scope, item, value * scale)
+        if landmark != self._decay.landmark:
+            value *= 2.0 ** ((landmark - self._decay.landmark) / self.half_life_s)  # type: ignore[operator]
+        self._set(scope, item, value)
+
+    def drop_count(self, item: str, scope: str) -> None:
+        """Forget the item's sum in one scope (its writer expired the item)."""
+        counts = self._counts.get(scope)
+        value = None if counts is None else counts.pop(item, None)
+        if value is not None:
+            self._mass[scope] -= value
+            self._top[scope].pop(item, None)
 
     def drop_item(self, item: str) -> None:
         """Forget the item in every scope (its writer expired it)."""
-        for scope, counts in self._counts.items():
-            value = counts.pop(item, None)
-            if value is not None:
-                self._mass[scope] -= value
-                self._top[scope].pop(item, None)
+        for scope in list(self._counts):
+            self.drop_count(item, scope)
 
     def log_score(self, value: float) -> float:
         """A stored sum as ``log2`` of its decayed value at time 0: ranks as the decayed value

@@ -1,21 +1,23 @@
 """The item broadcast: every worker reads every item's latest state (DESIGN decision 8).
 
 Retrieval, negative sampling and trending need every item in each worker's memory. An item's
-single writer (its item shard, stream/item_steps.py) publishes the items it changed to a compacted
-topic keyed by item id; every worker reads all of its partitions from the beginning, without a
-consumer group, so a new or restarted worker starts from the latest state of every item and then
-follows the changes. A removed (expired) item is a tombstone (no value).
+single writer (its item shard, stream/item_steps.py) publishes what it changed to two compacted
+topics; every worker reads all of their partitions from the beginning, without a consumer group,
+so a new or restarted worker starts from the latest state of every item and then follows the
+changes. A removed (expired) item or count is a tombstone (no value).
 
-An item's state (:class:`ItemState`) is its vector, if it has passed the frequency filter, its TTL
-clock, and its trending sums per scope with the landmark they are relative to
-(:class:`models.trending.ForwardDecay`). A value is the TTL clock (float64 seconds,
-little-endian), the number of factors (uint16; 0: no vector), the packed float32 vector, then the
-trending as compact JSON ``[landmark, {scope: sum}]``.
+* ``model.item-vectors``, key the item id: its TTL clock (float64 seconds, little-endian) then
+  its packed float32 vector.
+* ``model.item-trending``, key ``[item, scope]`` as JSON: the landmark (float64) and the item's
+  forward-decayed sum in that scope (:class:`models.trending.ForwardDecay`). One message per
+  count, so an event that moves one item's counts in four scopes sends those four and not every
+  scope the item has ever been counted in.
 
->>> state = ItemState(np.array([0.5, -1.0], dtype=np.float32), 1700000000.0, 0.0,
-...                   {"global": 2.5})
->>> decode_item(encode_item(state))
-ItemState(vector=array([ 0.5, -1. ], dtype=float32), last_seen=1700000000.0, landmark=0.0, trending={'global': 2.5})
+>>> vec = np.array([0.5, -1.0], dtype=np.float32)
+>>> decode_vector(encode_vector(vec, 1700000000.0))
+(array([ 0.5, -1. ], dtype=float32), 1700000000.0)
+>>> decode_count_key(count_key("tea", "location=Leeds")), decode_count(encode_count(0.0, 2.5))
+(('tea', 'location=Leeds'), (0.0, 2.5))
 """
 
 from __future__ import annotations
@@ -31,35 +33,48 @@ from models.embeddings import pack, unpack
 from stream.kafka_config import aiokafka_config
 from stream.settings import Settings
 
-_HEADER = struct.Struct("<dH")
+_CLOCK = struct.Struct("<d")
+_COUNT = struct.Struct("<dd")
+
+VectorChange = tuple[str, tuple[np.ndarray, float] | None]  # item, (vector, TTL clock)
+CountChange = tuple[str, str, tuple[float, float] | None]  # item, scope, (landmark, sum)
 
 
-class ItemState(NamedTuple):
-    """What the broadcast says of an item."""
+class Changes(NamedTuple):
+    """What one poll of the broadcast brought, oldest first (a later change of a key wins)."""
 
-    vector: np.ndarray | None  # None: not past the frequency filter yet
-    last_seen: float  # its TTL clock (event time)
-    landmark: float | None  # what the trending sums are relative to (None: no sums)
-    trending: dict[str, float]  # scope -> stored forward-decay sum
+    vectors: list[VectorChange]
+    counts: list[CountChange]
 
 
-def encode_item(state: ItemState) -> bytes:
-    vector = b"" if state.vector is None else pack(state.vector)
-    header = _HEADER.pack(state.last_seen, 0 if state.vector is None else len(state.vector))
-    trending = json.dumps([state.landmark, state.trending], separators=(",", ":"))
-    return header + vector + trending.encode()
+def encode_vector(vec: np.ndarray, last_seen: float) -> bytes:
+    return _CLOCK.pack(last_seen) + pack(vec)
 
 
-def decode_item(value: bytes) -> ItemState:
-    last_seen, dim = _HEADER.unpack_from(value)
-    end = _HEADER.size + 4 * dim
-    landmark, trending = json.loads(value[end:])
-    return ItemState(unpack(value[_HEADER.size:end]) if dim else None, last_seen, landmark,
-                     trending)
+def decode_vector(value: bytes) -> tuple[np.ndarray, float]:
+    return unpack(value[_CLOCK.size:]), _CLOCK.unpack_from(value)[0]
+
+
+def count_key(item: str, scope: str) -> bytes:
+    return json.dumps([item, scope], separators=(",", ":")).encode()
+
+
+def decode_count_key(key: bytes) -> tuple[str, str]:
+    item, scope = json.loads(key)
+    return item, scope
+
+
+def encode_count(landmark: float, value: float) -> bytes:
+    return _COUNT.pack(landmark, value)
+
+
+def decode_count(value: bytes) -> tuple[float, float]:
+    landmark, count = _COUNT.unpack(value)
+    return landmark, count
 
 
 class VectorReader:
-    """Reads the whole item-vector topic, then follows it: (item id, vector or None) batches."""
+    """Reads both broadcast topics in full, then follows them."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -72,7 +87,9 @@ class VectorReader:
                                          fetch_max_wait_ms=int(s.batch_max_age_s * 1000),
                                          **aiokafka_config(s))
         await self.consumer.start()
-        partitions = [TopicPartition(s.topic_item_vectors, p) for p in range(s.partitions)]
+        partitions = [TopicPartition(topic, p) for topic in (s.topic_item_vectors,
+                                                              s.topic_item_trending)
+                      for p in range(s.partitions)]
         self.consumer.assign(partitions)
         await self.consumer.seek_to_beginning(*partitions)
 
@@ -80,10 +97,19 @@ class VectorReader:
         if self.consumer is not None:
             await self.consumer.stop()
 
-    async def poll(self) -> list[tuple[str, ItemState | None]]:
-        """The next changes, oldest first per item (a later one for an item wins)."""
+    async def poll(self) -> Changes:
+        """The next changes."""
         assert self.consumer is not None, "start() first"
         fetched = await self.consumer.getmany(
             timeout_ms=int(self.settings.batch_max_age_s * 1000), max_records=5_000)
-        return [(m.key.decode(), None if m.value is None else decode_item(m.value))
-                for messages in fetched.values() for m in messages if m.key is not None]
+        changes = Changes([], [])
+        for tp, messages in fetched.items():
+            if tp.topic == self.settings.topic_item_vectors:
+                changes.vectors.extend(
+                    (m.key.decode(), None if m.value is None else decode_vector(m.value))
+                    for m in messages if m.key is not None)
+            else:
+                changes.counts.extend(
+                    (*decode_count_key(m.key), None if m.value is None else decode_count(m.value))
+                    for m in messages if m.key is not None)
+        return changes

@@ -218,12 +218,12 @@ class BatchConsumerService(Service):
 
     @Service.task
     async def _follow_item_vectors(self) -> None:
-        """The broadcast: every item's latest vector, into this worker's user shards."""
+        """The broadcast: every item's latest vector and counts, into this worker's user shards."""
         if self.vectors is None or self.learner is None:
             return
         while not self.should_stop:
             changes = await self.vectors.poll()
-            if changes:
+            if changes.vectors or changes.counts:
                 await self.learner.receive(changes)
 
     async def _commit(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:

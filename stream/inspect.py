@@ -50,7 +50,8 @@ def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = 
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(keys.item(item_id))
     pipe.hgetall(keys.item_meta(item_id))
-    counters, meta = pipe.execute()
+    pipe.zrevrank(keys.trending("global"), item_id)
+    counters, meta, rank = pipe.execute()
     embedding = _vector(settings, keys.item_embedding(item_id))
     return {
         "item_id": item_id,
@@ -61,6 +62,7 @@ def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = 
         "meta": _typed(meta) or None,
         "embedding_norm": round(float(np.linalg.norm(embedding)), 4) if embedding is not None
         else None,
+        "trending_rank": None if rank is None else rank + 1,  # 1: the shop's top item now
     }
 
 

@@ -45,7 +45,6 @@ from aiokafka.partitioner import murmur2
 from models.embeddings import ItemStep, OnlineMF, pack, unpack
 from models.hybrid import TRENDING_HALF_LIFE_S
 from models.trending import Trending
-from stream.broadcast import ItemState
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,8 @@ class ItemShard:
     applied: int = 0  # steps applied: one per interaction of the whole stream
     negatives: int = 0  # negatives drawn here and pushed away
     duplicates: int = 0
-    dirty: set[str] = field(default_factory=set)  # changed since their last broadcast
+    dirty: set[str] = field(default_factory=set)  # vectors changed since their last broadcast
+    dirty_counts: set[tuple[str, str]] = field(default_factory=set)  # (item, scope) changed
     scopes: dict[str, set[str]] = field(default_factory=dict)  # item -> its trending scopes
 
     @classmethod
@@ -139,39 +139,42 @@ class ItemShard:
         for step, changed in zip(fresh, self.mf.apply_item_steps(fresh), strict=True):
             self.dirty.update(changed)
             self.negatives += max(len(changed) - 1, 0)  # the item's own is first
-            scopes = self.trending.add(step.item_id, step.weight, step.ts, step.location,
-                                       step.condition)
-            self.scopes.setdefault(step.item_id, set()).update(scopes)
-            self.dirty.add(step.item_id)
+            item = step.item_id
+            scopes = self.trending.add(item, step.weight, step.ts, step.location, step.condition)
+            self.scopes.setdefault(item, set()).update(scopes)
+            self.dirty_counts.update((item, scope) for scope in scopes)
         self.applied += len(fresh)
         for topic, offset in message.watermark.items():
             key = f"{topic}:{message.source}"
             self.watermarks[key] = max(self.watermarks.get(key, 0), offset)
         return len(fresh)
 
-    def take_dirty(self) -> dict[str, ItemState | None]:
-        """The changed items' states (None: expired), to broadcast and store."""
-        changed: dict[str, ItemState | None] = {}
+    def take_dirty(self) -> dict[str, tuple[np.ndarray, float] | None]:
+        """The changed items' vectors and TTL clocks (None: expired), to broadcast and store."""
+        changed: dict[str, tuple[np.ndarray, float] | None] = {}
         for item in self.dirty:
-            if item not in self.scopes:  # expired
-                changed[item] = None
-                continue
-            changed[item] = ItemState(self.mf.item_vector(item),
-                                      self.mf.item_last_seen(item) or 0.0,
-                                      self.trending.landmark,
-                                      self.trending.sums(item, self.scopes[item]))
+            vec = self.mf.item_vector(item)
+            changed[item] = None if vec is None else (vec, self.mf.item_last_seen(item) or 0.0)
         self.dirty = set()
+        return changed
+
+    def take_counts(self) -> dict[tuple[str, str], float | None]:
+        """The changed trending sums, relative to ``trending.landmark`` (None: expired)."""
+        changed: dict[tuple[str, str], float | None] = {}
+        for item, scope in self.dirty_counts:
+            changed[(item, scope)] = self.trending.sums(item, [scope]).get(scope)
+        self.dirty_counts = set()
         return changed
 
     def expire(self) -> list[str]:
         """Forget items unseen for the TTL (event time); they are broadcast as removed."""
         _, expired = self.mf.expire(self.mf.clock)
+        self.dirty.update(expired)
         # Items still below the frequency filter expire silently in the model: these too.
         items = set(expired) | {item for item in self.scopes if not self.mf.tracks(item)}
         for item in items:
             self.trending.drop_item(item)
-            self.scopes.pop(item, None)
-        self.dirty.update(items)
+            self.dirty_counts.update((item, scope) for scope in self.scopes.pop(item, ()))
         return sorted(items)
 
     def figures(self) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from models.evaluation import PrequentialEvaluator
 from models.hybrid import HybridRecommender
 from models.reranked import ContextReranked
 from stream import item_steps
-from stream.broadcast import ItemState, encode_item
+from stream.broadcast import Changes, count_key, encode_count, encode_vector
 from stream.interactions import InteractionBuilder, Weather
 from stream.item_steps import ItemShard
 from stream.schemas import ClickEvent, Impression, ItemUpsert, PurchaseEvent, UserProfile
@@ -125,17 +125,21 @@ class Shard:
                         self.model.context_model_.logloss.get())
         self.learned += 1
 
-    def take(self, item: str, state: ItemState | None) -> None:
-        """An item's state from the broadcast (None: removed) into this shard's copies."""
-        trending = self.model.recommender_.trending_
-        if state is None or state.vector is None:
+    def take_vector(self, item: str, vector: tuple[np.ndarray, float] | None) -> None:
+        """An item's vector and TTL clock from the broadcast (None: removed)."""
+        if vector is None:
             self.embeddings.drop_item(item)
         else:
-            self.embeddings.set_item_vector(item, state.vector, state.last_seen)
-        if state is None:
-            trending.drop_item(item)
-        elif state.landmark is not None:
-            trending.set_item(item, state.trending, state.landmark)
+            self.embeddings.set_item_vector(item, *vector)
+
+    def take_count(self, item: str, scope: str, count: tuple[float, float] | None) -> None:
+        """An item's trending sum in a scope, with its landmark, from the broadcast."""
+        trending = self.model.recommender_.trending_
+        if count is None:
+            trending.drop_count(item, scope)
+        else:
+            landmark, value = count
+            trending.set_count(item, scope, value, landmark)
 
     def curve(self) -> str:
         """The rolling HR over the stream (a point per 1,000 interactions), for plots."""
@@ -185,7 +189,9 @@ class Learner:
         self.shards: dict[int, Shard] = {}
         self.item_shards: dict[int, ItemShard] = {}
         # The broadcast copy of every item's vector and TTL clock, for shards assigned later.
-        self.item_table: dict[str, ItemState] = {}  # the broadcast's latest, for new shards
+        # The broadcast's latest, for shards assigned later.
+        self.item_table: dict[str, tuple[np.ndarray, float]] = {}
+        self.count_table: dict[tuple[str, str], tuple[float, float]] = {}
         self.context = InteractionBuilder(default_location=settings.default_location)
         self._weather_loaded: dict[str, float] = {}  # location -> last report's ts_ms read
         # Users whose profile had no location when read. Profiles are keyed by user, so the
@@ -232,8 +238,10 @@ class Learner:
                 shard = self.shards[partition] = await self._restore(partition)
                 for info in self.context.items.values():
                     shard.model.observe_item(info)
-                for item, state in self.item_table.items():
-                    shard.take(item, state)
+                for item, vector in self.item_table.items():
+                    shard.take_vector(item, vector)
+                for (item, scope), count in self.count_table.items():
+                    shard.take_count(item, scope, count)
             if partition not in self.item_shards:
                 self.item_shards[partition] = await self._restore_items(partition)
             for kind in ("user", "items"):  # a random phase: workers' snapshots do not align
@@ -326,16 +334,24 @@ class Learner:
             await self._snapshot(kind, partition)
 
     # --- the broadcast ------------------------------------------------------------------------
-    async def receive(self, changes: Sequence[tuple[str, ItemState | None]]) -> None:
-        """Items from the broadcast (None: the item was removed) into every user shard."""
+    async def receive(self, changes: Changes) -> None:
+        """Item vectors and trending counts from the broadcast (None: removed) into every user
+        shard."""
         async with self._lock:
-            for item, state in changes:
-                if state is None:
+            for item, vector in changes.vectors:
+                if vector is None:
                     self.item_table.pop(item, None)
                 else:
-                    self.item_table[item] = state
+                    self.item_table[item] = vector
                 for shard in self.shards.values():
-                    shard.take(item, state)
+                    shard.take_vector(item, vector)
+            for item, scope, count in changes.counts:
+                if count is None:
+                    self.count_table.pop((item, scope), None)
+                else:
+                    self.count_table[(item, scope)] = count
+                for shard in self.shards.values():
+                    shard.take_count(item, scope, count)
 
     # --- learning -----------------------------------------------------------------------------
     async def learn(self, batch: Sequence[Decoded], caught_up: bool = False,
@@ -476,15 +492,18 @@ class Learner:
         trending: list[tuple[str, float, str]] = []  # (scope's key, log score, item)
         pipe = self.client.pipeline(transaction=False)
         for shard in self.item_shards.values():
-            for item, state in shard.take_dirty().items():
-                value = None if state is None else encode_item(state)
+            for item, change in shard.take_dirty().items():
+                value = None if change is None else encode_vector(*change)
                 messages.append((self.settings.topic_item_vectors, None, item.encode(), value))
-                if state is None:
-                    continue
-                if state.vector is not None:
-                    vectors[self.keys.item_embedding(item)] = pack(state.vector)
-                trending.extend((self.keys.trending(scope), shard.trending.log_score(value),
-                                 item) for scope, value in state.trending.items())
+                if change is not None:
+                    vectors[self.keys.item_embedding(item)] = pack(change[0])
+            landmark = shard.trending.landmark
+            for (item, scope), count in shard.take_counts().items():
+                messages.append((self.settings.topic_item_trending, None, count_key(item, scope),
+                                 None if count is None else encode_count(landmark, count)))
+                if count is not None:  # an expired item leaves its sets as the best 1,000 move
+                    trending.append((self.keys.trending(scope),
+                                     shard.trending.log_score(count), item))
             pipe.hset(self.keys.item_learning(shard.partition), mapping=shard.figures())
         await self.sender.send(messages)
         if vectors:

@@ -54,9 +54,11 @@ class Settings(BaseSettings):
     # Filled by the serving path (not built yet); the workers already join it with clicks.
     topic_impressions: str = Field("reco.impressions", min_length=1, max_length=249)
     # Internal: the item halves of embedding updates, routed to each item's partition (one
-    # writer per item), and the item vectors their owners broadcast (compacted, read in full).
+    # writer per item), and the item vectors and trending counts their owners broadcast
+    # (compacted, read in full).
     topic_item_steps: str = Field("learn.item-steps", min_length=1, max_length=249)
     topic_item_vectors: str = Field("model.item-vectors", min_length=1, max_length=249)
+    topic_item_trending: str = Field("model.item-trending", min_length=1, max_length=249)
 
     # --- Redis -------------------------------------------------------------------------------
     # Defaults to the local stack's server, redis://127.0.0.1:<redis_port>/0.
@@ -211,6 +213,7 @@ class Settings(BaseSettings):
             "topic_impressions": f"{self.topic_impressions}-{tag}",
             "topic_item_steps": f"{self.topic_item_steps}-{tag}",
             "topic_item_vectors": f"{self.topic_item_vectors}-{tag}",
+            "topic_item_trending": f"{self.topic_item_trending}-{tag}",
             "state_dir": self.state_dir / tag,
         })
 

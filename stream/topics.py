@@ -54,6 +54,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_item_steps, n,
                   {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)}),
         TopicSpec(settings.topic_item_vectors, n, compacted),
+        TopicSpec(settings.topic_item_trending, n, compacted),
     ]
 
 

@@ -29,7 +29,7 @@ from confluent_kafka.admin import AdminClient
 
 from models.base import Interaction
 from stream import item_steps
-from stream.broadcast import decode_item, encode_item
+from stream.broadcast import decode_count, decode_vector, encode_count, encode_vector
 from stream.fleet import WorkerProcess, wait_for
 from stream.ingest import Ingestor
 from stream.inspect import applied_total, ingest_stats
@@ -191,8 +191,13 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
         for target, targeted in routed.items():
             item_shard = item_shards[target]
             item_shard.apply(item_steps.decode(item_steps.encode(0, {}, targeted)))
-            for item, state in item_shard.take_dirty().items():
-                shard.take(item, None if state is None else decode_item(encode_item(state)))
+            for item, change in item_shard.take_dirty().items():
+                shard.take_vector(item, None if change is None
+                                  else decode_vector(encode_vector(*change)))
+            landmark = item_shard.trending.landmark
+            for (item, scope), count in item_shard.take_counts().items():
+                shard.take_count(item, scope, None if count is None
+                                 else decode_count(encode_count(landmark, count)))
         learn += learned - began
         steps += time.perf_counter() - learned
     n = len(stream)

@@ -72,10 +72,12 @@ def test_changed_items_are_taken_once_for_the_broadcast():
     item_shard.apply(decode(encode(0, {"clicks": 2}, [step("a", 0, None), step("a", 1, u)])))
     changed = item_shard.take_dirty()
     assert list(changed) == ["a"]
-    state = changed["a"]
-    assert state.last_seen == pytest.approx(1.0) and state.vector.shape == (2,)
-    assert state.trending == {"global": pytest.approx(2.0, rel=1e-4)}  # both steps counted
+    vec, last_seen = changed["a"]
+    assert last_seen == pytest.approx(1.0) and vec.shape == (2,)
     assert item_shard.take_dirty() == {}
+    # Trending counted both steps, the first too (the item had no vector yet).
+    assert item_shard.take_counts() == {("a", "global"): pytest.approx(2.0, rel=1e-4)}
+    assert item_shard.take_counts() == {}
 
 
 def test_the_item_shard_counts_trending_in_each_steps_location_and_weather():
@@ -88,16 +90,21 @@ def test_the_item_shard_counts_trending_in_each_steps_location_and_weather():
     assert [(s.location, s.condition) for s in message.steps] == [("London", "rain"),
                                                                    ("Paris", None)]
     item_shard.apply(message)
-    sums = item_shard.take_dirty()["umbrella"].trending
-    assert {scope: round(v, 4) for scope, v in sums.items()} == {
+    counts = item_shard.take_counts()
+    assert {scope: round(v, 4) for (_, scope), v in counts.items()} == {
         "global": 4.0, "location=London": 3.0, "condition=rain": 3.0,
         "location,condition=London|rain": 3.0, "location=Paris": 1.0}
+    # A later step sends only the counts it changed.
+    item_shard.apply(decode(encode(0, {}, [ItemStep("umbrella", 2.0, 1.0, None, ("clicks", 1),
+                                                    "Paris", None)])))
+    assert set(item_shard.take_counts()) == {("umbrella", "global"),
+                                             ("umbrella", "location=Paris")}
 
 
 def test_an_expired_item_leaves_trending_and_is_broadcast_as_removed():
     item_shard = ItemShard.new(0, n_factors=2, min_item_count=5, ttl_s=10.0)
     item_shard.apply(decode(encode(0, {}, [step("old", 0, None), step("new", 100, None)])))
-    item_shard.take_dirty()
+    item_shard.take_counts()
     assert item_shard.expire() == ["old"]  # below the filter, so only trending knew it
-    assert item_shard.take_dirty() == {"old": None}
+    assert item_shard.take_counts() == {("old", "global"): None}
     assert item_shard.trending.sums("old", ["global"]) == {}

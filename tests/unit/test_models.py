@@ -27,12 +27,11 @@ def test_trending_copies_fed_by_the_items_writers_rank_as_one_model_fed_everythi
                ["rain", "clear"][n % 2], 3.0 if n % 5 == 0 else 1.0) for n in range(200)]
     whole, copy = Trending(half_life_s=86_400.0), Trending(half_life_s=86_400.0)
     writers = {0: Trending(half_life_s=86_400.0), 1: Trending(half_life_s=86_400.0)}
-    scopes: dict[str, set[str]] = {}
     for item, ts, location, condition, weight in events:
         whole.add(item, weight, ts, location, condition)
         writer = writers[int(item[1:]) % 2]
-        scopes.setdefault(item, set()).update(writer.add(item, weight, ts, location, condition))
-        copy.set_item(item, writer.sums(item, scopes[item]), writer.landmark)
+        for scope in writer.add(item, weight, ts, location, condition):
+            copy.set_count(item, scope, writer.sums(item, [scope])[scope], writer.landmark)
     context = Context(ts=200 * 3_600.0, location="Paris", condition="rain")
     assert [(s.item_id, round(s.score, 9)) for s in copy.recommend("u", 5, context)] == [
         (s.item_id, round(s.score, 9)) for s in whole.recommend("u", 5, context)]
