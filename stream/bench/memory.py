@@ -5,7 +5,8 @@ distinct users have clicked or bought (its customer base is twice that: in a sho
 registered users are idle, and their profiles are counted in the growth figure);
 then Redis' own ``MEMORY USAGE`` is summed over each sampled user's keys (summary hash, recent
 items, purchased set, profile, embedding) and each sampled item's keys (counters, catalogue
-entry, embeddings), and the server's used memory is read before and after.
+entry, embedding) plus its share of the trending sorted sets, and the server's used memory is
+read before and after.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
         per_item = _mean_bytes(client, [
             [keys.item(i), keys.item_meta(i), keys.item_embedding(i)]
             for i in rng.sample(item_ids, min(sample, len(item_ids)))])
+        # The trending sorted sets are shared by all items: their share per item.
+        trending_sets = list(client.scan_iter(keys.trending("*"), count=10_000))
+        trending_per_item = (_mean_bytes(client, [trending_sets]) / max(len(item_ids), 1)
+                             if trending_sets else 0.0)
     finally:
         worker.stop()
         _clean_up(settings)
@@ -65,7 +70,9 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
         "users_with_state": len(user_ids),
         "items_with_state": len(item_ids),
         "bytes_per_user": round(per_user, 1),
-        "bytes_per_item": round(per_item, 1),
+        "bytes_per_item": round(per_item + trending_per_item, 1),
+        "trending_bytes_per_item": round(trending_per_item, 1),
+        "trending_sets": len(trending_sets),
         "redis_used_memory_growth_bytes": used_after - used_before,
         "growth_per_user_bytes": round((used_after - used_before) / max(len(user_ids), 1), 1),
     }
@@ -97,6 +104,8 @@ def _mean_bytes(client: Any, groups: list[list[str]]) -> float:
 def format_report(report: dict[str, Any]) -> str:
     return (f"memory at {report['users_with_state']:,} users and {report['items_with_state']:,} "
             f"items ({report['events']:,} events): {report['bytes_per_user']:,.0f} bytes per "
-            f"user, {report['bytes_per_item']:,.0f} bytes per item (MEMORY USAGE of their keys); "
+            f"user, {report['bytes_per_item']:,.0f} bytes per item (MEMORY USAGE of their keys; "
+            f"{report['trending_bytes_per_item']:,.0f} of it the item's share of "
+            f"{report['trending_sets']} trending sets); "
             f"Redis grew {report['redis_used_memory_growth_bytes'] / 2**20:,.1f} MiB, "
             f"{report['growth_per_user_bytes']:,.0f} bytes per user all in")
