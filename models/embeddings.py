@@ -39,8 +39,8 @@ caller to route (:meth:`OnlineMF.take_item_steps`); its item table is then writt
 the item step at once on the same model, so both halves read the vectors from before the step,
 as a simultaneous SGD step does; the user side and the item side draw from two random streams,
 so the two modes learn the same vectors. Deferred user halves queue until something reads or
-changes the vectors, then run as a few matrix operations per batch (``_run_user_steps``): that is
-where a worker spends its learning time, one event at a time.
+changes the vectors, then run as a few matrix operations per wave of users
+(``_run_user_steps``) instead of a dozen numpy calls per event.
 
 >>> model = OnlineMF(n_factors=8, learning_rate=0.1, negatives=1, min_item_count=1, seed=42)
 >>> stream = [("ann", "tea"), ("bob", "tea"), ("ann", "cup"), ("bob", "cup"),

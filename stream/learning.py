@@ -188,8 +188,8 @@ class Learner:
         self.keys = Keys(settings.key_prefix)
         self.shards: dict[int, Shard] = {}
         self.item_shards: dict[int, ItemShard] = {}
-        # The broadcast copy of every item's vector and TTL clock, for shards assigned later.
-        # The broadcast's latest, for shards assigned later.
+        # The broadcast's latest vectors (with TTL clocks) and trending counts (with landmarks),
+        # for shards assigned later.
         self.item_table: dict[str, tuple[np.ndarray, float]] = {}
         self.count_table: dict[tuple[str, str], tuple[float, float]] = {}
         self.context = InteractionBuilder(default_location=settings.default_location)
