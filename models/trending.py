@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from itertools import islice
 from operator import itemgetter
 
@@ -139,6 +139,7 @@ class Trending(Recommender):
         self._mass: dict[str, float] = {}
         self._top: dict[str, dict[str, float]] = {}
         self._cutoff: dict[str, float] = {}  # no item outside a scope's top sums more
+        self._parts: dict[str, dict[int, float]] = {}  # scope -> writer -> its mass (copies)
 
     def increment_for(self, interaction: Interaction) -> list[tuple[str, str, float]]:
         """``(scope, item, amount)`` to add to stored sums for this interaction (pure)."""
@@ -182,31 +183,42 @@ class Trending(Recommender):
                 found[scope] = value
         return found
 
-    def set_count(self, item: str, scope: str, value: float, landmark: float) -> None:
-        """Take an item's sum in a scope from its writer, whose landmark was ``landmark``.
+    def best(self, scope: str) -> dict[str, float]:
+        """The scope's kept best items with their stored sums: at least its top 100."""
+        return dict(self._top.get(scope, {}))
 
-        The writer's sums only grow, so setting them keeps each scope's kept best exact. An
-        older landmark than this copy's scales the sum down; a newer one first moves this copy's.
+    def mass(self, scope: str) -> float:
+        """The scope's stored total, over all of its items."""
+        return self._mass.get(scope, 0.0)
+
+    def take_best(self, source: int, scope: str, landmark: float, mass: float,
+                  best: Mapping[str, float], gone: Iterable[str] = ()) -> None:
+        """One writer's part of a scope, for a copy that counts nothing itself (a worker's
+        broadcast): the ``best`` of the items it writes with their sums, its whole ``mass``, and
+        the items it expired. Writers hold disjoint items, so the union of their kept best
+        holds the scope's top 100, and the scope's mass is the sum of theirs.
+
+        The writer's sums only grow, so setting them keeps the kept best exact; an item that
+        left the writer's best keeps its last sum here, below the ones that pushed it out. An
+        older landmark than this copy's scales the sums down; a newer one first moves this
+        copy's.
         """
         factor = self._decay.advance(landmark)
         if factor != 1.0:
             self._rescale(factor)
-        if landmark != self._decay.landmark:
-            value *= 2.0 ** ((landmark - self._decay.landmark) / self.half_life_s)  # type: ignore[operator]
-        self._set(scope, item, value)
-
-    def drop_count(self, item: str, scope: str) -> None:
-        """Forget the item's sum in one scope (its writer expired the item)."""
-        counts = self._counts.get(scope)
-        value = None if counts is None else counts.pop(item, None)
-        if value is not None:
-            self._mass[scope] -= value
-            self._top[scope].pop(item, None)
+        scale = 2.0 ** ((landmark - self._decay.landmark) / self.half_life_s)  # type: ignore[operator]
+        for item in gone:
+            self._drop(scope, item)
+        for item, value in best.items():
+            self._set(scope, item, value * scale)
+        parts = self._parts.setdefault(scope, {})
+        parts[source] = mass * scale
+        self._mass[scope] = sum(parts.values())
 
     def drop_item(self, item: str) -> None:
         """Forget the item in every scope (its writer expired it)."""
-        for scope in list(self._counts):
-            self.drop_count(item, scope)
+        for scope in self._counts:
+            self._drop(scope, item)
 
     def log_score(self, value: float) -> float:
         """A stored sum as ``log2`` of its decayed value at time 0: ranks as the decayed value
@@ -294,7 +306,16 @@ class Trending(Recommender):
             if len(top) > 2 * _TOP_KEPT:
                 self._keep_best(scope, top)
 
+    def _drop(self, scope: str, item: str) -> None:
+        value = self._counts.get(scope, {}).pop(item, None)
+        if value is not None:
+            self._mass[scope] -= value
+            self._top[scope].pop(item, None)
+
     def _rescale(self, factor: float) -> None:
+        for parts in self._parts.values():
+            for source in parts:
+                parts[source] *= factor
         for scope, counts in self._counts.items():
             kept = self._counts[scope] = {i: v * factor for i, v in counts.items()
                                           if v * factor >= _PRUNE_BELOW}

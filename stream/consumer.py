@@ -223,7 +223,7 @@ class BatchConsumerService(Service):
             return
         while not self.should_stop:
             changes = await self.vectors.poll()
-            if changes.vectors or changes.counts:
+            if changes.vectors or changes.scopes:
                 await self.learner.receive(changes)
 
     async def _commit(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:

@@ -38,7 +38,7 @@ from models.evaluation import PrequentialEvaluator
 from models.hybrid import HybridRecommender
 from models.reranked import ContextReranked
 from stream import item_steps
-from stream.broadcast import Changes, count_key, encode_count, encode_vector
+from stream.broadcast import Changes, ScopeBest, encode_scope, encode_vector, scope_key
 from stream.interactions import InteractionBuilder, Weather
 from stream.item_steps import ItemShard
 from stream.schemas import ClickEvent, Impression, ItemUpsert, PurchaseEvent, UserProfile
@@ -132,14 +132,10 @@ class Shard:
         else:
             self.embeddings.set_item_vector(item, *vector)
 
-    def take_count(self, item: str, scope: str, count: tuple[float, float] | None) -> None:
-        """An item's trending sum in a scope, with its landmark, from the broadcast."""
-        trending = self.model.recommender_.trending_
-        if count is None:
-            trending.drop_count(item, scope)
-        else:
-            landmark, value = count
-            trending.set_count(item, scope, value, landmark)
+    def take_scope(self, source: int, scope: str, part: ScopeBest) -> None:
+        """An item shard's part of a trending scope, from the broadcast."""
+        self.model.recommender_.trending_.take_best(source, scope, part.landmark, part.mass,
+                                                    part.best, part.gone)
 
     def curve(self) -> str:
         """The rolling HR over the stream (a point per 1,000 interactions), for plots."""
@@ -188,10 +184,10 @@ class Learner:
         self.keys = Keys(settings.key_prefix)
         self.shards: dict[int, Shard] = {}
         self.item_shards: dict[int, ItemShard] = {}
-        # The broadcast's latest vectors (with TTL clocks) and trending counts (with landmarks),
-        # for shards assigned later.
+        # The broadcast's latest vectors (with TTL clocks) and item shards' trending parts, for
+        # shards assigned later.
         self.item_table: dict[str, tuple[np.ndarray, float]] = {}
-        self.count_table: dict[tuple[str, str], tuple[float, float]] = {}
+        self.scope_table: dict[tuple[int, str], ScopeBest] = {}
         self.context = InteractionBuilder(default_location=settings.default_location)
         self._weather_loaded: dict[str, float] = {}  # location -> last report's ts_ms read
         # Users whose profile had no location when read. Profiles are keyed by user, so the
@@ -240,8 +236,8 @@ class Learner:
                     shard.model.observe_item(info)
                 for item, vector in self.item_table.items():
                     shard.take_vector(item, vector)
-                for (item, scope), count in self.count_table.items():
-                    shard.take_count(item, scope, count)
+                for (source, scope), part in self.scope_table.items():
+                    shard.take_scope(source, scope, part)
             if partition not in self.item_shards:
                 self.item_shards[partition] = await self._restore_items(partition)
             for kind in ("user", "items"):  # a random phase: workers' snapshots do not align
@@ -335,7 +331,7 @@ class Learner:
 
     # --- the broadcast ------------------------------------------------------------------------
     async def receive(self, changes: Changes) -> None:
-        """Item vectors and trending counts from the broadcast (None: removed) into every user
+        """Item vectors (None: removed) and trending parts from the broadcast into every user
         shard."""
         async with self._lock:
             for item, vector in changes.vectors:
@@ -345,13 +341,10 @@ class Learner:
                     self.item_table[item] = vector
                 for shard in self.shards.values():
                     shard.take_vector(item, vector)
-            for item, scope, count in changes.counts:
-                if count is None:
-                    self.count_table.pop((item, scope), None)
-                else:
-                    self.count_table[(item, scope)] = count
+            for source, scope, part in changes.scopes:
+                self.scope_table[(source, scope)] = part._replace(gone=[])
                 for shard in self.shards.values():
-                    shard.take_count(item, scope, count)
+                    shard.take_scope(source, scope, part)
 
     # --- learning -----------------------------------------------------------------------------
     async def learn(self, batch: Sequence[Decoded], caught_up: bool = False,
@@ -497,13 +490,18 @@ class Learner:
                 messages.append((self.settings.topic_item_vectors, None, item.encode(), value))
                 if change is not None:
                     vectors[self.keys.item_embedding(item)] = pack(change[0])
-            landmark = shard.trending.landmark
+            trends = shard.trending
+            changed: dict[str, list[str]] = {}  # scope -> the items that expired from it
             for (item, scope), count in shard.take_counts().items():
-                messages.append((self.settings.topic_item_trending, None, count_key(item, scope),
-                                 None if count is None else encode_count(landmark, count)))
-                if count is not None:  # an expired item leaves its sets as the best 1,000 move
-                    trending.append((self.keys.trending(scope),
-                                     shard.trending.log_score(count), item))
+                expired = changed.setdefault(scope, [])
+                if count is None:
+                    expired.append(item)
+                else:  # an expired item leaves its sets as the best 1,000 move
+                    trending.append((self.keys.trending(scope), trends.log_score(count), item))
+            for scope, expired in changed.items():
+                part = ScopeBest(trends.landmark, trends.mass(scope), trends.best(scope), expired)
+                messages.append((self.settings.topic_item_trending, None,
+                                 scope_key(shard.partition, scope), encode_scope(part)))
             pipe.hset(self.keys.item_learning(shard.partition), mapping=shard.figures())
         await self.sender.send(messages)
         if vectors:

@@ -7,9 +7,10 @@
 4. raw consume: bare consumers reading the same topics and doing nothing else: librdkafka
    (confluent-kafka) and aiokafka (the client under the worker).
 5. parts: the per-event costs of validation, state writes (real Redis), learning (the user
-   shard's models) and the item steps (routed, encoded, applied by the item shards, their vectors
-   broadcast back) measured in isolation in this process; the rate they allow is what a worker
-   doing nothing else could reach.
+   shard's models), the item steps (routed, encoded, applied by the item shards) and the
+   broadcast back (changed vectors and trending parts, encoded and taken by the user shard, once
+   per ``item_vector_publish_s`` at the target rate) measured in isolation in this process; the
+   rate they allow is what a worker doing nothing else could reach.
 
 It runs against the stack the settings point at (`recstream stack up` first), in topics and keys
 of its own that it deletes afterwards.
@@ -29,7 +30,8 @@ from confluent_kafka.admin import AdminClient
 
 from models.base import Interaction
 from stream import item_steps
-from stream.broadcast import decode_count, decode_vector, encode_count, encode_vector
+from stream.broadcast import (ScopeBest, decode_scope, decode_vector, encode_scope,
+                              encode_vector)
 from stream.fleet import WorkerProcess, wait_for
 from stream.ingest import Ingestor
 from stream.inspect import applied_total, ingest_stats
@@ -44,6 +46,10 @@ from stream.settings import Settings
 from stream.sources import open_source
 from stream.state import Decoded, Keys, Record, StateWriter
 from stream.topics import contracts_by_topic, ensure_topics, topic_specs
+
+
+# The throughput target (events/s), which sets how many events a broadcast covers in the parts.
+TARGET_RATE = 5_000
 
 
 def run_ingest_bench(base: Settings, events: int = 100_000) -> dict[str, Any]:
@@ -178,7 +184,10 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
     item_shards = {p: ItemShard.new(p, min_item_count=settings.min_item_count,
                                     ttl_s=settings.state_ttl_s)
                    for p in range(settings.partitions)}
-    learn = steps = 0.0
+    # The broadcast runs every item_vector_publish_s: at the target rate, once per this many
+    # events (publishing per batch would charge it several times what a worker pays).
+    publish_every = max(int(settings.item_vector_publish_s * TARGET_RATE), settings.batch_size)
+    learn = steps = broadcast = 0.0
     for start in range(0, len(stream), settings.batch_size):
         began = time.perf_counter()
         for offset, event in enumerate(stream[start:start + settings.batch_size], start):
@@ -187,22 +196,25 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
                 shard.learn(replace(fed, origin=("clicks", offset)))
         taken = shard.embeddings.take_item_steps()  # runs the queued user halves
         learned = time.perf_counter()
-        routed = item_steps.route(taken, settings.partitions)
-        for target, targeted in routed.items():
-            item_shard = item_shards[target]
-            item_shard.apply(item_steps.decode(item_steps.encode(0, {}, targeted)))
-            for item, change in item_shard.take_dirty().items():
-                shard.take_vector(item, None if change is None
-                                  else decode_vector(encode_vector(*change)))
-            landmark = item_shard.trending.landmark
-            for (item, scope), count in item_shard.take_counts().items():
-                shard.take_count(item, scope, None if count is None
-                                 else decode_count(encode_count(landmark, count)))
+        for target, targeted in item_steps.route(taken, settings.partitions).items():
+            item_shards[target].apply(item_steps.decode(item_steps.encode(0, {}, targeted)))
+        applied = time.perf_counter()
+        end = start + settings.batch_size
+        if end // publish_every > start // publish_every or end >= len(stream):
+            for target, item_shard in item_shards.items():
+                for item, change in item_shard.take_dirty().items():
+                    shard.take_vector(item, None if change is None
+                                      else decode_vector(encode_vector(*change)))
+                trends = item_shard.trending
+                for scope in {scope for _, scope in item_shard.take_counts()}:
+                    part = ScopeBest(trends.landmark, trends.mass(scope), trends.best(scope), [])
+                    shard.take_scope(target, scope, decode_scope(encode_scope(part)))
         learn += learned - began
-        steps += time.perf_counter() - learned
+        steps += applied - learned
+        broadcast += time.perf_counter() - applied
     n = len(stream)
     return {"validate": 1e6 * validate / n, "state": 1e6 * state / n, "learn": 1e6 * learn / n,
-            "item_steps": 1e6 * steps / n}
+            "item_steps": 1e6 * steps / n, "broadcast": 1e6 * broadcast / n}
 
 
 def _raw_consume_rate(settings: Settings, expected: int) -> float:

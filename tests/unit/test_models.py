@@ -22,21 +22,34 @@ def ids(scored) -> list[str]:
 
 
 def test_trending_copies_fed_by_the_items_writers_rank_as_one_model_fed_everything():
-    """A worker's copy takes each item's sums from the item's one writer (the broadcast)."""
-    events = [(f"i{n % 7}", float(n * 3_600), ["London", "Paris", None][n % 3],
-               ["rain", "clear"][n % 2], 3.0 if n % 5 == 0 else 1.0) for n in range(200)]
+    """A worker's copy takes each writer's part of each scope it changed (the broadcast):
+    writers count disjoint items, so their best and masses make up the whole."""
+    events = [(f"i{n % 150}", float(n * 600), ["London", "Paris", None][n % 3],
+               ["rain", "clear"][n % 2], 3.0 if n % 5 == 0 else 1.0) for n in range(3_000)]
     whole, copy = Trending(half_life_s=86_400.0), Trending(half_life_s=86_400.0)
     writers = {0: Trending(half_life_s=86_400.0), 1: Trending(half_life_s=86_400.0)}
-    for item, ts, location, condition, weight in events:
+    changed: dict[int, set[str]] = {0: set(), 1: set()}
+
+    def publish() -> None:  # a publish interval: each writer's changed scopes
+        for source, scopes in changed.items():
+            for scope in scopes:
+                writer = writers[source]
+                copy.take_best(source, scope, writer.landmark, writer.mass(scope),
+                               writer.best(scope))
+            scopes.clear()
+
+    for n, (item, ts, location, condition, weight) in enumerate(events):
         whole.add(item, weight, ts, location, condition)
-        writer = writers[int(item[1:]) % 2]
-        for scope in writer.add(item, weight, ts, location, condition):
-            copy.set_count(item, scope, writer.sums(item, [scope])[scope], writer.landmark)
-    context = Context(ts=200 * 3_600.0, location="Paris", condition="rain")
-    assert [(s.item_id, round(s.score, 9)) for s in copy.recommend("u", 5, context)] == [
-        (s.item_id, round(s.score, 9)) for s in whole.recommend("u", 5, context)]
-    copy.drop_item("i0")
-    assert "i0" not in ids(copy.recommend("u", 7, context))
+        source = int(item[1:]) % 2
+        changed[source].update(writers[source].add(item, weight, ts, location, condition))
+        if n % 7 == 0:
+            publish()
+    publish()
+    context = Context(ts=3_000 * 600.0, location="Paris", condition="rain")
+    assert [(s.item_id, round(s.score, 9)) for s in copy.recommend("u", 20, context)] == [
+        (s.item_id, round(s.score, 9)) for s in whole.recommend("u", 20, context)]
+    copy.take_best(0, GLOBAL, writers[0].landmark, writers[0].mass(GLOBAL), {}, gone=["i0"])
+    assert "i0" not in ids(copy.recommend("u", 150, Context(ts=3_000 * 600.0)))
 
 
 def test_trending_log_scores_order_items_as_their_decayed_counts_at_any_time():
