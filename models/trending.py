@@ -209,8 +209,10 @@ class Trending(Recommender):
         scale = 2.0 ** ((landmark - self._decay.landmark) / self.half_life_s)  # type: ignore[operator]
         for item in gone:
             self._drop(scope, item)
+        counts = self._counts.get(scope, {})
         for item, value in best.items():
-            self._set(scope, item, value * scale)
+            if counts.get(item) != value * scale:  # most of a writer's best did not move
+                self._set(scope, item, value * scale)
         parts = self._parts.setdefault(scope, {})
         parts[source] = mass * scale
         self._mass[scope] = sum(parts.values())
