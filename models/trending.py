@@ -174,14 +174,13 @@ class Trending(Recommender):
 
     # -- one writer per item: its sums travel to every other copy (a worker's broadcast) -------
 
-    def sums(self, item: str, scopes: Iterable[str]) -> dict[str, float]:
-        """The item's stored sums in ``scopes`` (relative to :attr:`landmark`), where it has one."""
-        found = {}
-        for scope in scopes:
-            value = self._counts.get(scope, {}).get(item)
-            if value is not None:
-                found[scope] = value
-        return found
+    def count(self, item: str, scope: str) -> float | None:
+        """The item's stored sum in ``scope`` (relative to :attr:`landmark`); None: none."""
+        return self._counts.get(scope, {}).get(item)
+
+    def items(self) -> list[str]:
+        """Every item counted (each counts in the global scope)."""
+        return list(self._counts.get(GLOBAL, ()))
 
     def best(self, scope: str) -> dict[str, float]:
         """The scope's kept best items with their stored sums: at least its top 100."""
@@ -217,10 +216,9 @@ class Trending(Recommender):
         parts[source] = mass * scale
         self._mass[scope] = sum(parts.values())
 
-    def drop_item(self, item: str) -> None:
-        """Forget the item in every scope (its writer expired it)."""
-        for scope in self._counts:
-            self._drop(scope, item)
+    def drop_item(self, item: str) -> list[str]:
+        """Forget the item in every scope (its writer expired it); the scopes it was in."""
+        return [scope for scope in self._counts if self._drop(scope, item)]
 
     def log_score(self, value: float) -> float:
         """A stored sum as ``log2`` of its decayed value at time 0: ranks as the decayed value
@@ -308,11 +306,13 @@ class Trending(Recommender):
             if len(top) > 2 * _TOP_KEPT:
                 self._keep_best(scope, top)
 
-    def _drop(self, scope: str, item: str) -> None:
+    def _drop(self, scope: str, item: str) -> bool:
         value = self._counts.get(scope, {}).pop(item, None)
-        if value is not None:
-            self._mass[scope] -= value
-            self._top[scope].pop(item, None)
+        if value is None:
+            return False
+        self._mass[scope] -= value
+        self._top[scope].pop(item, None)
+        return True
 
     def _rescale(self, factor: float) -> None:
         for parts in self._parts.values():

@@ -118,7 +118,6 @@ class ItemShard:
     duplicates: int = 0
     dirty: set[str] = field(default_factory=set)  # vectors changed since their last broadcast
     dirty_counts: set[tuple[str, str]] = field(default_factory=set)  # (item, scope) changed
-    scopes: dict[str, set[str]] = field(default_factory=dict)  # item -> its trending scopes
 
     @classmethod
     def new(cls, partition: int, *, n_factors: int = 32, min_item_count: int,
@@ -140,9 +139,8 @@ class ItemShard:
             self.dirty.update(changed)
             self.negatives += max(len(changed) - 1, 0)  # the item's own is first
             item = step.item_id
-            scopes = self.trending.add(item, step.weight, step.ts, step.location, step.condition)
-            self.scopes.setdefault(item, set()).update(scopes)
-            self.dirty_counts.update((item, scope) for scope in scopes)
+            self.dirty_counts.update((item, scope) for scope in self.trending.add(
+                item, step.weight, step.ts, step.location, step.condition))
         self.applied += len(fresh)
         for topic, offset in message.watermark.items():
             key = f"{topic}:{message.source}"
@@ -162,7 +160,7 @@ class ItemShard:
         """The changed trending sums, relative to ``trending.landmark`` (None: expired)."""
         changed: dict[tuple[str, str], float | None] = {}
         for item, scope in self.dirty_counts:
-            changed[(item, scope)] = self.trending.sums(item, [scope]).get(scope)
+            changed[(item, scope)] = self.trending.count(item, scope)
         self.dirty_counts = set()
         return changed
 
@@ -171,10 +169,10 @@ class ItemShard:
         _, expired = self.mf.expire(self.mf.clock)
         self.dirty.update(expired)
         # Items still below the frequency filter expire silently in the model: these too.
-        items = set(expired) | {item for item in self.scopes if not self.mf.tracks(item)}
+        items = set(expired) | {item for item in self.trending.items()
+                                if not self.mf.tracks(item)}
         for item in items:
-            self.trending.drop_item(item)
-            self.dirty_counts.update((item, scope) for scope in self.scopes.pop(item, ()))
+            self.dirty_counts.update((item, scope) for scope in self.trending.drop_item(item))
         return sorted(items)
 
     def figures(self) -> dict[str, Any]:

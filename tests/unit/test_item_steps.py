@@ -107,4 +107,5 @@ def test_an_expired_item_leaves_trending_and_is_broadcast_as_removed():
     item_shard.take_counts()
     assert item_shard.expire() == ["old"]  # below the filter, so only trending knew it
     assert item_shard.take_counts() == {("old", "global"): None}
-    assert item_shard.trending.sums("old", ["global"]) == {}
+    assert item_shard.trending.count("old", "global") is None
+    assert item_shard.trending.items() == ["new"]

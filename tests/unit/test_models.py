@@ -56,8 +56,7 @@ def test_trending_log_scores_order_items_as_their_decayed_counts_at_any_time():
     model = Trending(half_life_s=10.0)
     model.add("old", 8.0, 0.0, None, None)  # worth 1.0 at t=30
     model.add("new", 2.0, 30.0, None, None)
-    [(_, old)] = model.sums("old", [GLOBAL]).items()
-    [(_, new)] = model.sums("new", [GLOBAL]).items()
+    old, new = model.count("old", GLOBAL), model.count("new", GLOBAL)
     assert model.log_score(old) == pytest.approx(3.0)  # log2(8) at time 0
     assert 2 ** (model.log_score(new) - 30 / 10) == pytest.approx(2.0)  # its value at t=30
     assert model.log_score(new) > model.log_score(old)
