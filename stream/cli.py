@@ -126,7 +126,7 @@ def _emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> No
 
 
 def _stack(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.localstack import LocalStack
+    from stream.ops.localstack import LocalStack
 
     stack = LocalStack(settings)
     if args.action == "down":
@@ -149,7 +149,7 @@ def _format_status(data: dict[str, Any]) -> str:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.worker import run_worker
+    from stream.ops.worker import run_worker
 
     if args.web_port is not None:
         settings = settings.model_copy(update={"worker_web_port": args.web_port})
@@ -157,7 +157,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.replay import replay
+    from stream.data.replay import replay
 
     summary = replay(
         settings, source=args.source, path=args.path, weather=args.weather, limit=args.limit,
@@ -168,7 +168,7 @@ def _replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.demo import format_summary, run_demo
+    from stream.ops.demo import format_summary, run_demo
 
     summary = run_demo(settings, source=args.source, path=args.path, weather=args.weather,
                        workers=args.workers, limit=args.limit)
@@ -177,7 +177,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.evaluate import format_table, run_evaluation
+    from stream.evaluate.run import format_table, run_evaluation
 
     result = run_evaluation(settings, args.dataset, path=args.path, limit=args.limit,
                             exclude_purchased=not args.include_purchased, plot=args.plot,
@@ -191,7 +191,7 @@ def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _inspect(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.inspect import inspect_item, inspect_user
+    from stream.ops.inspect import inspect_item, inspect_user
 
     report = (inspect_user if args.kind == "user" else inspect_item)(settings, args.id)
     _emit(args, report, _format_report)

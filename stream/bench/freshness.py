@@ -22,13 +22,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stream.bench.ingest import _clean_up
-from stream.fleet import WorkerProcess, wait_for
-from stream.redis_clients import sync_redis
-from stream.producer import EventProducer
-from stream.schemas import ClickEvent
+from stream.ops.fleet import WorkerProcess, wait_for
+from stream.store.clients import sync_redis
+from stream.transport.producer import EventProducer
+from stream.contracts.schemas import ClickEvent
 from stream.settings import Settings
-from stream.state import Keys
-from stream.topics import ensure_topics
+from stream.store.state import Keys
+from stream.transport.topics import ensure_topics
 
 
 def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,

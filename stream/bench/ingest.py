@@ -29,23 +29,23 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from models.base import Interaction
-from stream import item_steps
-from stream.broadcast import (ScopeBest, decode_scope, decode_vector, encode_scope,
+from stream.learning import item_shard as item_steps
+from stream.transport.broadcast import (ScopeBest, decode_scope, decode_vector, encode_scope,
                               encode_vector)
-from stream.fleet import WorkerProcess, wait_for
-from stream.ingest import Ingestor
-from stream.inspect import applied_total, ingest_stats
-from stream.interactions import InteractionBuilder
-from stream.item_steps import ItemShard
-from stream.kafka_config import client_config
-from stream.learning import Shard
-from stream.producer import EventProducer
-from stream.redis_clients import async_redis, sync_redis
-from stream.schemas import ClickEvent, Event, PurchaseEvent
+from stream.ops.fleet import WorkerProcess, wait_for
+from stream.ingest.ingestor import Ingestor
+from stream.ops.inspect import applied_total, ingest_stats
+from stream.learning.interactions import InteractionBuilder
+from stream.learning.item_shard import ItemShard
+from stream.transport.kafka_config import client_config
+from stream.learning.shell import Shard
+from stream.transport.producer import EventProducer
+from stream.store.clients import async_redis, sync_redis
+from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
 from stream.settings import Settings
-from stream.sources import open_source
-from stream.state import Decoded, Keys, Record, StateWriter
-from stream.topics import contracts_by_topic, ensure_topics, topic_specs
+from stream.data.sources import open_source
+from stream.store.state import Decoded, Keys, Record, StateWriter
+from stream.transport.topics import contracts_by_topic, ensure_topics, topic_specs
 
 
 # The throughput target (events/s), which sets how many events a broadcast covers in the parts.

@@ -18,15 +18,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from stream.bench.ingest import _clean_up
-from stream.fleet import WorkerProcess, wait_for
-from stream.inspect import applied_total, ingest_stats
-from stream.redis_clients import sync_redis
-from stream.producer import EventProducer
-from stream.schemas import ClickEvent, Event, PurchaseEvent
+from stream.ops.fleet import WorkerProcess, wait_for
+from stream.ops.inspect import applied_total, ingest_stats
+from stream.store.clients import sync_redis
+from stream.transport.producer import EventProducer
+from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
 from stream.settings import Settings
-from stream.sources import open_source
-from stream.state import Keys
-from stream.topics import ensure_topics
+from stream.data.sources import open_source
+from stream.store.state import Keys
+from stream.transport.topics import ensure_topics
 
 
 def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from stream.fleet import WorkerProcess
-from stream.localstack import LocalStack
+from stream.ops.fleet import WorkerProcess
+from stream.ops.localstack import LocalStack
 from stream.settings import Settings, load_settings
-from stream.topics import ensure_topics
+from stream.transport.topics import ensure_topics
 
 
 def _free_port() -> int:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from stream.fleet import REPO_ROOT
+from stream.ops.fleet import REPO_ROOT
 from stream.settings import Settings
 from tests.integration.conftest import wait_until
 from tests.integration.test_ingestion import applied_events

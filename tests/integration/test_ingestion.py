@@ -10,9 +10,9 @@ import pytest
 import redis
 from confluent_kafka import Consumer
 
-from stream.schemas import DeadLetter
+from stream.contracts.schemas import DeadLetter
 from stream.settings import Settings
-from stream.state import Keys
+from stream.store.state import Keys
 from tests.integration.conftest import wait_until
 from tests.integration.traffic import Traffic, mixed_traffic, send_raw
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer
 
-from stream.producer import BrokerUnavailable, EventProducer, InvalidEvent
-from stream.schemas import ClickEvent, WeatherEvent
+from stream.transport.producer import BrokerUnavailable, EventProducer, InvalidEvent
+from stream.contracts.schemas import ClickEvent, WeatherEvent
 from stream.settings import load_settings
 from tests.integration.conftest import wait_until
 from tests.integration.test_ingestion import applied_events
@@ -52,7 +52,7 @@ def test_an_unreachable_broker_is_reported_within_the_bounded_wait():
 
 
 def test_a_lost_broker_surfaces_as_a_delivery_error_not_silence():
-    from stream.producer import DeliveryError
+    from stream.transport.producer import DeliveryError
 
     settings = load_settings(kafka_bootstrap="127.0.0.1:1", producer_delivery_timeout_ms=1500)
     shop = EventProducer(settings, connect_timeout_s=0)  # skip the up-front check
@@ -99,7 +99,7 @@ def test_plain_json_from_any_client_is_ingested_like_the_sdks(settings, start_wo
                          b'{"schema_version":1,"event_id":"raw","user_id":"u1",'
                          b'"item_id":"i1","ts":1304251200000}')])
     wait_until(lambda: applied_events(redis_client, settings) >= 2, 60, "both clicks applied")
-    from stream.inspect import inspect_item, inspect_user
+    from stream.ops.inspect import inspect_item, inspect_user
 
     assert inspect_item(settings, "i1")["clicks"] == 2
     assert inspect_user(settings, "u1")["recent_items"] == ["i1", "i1"]

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
-from stream.schemas import ClickEvent, PurchaseEvent, WeatherEvent
-from stream.state import Decoded, Keys, Record, StateWriter
+from stream.contracts.schemas import ClickEvent, PurchaseEvent, WeatherEvent
+from stream.store.state import Decoded, Keys, Record, StateWriter
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2011, 1, 1, tzinfo=UTC)

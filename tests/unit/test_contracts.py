@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from stream.codec import InvalidMessage, decode
-from stream.schemas import (
+from stream.contracts.codec import InvalidMessage, decode
+from stream.contracts.schemas import (
     ClickEvent,
     DeadLetter,
     ItemUpsert,

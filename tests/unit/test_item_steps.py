@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.embeddings import ItemStep
-from stream.item_steps import ItemShard, decode, encode, partition_of, route
+from stream.learning.item_shard import ItemShard, decode, encode, partition_of, route
 
 
 def step(item: str, offset: int, vec: np.ndarray | None, topic: str = "clicks") -> ItemStep:

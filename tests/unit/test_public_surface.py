@@ -21,8 +21,8 @@ def test_every_documented_command_exists(command):
 
 
 def test_the_sdk_names_users_import_are_there():
-    from stream.producer import BrokerUnavailable, DeliveryError, EventProducer, InvalidEvent
-    from stream.schemas import (ClickEvent, DeadLetter, Impression, ItemUpsert, PurchaseEvent,
+    from stream.transport.producer import BrokerUnavailable, DeliveryError, EventProducer, InvalidEvent
+    from stream.contracts.schemas import (ClickEvent, DeadLetter, Impression, ItemUpsert, PurchaseEvent,
                                 RecommendationRequest, RecommendationResponse, UserProfile,
                                 WeatherEvent)
     from stream.settings import Settings, SettingsError, load_settings

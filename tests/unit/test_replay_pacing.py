@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stream.errors import UserFacingError
-from stream.replay import paced
-from stream.schemas import ClickEvent
+from stream.data.replay import paced
+from stream.contracts.schemas import ClickEvent
 
 T0 = datetime(2011, 1, 1, tzinfo=UTC)
 

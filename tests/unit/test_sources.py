@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import stream.sources
-from stream.schemas import (
+import stream.data.sources
+from stream.contracts.schemas import (
     ClickEvent,
     Event,
     ItemUpsert,
@@ -25,11 +25,11 @@ from stream.schemas import (
     WeatherCondition,
     WeatherEvent,
 )
-from stream.sources import SOURCE_NAMES, Source, open_source
-from stream.sources.online_retail import OnlineRetail
-from stream.sources.sessions import Diginetica
-from stream.sources.synthetic import CLIMATES
-from stream.sources.weather import read_weather
+from stream.data.sources import SOURCE_NAMES, Source, open_source
+from stream.data.sources.online_retail import OnlineRetail
+from stream.data.sources.sessions import Diginetica
+from stream.data.sources.synthetic import CLIMATES
+from stream.data.sources.weather import read_weather
 
 DATA = Path(__file__).parents[2].parent / "shared" / "data"
 LONDON = ZoneInfo("Europe/London")
@@ -59,7 +59,7 @@ def event_ids(events: Sequence[Event]) -> list[str]:
 # -- the public surface ---------------------------------------------------------------------------
 
 def test_public_surface_is_small_and_names_every_source() -> None:
-    assert stream.sources.__all__ == ["SOURCE_NAMES", "Source", "open_source"]
+    assert stream.data.sources.__all__ == ["SOURCE_NAMES", "Source", "open_source"]
     assert SOURCE_NAMES == (
         "synthetic", "online-retail", "yoochoose", "retailrocket", "diginetica", "otto")
 

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from stream.schemas import Event, ItemUpsert, PurchaseEvent, WeatherEvent
-from stream.sources.weather import open_text, read_weather
+from stream.contracts.schemas import Event, ItemUpsert, PurchaseEvent, WeatherEvent
+from stream.data.sources.weather import open_text, read_weather
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -55,7 +55,7 @@ COLUMNS = (
 class OnlineRetail:
     """Invoice lines of the UCI Online Retail file at ``path``, in file (= time) order.
 
-    ``weather_path``: a daily weather file (see :mod:`stream.sources.weather`; the London Heathrow
+    ``weather_path``: a daily weather file (see :mod:`stream.data.sources.weather`; the London Heathrow
     one names its days "United Kingdom"), replayed as one WeatherEvent at 00:00 London time for
     each day from the first invoice's day to the last one's, days without trading included.
     """

@@ -3,7 +3,7 @@
 Faust's agents hand events over one at a time through its stream machinery; measured here, a
 no-op agent reached ~11k events/s against ~320k/s for a bare aiokafka consumer of the same topics.
 So the worker consumes with aiokafka's ``getmany`` (a batch per call) and hands whole batches to
-the :class:`~stream.ingest.Ingestor`. The service still lives in the Faust worker (its lifecycle,
+the :class:`~stream.ingest.ingestor.Ingestor`. The service still lives in the Faust worker (its lifecycle,
 signals, logging and web views).
 
 Where a partition resumes is decided by the state, not by Kafka's committed offset: on assignment
@@ -33,12 +33,12 @@ from mode import Service
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from stream.broadcast import VectorReader
-from stream.ingest import CountingIngestor, Ingestor
-from stream.learning import Learner
-from stream.kafka_config import aiokafka_config
+from stream.transport.broadcast import VectorReader
+from stream.ingest.ingestor import CountingIngestor, Ingestor
+from stream.learning.shell import Learner
+from stream.transport.kafka_config import aiokafka_config
 from stream.settings import Settings
-from stream.state import Record
+from stream.store.state import Record
 
 log = logging.getLogger(__name__)
 

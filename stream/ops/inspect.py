@@ -9,9 +9,9 @@ import redis
 
 from models.embeddings import unpack
 
-from stream.redis_clients import sync_redis
+from stream.store.clients import sync_redis
 from stream.settings import Settings
-from stream.state import Keys
+from stream.store.state import Keys
 
 
 def inspect_user(settings: Settings, user_id: str, client: redis.Redis | None = None

@@ -38,7 +38,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from stream.schemas import (
+from stream.contracts.schemas import (
     ClickEvent,
     Event,
     Impression,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from stream.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:

@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
 from typing import TextIO
 
-from stream.schemas import WeatherCondition, WeatherEvent
+from stream.contracts.schemas import WeatherCondition, WeatherEvent
 
 LONDON_LOCATION = "United Kingdom"
 

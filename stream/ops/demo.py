@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stream.fleet import WorkerProcess, wait_for
-from stream.inspect import applied_total, ingest_stats, inspect_user
-from stream.redis_clients import sync_redis
-from stream.localstack import LocalStack
-from stream.replay import replay
+from stream.ops.fleet import WorkerProcess, wait_for
+from stream.ops.inspect import applied_total, ingest_stats, inspect_user
+from stream.store.clients import sync_redis
+from stream.ops.localstack import LocalStack
+from stream.data.replay import replay
 from stream.settings import Settings
 
 

@@ -20,10 +20,10 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pydantic import ValidationError
 
-from stream.codec import describe
+from stream.contracts.codec import describe
 from stream.errors import UserFacingError
-from stream.kafka_config import client_config
-from stream.schemas import (
+from stream.transport.kafka_config import client_config
+from stream.contracts.schemas import (
     ClickEvent,
     Event,
     ItemUpsert,
@@ -32,7 +32,7 @@ from stream.schemas import (
     WeatherEvent,
 )
 from stream.settings import Settings
-from stream.topics import contracts_by_topic
+from stream.transport.topics import contracts_by_topic
 
 KINDS: dict[str, type[Event]] = {
     "click": ClickEvent,

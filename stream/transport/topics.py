@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from stream.kafka_config import client_config
-from stream.schemas import (
+from stream.transport.kafka_config import client_config
+from stream.contracts.schemas import (
     ClickEvent,
     Event,
     Impression,

@@ -25,7 +25,7 @@ from pathlib import Path
 from stream.errors import UserFacingError
 from stream.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = REPO_ROOT / "deploy" / "local" / "pom.xml"
 LOG4J_CONFIG = REPO_ROOT / "deploy" / "local" / "log4j2.properties"
 
@@ -58,7 +58,7 @@ class LocalStack:
     # --- public -----------------------------------------------------------------------------
     def up(self) -> list[ServiceStatus]:
         """Start what is not running, wait until both answer, create the topics."""
-        from stream.topics import ensure_topics
+        from stream.transport.topics import ensure_topics
 
         self.logs.mkdir(parents=True, exist_ok=True)
         self._start_redis()
@@ -224,7 +224,7 @@ class LocalStack:
     def _wait_for_kafka(self, deadline: float) -> None:
         from confluent_kafka.admin import AdminClient
 
-        from stream.kafka_config import client_config
+        from stream.transport.kafka_config import client_config
 
         admin = AdminClient(client_config(self.settings, **{"log_level": 0}))
         while True:

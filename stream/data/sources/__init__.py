@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from stream.schemas import Event
-from stream.sources.online_retail import OnlineRetail
-from stream.sources.sessions import Diginetica, Otto, RetailRocket, YooChoose
-from stream.sources.synthetic import SyntheticShop
+from stream.contracts.schemas import Event
+from stream.data.sources.online_retail import OnlineRetail
+from stream.data.sources.sessions import Diginetica, Otto, RetailRocket, YooChoose
+from stream.data.sources.synthetic import SyntheticShop
 
 __all__ = ["SOURCE_NAMES", "Source", "open_source"]
 

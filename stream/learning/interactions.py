@@ -7,7 +7,7 @@ same stream, in a worker they are filled from Redis (weather and catalogue topic
 location and item, so their events reach other workers).
 
 >>> from datetime import UTC, datetime
->>> from stream.schemas import ClickEvent, WeatherEvent
+>>> from stream.contracts.schemas import ClickEvent, WeatherEvent
 >>> ts = datetime(2011, 1, 4, tzinfo=UTC)
 >>> builder = InteractionBuilder(default_location="United Kingdom")
 >>> builder.feed(WeatherEvent(location="United Kingdom", ts=ts, temp_c=3.5, precip_mm=4,
@@ -24,7 +24,7 @@ import bisect
 from dataclasses import dataclass
 
 from models.base import Context, Interaction, ItemInfo
-from stream.schemas import ClickEvent, Event, ItemUpsert, PurchaseEvent, UserProfile, WeatherEvent
+from stream.contracts.schemas import ClickEvent, Event, ItemUpsert, PurchaseEvent, UserProfile, WeatherEvent
 
 
 @dataclass(frozen=True, slots=True)

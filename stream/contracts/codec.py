@@ -1,15 +1,15 @@
 """Bytes to contracts and back, with a reason an operator can act on when it fails.
 
->>> from stream.schemas import WeatherEvent
+>>> from stream.contracts.schemas import WeatherEvent
 >>> decode(WeatherEvent, b'{"schema_version":1,"location":"UK","ts":"2011-01-01T00:00:00Z",'
 ...        b'"temp_c":"warm","precip_mm":0,"condition":"clear"}')
 Traceback (most recent call last):
 ...
-stream.codec.InvalidMessage: invalid WeatherEvent: temp_c: Input should be a valid number, unable to parse string as a number
+stream.contracts.codec.InvalidMessage: invalid WeatherEvent: temp_c: Input should be a valid number, unable to parse string as a number
 >>> decode(WeatherEvent, b'{"oops', max_bytes=1024)
 Traceback (most recent call last):
 ...
-stream.codec.InvalidMessage: invalid JSON: EOF while parsing a string at line 1 column 6
+stream.contracts.codec.InvalidMessage: invalid JSON: EOF while parsing a string at line 1 column 6
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from stream.schemas import Contract
+from stream.contracts.schemas import Contract
 
 C = TypeVar("C", bound=Contract)
 

@@ -37,7 +37,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
-from stream.schemas import (
+from stream.contracts.schemas import (
     ClickEvent,
     Device,
     Event,

@@ -2,7 +2,7 @@
 
 The Faust app provides the process: lifecycle, signal handling (SIGTERM stops cleanly), logging
 and, with ``--web-port``, its web views for probes. The events are consumed in batches by
-:class:`~stream.consumer.BatchConsumerService` (why not per-event agents: see that module).
+:class:`~stream.transport.consumer.BatchConsumerService` (why not per-event agents: see that module).
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from typing import Any
 import faust
 from aiokafka import AIOKafkaProducer
 
-from stream.consumer import BatchConsumerService
-from stream.ingest import CountingIngestor, Ingestor
-from stream.kafka_config import aiokafka_config, faust_broker_credentials
-from stream.schemas import DeadLetter
-from stream.learning import Learner
-from stream.redis_clients import async_redis
+from stream.transport.consumer import BatchConsumerService
+from stream.ingest.ingestor import CountingIngestor, Ingestor
+from stream.transport.kafka_config import aiokafka_config, faust_broker_credentials
+from stream.contracts.schemas import DeadLetter
+from stream.learning.shell import Learner
+from stream.store.clients import async_redis
 from stream.settings import Settings
-from stream.snapshots import SnapshotCodec, snapshot_key
-from stream.state import StateWriter
-from stream.topics import contracts_by_topic, ensure_topics
+from stream.store.snapshots import SnapshotCodec, snapshot_key
+from stream.store.state import StateWriter
+from stream.transport.topics import contracts_by_topic, ensure_topics
 
 
 class KafkaPublisher:

@@ -1,7 +1,7 @@
 """The ingestion step as a plain function of a batch: decode, dead-letter the bad, apply the good.
 
 It knows nothing of Kafka clients; the worker's batch consumer hands it batches of
-:class:`~stream.state.Record`.
+:class:`~stream.store.state.Record`.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from stream.codec import InvalidMessage, decode
-from stream.schemas import DeadLetter, Event
-from stream.state import Decoded, Record, StateWriter
+from stream.contracts.codec import InvalidMessage, decode
+from stream.contracts.schemas import DeadLetter, Event
+from stream.store.state import Decoded, Record, StateWriter
 
 
 class Publisher(Protocol):

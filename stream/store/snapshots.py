@@ -10,7 +10,7 @@ without the key (or damaged) is refused, never loaded; so is one of another form
 >>> SnapshotCodec(b"another-key-of-similar-length!!").decode(store.encode({"a": 1}))
 Traceback (most recent call last):
 ...
-stream.snapshots.SnapshotRejected: snapshot signature does not match the configured key
+stream.store.snapshots.SnapshotRejected: snapshot signature does not match the configured key
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from stream.errors import UserFacingError
-from stream.producer import EventProducer
-from stream.schemas import ClickEvent, Event, PurchaseEvent
+from stream.transport.producer import EventProducer
+from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
 from stream.settings import Settings
-from stream.sources import SOURCE_NAMES, open_source
+from stream.data.sources import SOURCE_NAMES, open_source
 
 
 def paced(events: Iterable[Event], *, rate: float | None = None,

@@ -32,7 +32,7 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from models.embeddings import pack, unpack
-from stream.kafka_config import aiokafka_config
+from stream.transport.kafka_config import aiokafka_config
 from stream.settings import Settings
 
 _CLOCK = struct.Struct("<d")

@@ -25,16 +25,16 @@ from models.reranked import ContextReranked
 from models.popularity import MostPopular
 from models.trending import Trending
 from stream.errors import UserFacingError
-from stream.fleet import WorkerProcess, wait_for
-from stream.redis_clients import sync_redis
-from stream.interactions import InteractionBuilder
-from stream.learning import SYSTEM
-from stream.producer import EventProducer
-from stream.schemas import Event
+from stream.ops.fleet import WorkerProcess, wait_for
+from stream.store.clients import sync_redis
+from stream.learning.interactions import InteractionBuilder
+from stream.learning.shell import SYSTEM
+from stream.transport.producer import EventProducer
+from stream.contracts.schemas import Event
 from stream.settings import Settings
-from stream.sources import open_source
-from stream.state import Keys
-from stream.topics import ensure_topics
+from stream.data.sources import open_source
+from stream.store.state import Keys
+from stream.transport.topics import ensure_topics
 
 DATASETS = {
     # name: (source, default file under ../shared/data, default weather file, default location)
@@ -43,7 +43,7 @@ DATASETS = {
     "yoochoose": ("yoochoose", "sessions/yoochoose-clicks-100k_train_full.txt", None, None),
     "synthetic": ("synthetic", None, None, None),
 }
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def load_events(dataset: str, path: Path | None, limit: int | None,

@@ -49,8 +49,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import ClassVar, NamedTuple
 
-from stream.schemas import ClickEvent, Event, ItemUpsert, PurchaseEvent
-from stream.sources.weather import open_text
+from stream.contracts.schemas import ClickEvent, Event, ItemUpsert, PurchaseEvent
+from stream.data.sources.weather import open_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Unix time in seconds passes 1e11 only in the year 5138; in milliseconds it passed it in 1973.

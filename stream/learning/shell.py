@@ -37,14 +37,14 @@ from models.embeddings import OnlineMF, pack
 from models.evaluation import PrequentialEvaluator
 from models.hybrid import HybridRecommender
 from models.reranked import ContextReranked
-from stream import item_steps
-from stream.broadcast import Changes, ScopeBest, encode_scope, encode_vector, scope_key
-from stream.interactions import InteractionBuilder, Weather
-from stream.item_steps import ItemShard
-from stream.schemas import ClickEvent, Impression, ItemUpsert, PurchaseEvent, UserProfile
+from stream.learning import item_shard as item_steps
+from stream.transport.broadcast import Changes, ScopeBest, encode_scope, encode_vector, scope_key
+from stream.learning.interactions import InteractionBuilder, Weather
+from stream.learning.item_shard import ItemShard
+from stream.contracts.schemas import ClickEvent, Impression, ItemUpsert, PurchaseEvent, UserProfile
 from stream.settings import Settings
-from stream.snapshots import SnapshotCodec, SnapshotRejected
-from stream.state import Decoded, Keys, Record
+from stream.store.snapshots import SnapshotCodec, SnapshotRejected
+from stream.store.state import Decoded, Keys, Record
 
 log = logging.getLogger(__name__)
 SYSTEM = "recstream"

@@ -1,0 +1,1 @@
+"""Data sets as event streams (sources) and their replay into Kafka."""
