@@ -136,7 +136,7 @@ def _stack(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     statuses = stack.up() if args.action == "up" else stack.status()
     rows = [s.as_dict() for s in statuses]
-    _emit(args, {"services": rows, "state_dir": str(stack.state_dir)}, _format_status)
+    _emit(args, {"services": rows, "state_dir": str(stack.stack.state_dir)}, _format_status)
     return 0 if all(s.running for s in statuses) or args.action == "status" else 1
 
 
@@ -152,7 +152,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from stream.ops.worker import run_worker
 
     if args.web_port is not None:
-        settings = settings.model_copy(update={"worker_web_port": args.web_port})
+        settings = settings.replace(worker_web_port=args.web_port)
     return run_worker(settings)
 
 

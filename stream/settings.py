@@ -1,18 +1,42 @@
-"""One typed, validated, frozen settings object for every recstream process.
+"""One typed, validated, frozen settings object for every recstream process, in sections.
+
+Each part of the code takes only its section: the Kafka clients :class:`KafkaSettings`, the Redis
+clients :class:`RedisSettings`, the local stack :class:`StackSettings`, and so on. Users still
+name a setting by one flat name (``RECSTREAM_PARTITIONS``, ``key_prefix = "rs"`` in the file):
+each section field carries its flat name as its alias, so environment variables, the TOML file
+and keyword overrides keep the names operators already use.
 
 Values come, highest priority first, from keyword arguments, environment variables prefixed
 ``RECSTREAM_`` and an optional TOML file named by ``RECSTREAM_CONFIG_FILE`` (see
-``deploy/recstream.example.toml``). A bad value stops start-up with a message naming the setting:
-:func:`load_settings` turns pydantic's error into :class:`SettingsError`.
+``deploy/recstream.example.toml``). A bad value stops start-up with a message naming the setting
+(:func:`load_settings` turns pydantic's error into :class:`SettingsError`), and so does an unknown
+``RECSTREAM_*`` variable: a mistyped name must not pass silently.
+
+>>> settings = load_settings(partitions=2, topic_clicks="web.clicks")
+>>> settings.kafka.partitions, settings.topics.clicks
+(2, 'web.clicks')
+>>> load_settings(snaphot_key="x")
+Traceback (most recent call last):
+...
+stream.settings.SettingsError: unknown setting RECSTREAM_SNAPHOT_KEY
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,55 +44,112 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+ENV_PREFIX = "RECSTREAM_"
 CONFIG_FILE_ENV = "RECSTREAM_CONFIG_FILE"
+# RECSTREAM_* variables that are not settings: the config file's path and the demo script's
+# data folder.
+NOT_SETTINGS = frozenset({CONFIG_FILE_ENV, "RECSTREAM_DATA"})
 
 
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names it and says what was expected."""
 
 
-class Settings(BaseSettings):
-    """Everything a recstream process can be told. Hyperparameters of models live with the models."""
+class Section(BaseModel):
+    """A group of settings; each field's alias is its flat name (``RECSTREAM_<ALIAS>``)."""
 
-    model_config = SettingsConfigDict(env_prefix="RECSTREAM_", frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    # --- Kafka -------------------------------------------------------------------------------
+
+def _topic(name: str, default: str) -> Any:
+    return Field(default, alias=f"topic_{name}", min_length=1, max_length=249)
+
+
+class KafkaSettings(Section):
     # Defaults to the local stack's broker, 127.0.0.1:<kafka_port>.
-    kafka_bootstrap: str = Field(None, min_length=1)  # type: ignore[assignment]
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
-    # Partitions of the keyed event topics; recommendation requests (not built yet) will use the
-    # same count so a user's requests land where the user's events do (DESIGN decision 2).
+    bootstrap: str = Field(None, alias="kafka_bootstrap", min_length=1)  # type: ignore[assignment]
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", alias="kafka_security_protocol")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, alias="kafka_sasl_mechanism")
+    sasl_username: str | None = Field(None, alias="kafka_sasl_username")
+    sasl_password: SecretStr | None = Field(None, alias="kafka_sasl_password")
+    ssl_cafile: Path | None = Field(None, alias="kafka_ssl_cafile")
+    # Partitions of the keyed topics; recommendation requests use the same count so a user's
+    # requests land where the user's events do (DESIGN decision 2).
     partitions: int = Field(4, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1, le=16)
+    producer_delivery_timeout_ms: int = Field(30_000, ge=100)
+    producer_linger_ms: int = Field(5, ge=0, le=10_000)
+    producer_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
 
-    topic_clicks: str = Field("shop.clicks", min_length=1, max_length=249)
-    topic_purchases: str = Field("shop.purchases", min_length=1, max_length=249)
-    topic_weather: str = Field("weather.events", min_length=1, max_length=249)
-    topic_items: str = Field("shop.items", min_length=1, max_length=249)
-    topic_users: str = Field("shop.users", min_length=1, max_length=249)
-    topic_dlq: str = Field("events.dlq", min_length=1, max_length=249)
-    # Filled by the serving path (not built yet); the workers already join it with clicks.
-    topic_impressions: str = Field("reco.impressions", min_length=1, max_length=249)
+    @field_validator("bootstrap")
+    @classmethod
+    def _bootstrap_has_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                "kafka_security_protocol SASL_* needs kafka_sasl_mechanism, "
+                "kafka_sasl_username and kafka_sasl_password"
+            )
+        return self
+
+
+class TopicSettings(Section):
+    clicks: str = _topic("clicks", "shop.clicks")
+    purchases: str = _topic("purchases", "shop.purchases")
+    weather: str = _topic("weather", "weather.events")
+    items: str = _topic("items", "shop.items")
+    users: str = _topic("users", "shop.users")
+    dlq: str = _topic("dlq", "events.dlq")
+    # Filled by the serving path; the workers join it with clicks.
+    impressions: str = _topic("impressions", "reco.impressions")
     # Internal: the item halves of embedding updates, routed to each item's partition (one
     # writer per item), and the item vectors and trending counts their owners broadcast
     # (compacted, read in full).
-    topic_item_steps: str = Field("learn.item-steps", min_length=1, max_length=249)
-    topic_item_vectors: str = Field("model.item-vectors", min_length=1, max_length=249)
-    topic_item_trending: str = Field("model.item-trending", min_length=1, max_length=249)
+    item_steps: str = _topic("item_steps", "learn.item-steps")
+    item_vectors: str = _topic("item_vectors", "model.item-vectors")
+    item_trending: str = _topic("item_trending", "model.item-trending")
 
-    # --- Redis -------------------------------------------------------------------------------
+    @property
+    def events(self) -> tuple[str, ...]:
+        """The topics a worker ingests."""
+        return (self.clicks, self.purchases, self.weather, self.items, self.users,
+                self.impressions)
+
+    @property
+    def user_keyed(self) -> tuple[str, ...]:
+        """The topics whose partition p holds the events of shard p's users."""
+        return (self.clicks, self.purchases, self.impressions)
+
+
+class RedisSettings(Section):
     # Defaults to the local stack's server, redis://127.0.0.1:<redis_port>/0.
-    redis_url: str = Field(None)  # type: ignore[assignment]
-    redis_username: str | None = None
-    redis_password: SecretStr | None = None
-    # Every key recstream writes starts with this, so several deployments (or tests) share a server.
+    url: str = Field(None, alias="redis_url")  # type: ignore[assignment]
+    username: str | None = Field(None, alias="redis_username")
+    password: SecretStr | None = Field(None, alias="redis_password")
+    # Every key recstream writes starts with this, so several deployments (or tests) share a
+    # server.
     key_prefix: str = Field("rs", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
 
-    # --- Worker ------------------------------------------------------------------------------
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {value!r}")
+        return value
+
+
+class WorkerSettings(Section):
     app_id: str = Field("recstream", min_length=1, max_length=200)
     # The worker takes what Kafka has, up to batch_size records, waiting at most batch_max_age_s
     # when nothing is there (the broker holds a fetch no longer either); each batch is one Redis
@@ -81,28 +162,28 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
     # How long the group waits for a silent worker before its partitions move (a crashed worker
     # is detected this fast); heartbeats go every third of it.
-    worker_session_timeout_s: float = Field(10.0, ge=6, le=300)
-    worker_web_port: int | None = Field(None, ge=1, le=65535)
+    session_timeout_s: float = Field(10.0, ge=6, le=300, alias="worker_session_timeout_s")
+    web_port: int | None = Field(None, ge=1, le=65535, alias="worker_web_port")
     # 127.0.0.1 on one host; 0.0.0.0 in a pod, so probes and Prometheus can reach the views.
-    worker_web_bind: str = "127.0.0.1"
+    web_bind: str = Field("127.0.0.1", alias="worker_web_bind")
     log_level: Literal["debug", "info", "warn", "error", "crit"] = "info"
-
-    # --- Online learning ---------------------------------------------------------------------
-    learning: bool = True
     # Benchmarks only: consume and count batches, nothing else (what the framework costs).
-    worker_noop: bool = False
+    noop: bool = Field(False, alias="worker_noop")
+
+
+class LearningSettings(Section):
+    enabled: bool = Field(True, alias="learning")
     # HMAC key of model snapshots; unset on a local stack, a random key is kept in the state
     # folder (set it in production, from a secret, the same for every worker).
     snapshot_key: SecretStr | None = None
-    # A shard's models are snapshotted (with the offsets they cover) this often and on revocation;
-    # a crash costs at most this much re-learning.
+    # A shard's models are snapshotted (with the offsets they cover) this often and on
+    # revocation; a crash costs at most this much re-learning.
     snapshot_every_s: float = Field(30.0, gt=0, le=3600)
     # Live prequential evaluation scores every n-th basket (`evaluate` scores every one). A
     # recommendation (hybrid candidates re-ranked) costs ~2 ms against ~0.1 ms to learn an
     # event: every 100th took 12% of a loaded worker's time; every 500th adds ~4 us per event
     # and at 5,000 events/s still scores over 20,000 baskets an hour.
     eval_sample_every: int = Field(500, ge=1, le=1_000_000)
-    exclude_purchased: bool = True
     # Also measure the other exclude-purchased protocol (a second recommendation per basket).
     eval_report_both: bool = False
     # Users and items unseen this long are dropped: from the models by event time, from Redis by
@@ -117,7 +198,14 @@ class Settings(BaseSettings):
     # Weather to use where a user's location is unknown or has no series.
     default_location: str | None = None
 
-    # --- Local stack -------------------------------------------------------------------------
+
+class ServingSettings(Section):
+    # The business rule: never recommend what the user bought (and the evaluation protocol that
+    # measures it).
+    exclude_purchased: bool = True
+
+
+class StackSettings(Section):
     state_dir: Path = Path(".recstream")
     cache_dir: Path = Path.home() / ".cache" / "recstream"
     kafka_version: str = Field("4.4.0", pattern=r"^\d+\.\d+\.\d+$")
@@ -125,52 +213,71 @@ class Settings(BaseSettings):
     kafka_controller_port: int = Field(19093, ge=1, le=65535)
     kafka_heap: str = Field("768m", pattern=r"^\d+[kmg]$")
     redis_port: int = Field(16379, ge=1, le=65535)
-    stack_start_timeout_s: float = Field(120.0, gt=0)
-
-    # --- Producer ----------------------------------------------------------------------------
-    producer_delivery_timeout_ms: int = Field(30_000, ge=100)
-    producer_linger_ms: int = Field(5, ge=0, le=10_000)
-    producer_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _local_stack_defaults(cls, data: Any) -> Any:
-        """Point clients at the local stack's ports unless told otherwise."""
-        if isinstance(data, dict):
-            if data.get("kafka_bootstrap") is None:
-                data["kafka_bootstrap"] = f"127.0.0.1:{data.get('kafka_port', 19092)}"
-            if data.get("redis_url") is None:
-                data["redis_url"] = f"redis://127.0.0.1:{data.get('redis_port', 16379)}/0"
-        return data
-
-    @field_validator("kafka_bootstrap")
-    @classmethod
-    def _bootstrap_has_ports(cls, value: str) -> str:
-        for server in value.split(","):
-            host, sep, port = server.strip().rpartition(":")
-            if not sep or not host or not port.isdigit():
-                raise ValueError(f"expected host:port[,host:port...], got {value!r}")
-        return value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {value!r}")
-        return value
+    start_timeout_s: float = Field(120.0, gt=0, alias="stack_start_timeout_s")
 
     @model_validator(mode="after")
-    def _consistent(self) -> Settings:
-        if self.kafka_security_protocol.startswith("SASL") and not (
-            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
-        ):
-            raise ValueError(
-                "kafka_security_protocol SASL_* needs kafka_sasl_mechanism, "
-                "kafka_sasl_username and kafka_sasl_password"
-            )
+    def _ports_differ(self) -> StackSettings:
         if self.kafka_port == self.kafka_controller_port:
             raise ValueError("kafka_port and kafka_controller_port must differ")
         return self
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "kafka": KafkaSettings, "topics": TopicSettings, "redis": RedisSettings,
+    "worker": WorkerSettings, "learning": LearningSettings, "serving": ServingSettings,
+    "stack": StackSettings,
+}
+
+
+def _flat_name(name: str, info: FieldInfo) -> str:
+    return info.alias or name
+
+
+# flat name -> (section, field): how a flat setting finds its place.
+FLAT: dict[str, tuple[str, str]] = {
+    _flat_name(name, info): (section, name)
+    for section, cls in SECTIONS.items() for name, info in cls.model_fields.items()
+}
+
+
+class Settings(BaseSettings):
+    """Everything a recstream process can be told. Hyperparameters of models live with the
+    models."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+    sections: ClassVar[dict[str, type[Section]]] = SECTIONS
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    learning: LearningSettings = Field(default_factory=LearningSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest(cls, data: Any) -> Any:
+        """Flat names into their sections; the local stack's ports where no address is given."""
+        if not isinstance(data, dict):
+            return data
+        nested: dict[str, Any] = {}
+        for key, value in data.items():
+            # "learning" names a section and, as a flat name, whether learning is on.
+            if key in SECTIONS and isinstance(value, (dict, Section)):
+                section = value.model_dump(by_alias=True) if isinstance(value, Section) else value
+                nested.setdefault(key, {}).update(section)
+            elif key in FLAT:
+                nested.setdefault(FLAT[key][0], {})[key] = value
+            else:
+                raise ValueError(f"unknown setting {ENV_PREFIX}{key.upper()}")
+        stack = nested.get("stack", {})
+        kafka, redis = nested.setdefault("kafka", {}), nested.setdefault("redis", {})
+        if kafka.get("kafka_bootstrap", kafka.get("bootstrap")) is None:
+            kafka["kafka_bootstrap"] = f"127.0.0.1:{stack.get('kafka_port', 19092)}"
+        if redis.get("redis_url", redis.get("url")) is None:
+            redis["redis_url"] = f"redis://127.0.0.1:{stack.get('redis_port', 16379)}/0"
+        return nested
 
     @classmethod
     def settings_customise_sources(
@@ -181,53 +288,69 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _FlatEnvironment(settings_cls)]
         config_file = os.environ.get(CONFIG_FILE_ENV)
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
 
+    def flat(self) -> dict[str, Any]:
+        """Every setting by its flat name (secrets still wrapped)."""
+        values: dict[str, Any] = {}
+        for section in SECTIONS:
+            part: Section = getattr(self, section)
+            for name, info in type(part).model_fields.items():
+                values[_flat_name(name, info)] = getattr(part, name)
+        return values
+
     def to_env(self) -> dict[str, str]:
         """These settings as RECSTREAM_* variables, so a child process sees exactly them."""
         env = {}
-        for name, value in self.model_dump(exclude_none=True).items():
+        for name, value in self.flat().items():
+            if value is None:
+                continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
-            env[f"RECSTREAM_{name.upper()}"] = str(value)
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
         return env
+
+    def replace(self, **flat: Any) -> Settings:
+        """A copy with some settings changed, named by their flat names (for tools and tests;
+        the values are trusted, not validated again)."""
+        updates: dict[str, dict[str, Any]] = {}
+        for name, value in flat.items():
+            if name not in FLAT:
+                raise TypeError(f"unknown setting {name!r}")
+            section, field = FLAT[name]
+            updates.setdefault(section, {})[field] = value
+        return self.model_copy(update={
+            section: getattr(self, section).model_copy(update=fields)
+            for section, fields in updates.items()})
 
     def namespaced(self, tag: str) -> Settings:
         """A copy whose topics, consumer group, key prefix and state folder carry ``tag``.
 
         Tests and benchmarks run side by side on one stack without seeing each other's data.
         """
+        topics = {name: f"{getattr(self.topics, name)}-{tag}" for name in TopicSettings.model_fields}
         return self.model_copy(update={
-            "app_id": f"{self.app_id}-{tag}",
-            "key_prefix": f"{self.key_prefix}-{tag}",
-            "topic_clicks": f"{self.topic_clicks}-{tag}",
-            "topic_purchases": f"{self.topic_purchases}-{tag}",
-            "topic_weather": f"{self.topic_weather}-{tag}",
-            "topic_items": f"{self.topic_items}-{tag}",
-            "topic_users": f"{self.topic_users}-{tag}",
-            "topic_dlq": f"{self.topic_dlq}-{tag}",
-            "topic_impressions": f"{self.topic_impressions}-{tag}",
-            "topic_item_steps": f"{self.topic_item_steps}-{tag}",
-            "topic_item_vectors": f"{self.topic_item_vectors}-{tag}",
-            "topic_item_trending": f"{self.topic_item_trending}-{tag}",
-            "state_dir": self.state_dir / tag,
+            "topics": self.topics.model_copy(update=topics),
+            "worker": self.worker.model_copy(update={"app_id": f"{self.worker.app_id}-{tag}"}),
+            "redis": self.redis.model_copy(update={"key_prefix": f"{self.redis.key_prefix}-{tag}"}),
+            "stack": self.stack.model_copy(update={"state_dir": self.stack.state_dir / tag}),
         })
 
-    @property
-    def event_topics(self) -> tuple[str, ...]:
-        """The topics a worker ingests."""
-        return (
-            self.topic_clicks,
-            self.topic_purchases,
-            self.topic_weather,
-            self.topic_items,
-            self.topic_users,
-            self.topic_impressions,
-        )
+
+class _FlatEnvironment(PydanticBaseSettingsSource):
+    """Every ``RECSTREAM_*`` variable by its flat name; an unknown one is refused by name."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ reads the whole environment at once
+
+    def __call__(self) -> dict[str, Any]:
+        return {name.removeprefix(ENV_PREFIX).lower(): value
+                for name, value in os.environ.items()
+                if name.startswith(ENV_PREFIX) and name not in NOT_SETTINGS}
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -250,10 +373,13 @@ def load_settings(**overrides: Any) -> Settings:
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        name = "RECSTREAM_" + "_".join(str(part) for part in error["loc"]).upper()
-        if not error["loc"]:
-            name = "settings"
-        got = f" (got {error['input']!r})" if not isinstance(error["input"], dict) else ""
         message = error["msg"].removeprefix("Value error, ")
+        if message.startswith("unknown setting"):
+            lines.append(message)
+            continue
+        loc = [str(part) for part in error["loc"]]
+        # ("kafka", "kafka_bootstrap") for a field, ("kafka",) for a section's own check.
+        name = f"{ENV_PREFIX}{loc[-1].upper()}" if len(loc) > 1 else "settings"
+        got = f" (got {error['input']!r})" if not isinstance(error["input"], dict) else ""
         lines.append(f"invalid setting {name}: {message}{got}")
     return "; ".join(lines)

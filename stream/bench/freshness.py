@@ -36,14 +36,14 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
                         warm_s: float = 30, workers: int = 1) -> dict[str, Any]:
     settings = base.namespaced(f"fresh-{uuid.uuid4().hex[:6]}")
     ensure_topics(settings)
-    keys = Keys(settings.key_prefix)
-    fleet = [WorkerProcess(settings, settings.state_dir / f"bench-freshness-worker-{n}.log")
+    keys = Keys(settings.redis.key_prefix)
+    fleet = [WorkerProcess(settings, settings.stack.state_dir / f"bench-freshness-worker-{n}.log")
              for n in range(workers)]
     sent_at: dict[str, tuple[float, str]] = {}  # probe user -> (produce time, item)
     seen_at: dict[str, float] = {}
     lock = threading.Lock()
     done = threading.Event()
-    client = sync_redis(settings)
+    client = sync_redis(settings.redis)
 
     def poll() -> None:
         while not done.is_set() or len(seen_at) < len(sent_at):
@@ -86,7 +86,7 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
                         with lock:
                             sent_at[probe.user_id] = (time.monotonic(), probe.item_id)
                     else:
-                        _send_load(producer, settings.topic_clicks, n)
+                        _send_load(producer, settings.topics.clicks, n)
                 producer._producer.poll(0)
             achieved = total / (time.monotonic() - started)  # over warm-up and measurement
         stop_polling_at = time.monotonic() + 30

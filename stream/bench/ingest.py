@@ -60,9 +60,9 @@ def run_ingest_bench(base: Settings, events: int = 100_000) -> dict[str, Any]:
     try:
         producer = _producer_rate(settings, stream)
         worker = _worker_rate(settings, "full", len(stream), interactions)
-        noop = _worker_rate(settings.model_copy(update={
-            "app_id": f"{settings.app_id}-noop", "key_prefix": f"{settings.key_prefix}-noop",
-            "worker_noop": True}), "noop", len(stream), 0)
+        noop = _worker_rate(settings.replace(
+            app_id=f"{settings.worker.app_id}-noop",
+            key_prefix=f"{settings.redis.key_prefix}-noop", worker_noop=True), "noop", len(stream), 0)
         raw = _raw_consume_rate(settings, len(stream))
         raw_aio = asyncio.run(_aiokafka_consume_rate(settings, len(stream)))
         parts = asyncio.run(_parts(settings, stream))
@@ -73,7 +73,7 @@ def run_ingest_bench(base: Settings, events: int = 100_000) -> dict[str, Any]:
         "benchmark": "ingest",
         "events": len(stream),
         "interactions": interactions,
-        "partitions": settings.partitions,
+        "partitions": settings.kafka.partitions,
         "producer_events_per_s": producer,
         "worker_events_per_s": worker,
         "noop_worker_events_per_s": noop,
@@ -126,9 +126,9 @@ def _producer_rate(settings: Settings, events: list[Event]) -> float:
 def _worker_rate(settings: Settings, mode: str, expected: int, interactions: int,
                  timeout_s: float = 900) -> float:
     """Events per second of one worker, from its first applied batch to its last."""
-    client = sync_redis(settings)
-    keys = Keys(settings.key_prefix)
-    worker = WorkerProcess(settings, settings.state_dir / f"bench-worker-{mode}.log")
+    client = sync_redis(settings.redis)
+    keys = Keys(settings.redis.key_prefix)
+    worker = WorkerProcess(settings, settings.stack.state_dir / f"bench-worker-{mode}.log")
 
     first: list[tuple[float, int]] = []  # (time, applied) of the first applied batch
     last = 0.0
@@ -137,10 +137,10 @@ def _worker_rate(settings: Settings, mode: str, expected: int, interactions: int
         nonlocal last
         applied = applied_total(ingest_stats(settings, client))
         learned = sum(int(client.hget(keys.learning(p), "learned") or 0)
-                      for p in range(settings.partitions))
+                      for p in range(settings.kafka.partitions))
         # Learning is done when the item shards have applied every interaction's item step too.
         steps = sum(int(client.hget(keys.item_learning(p), "applied") or 0)
-                    for p in range(settings.partitions))
+                    for p in range(settings.kafka.partitions))
         last = time.perf_counter()
         if not first and applied > 0:
             first.append((last, applied))
@@ -161,8 +161,8 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
     topics = {contract: topic for topic, contract in contracts.items()}
     records = [Record(topics[type(e)], 0, n, e.key.encode(), e.to_json())
                for n, e in enumerate(stream)]
-    writer = StateWriter(async_redis(settings), f"{settings.key_prefix}-parts")
-    ingestor = Ingestor(contracts, writer, None, settings.max_message_bytes)  # type: ignore[arg-type]
+    writer = StateWriter(async_redis(settings.redis), f"{settings.redis.key_prefix}-parts")
+    ingestor = Ingestor(contracts, writer, None, settings.worker.max_message_bytes)  # type: ignore[arg-type]
 
     started = time.perf_counter()
     decoded = [ingestor.decode(record) for record in records]
@@ -172,8 +172,8 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
         return None
 
     started = time.perf_counter()
-    for start in range(0, len(decoded), settings.batch_size):
-        await writer.apply(decoded[start:start + settings.batch_size], nothing)
+    for start in range(0, len(decoded), settings.worker.batch_size):
+        await writer.apply(decoded[start:start + settings.worker.batch_size], nothing)
     state = time.perf_counter() - started
     await writer.client.aclose()
 
@@ -181,25 +181,25 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
     # through the step codec to the item shards, whose changed vectors come back (broadcast).
     builder = InteractionBuilder()
     shard = Shard.new(0, settings)
-    item_shards = {p: ItemShard.new(p, min_item_count=settings.min_item_count,
-                                    ttl_s=settings.state_ttl_s)
-                   for p in range(settings.partitions)}
+    item_shards = {p: ItemShard.new(p, min_item_count=settings.learning.min_item_count,
+                                    ttl_s=settings.learning.state_ttl_s)
+                   for p in range(settings.kafka.partitions)}
     # The broadcast runs every item_vector_publish_s: at the target rate, once per this many
     # events (publishing per batch would charge it several times what a worker pays).
-    publish_every = max(int(settings.item_vector_publish_s * TARGET_RATE), settings.batch_size)
+    publish_every = max(int(settings.learning.item_vector_publish_s * TARGET_RATE), settings.worker.batch_size)
     learn = steps = broadcast = 0.0
-    for start in range(0, len(stream), settings.batch_size):
+    for start in range(0, len(stream), settings.worker.batch_size):
         began = time.perf_counter()
-        for offset, event in enumerate(stream[start:start + settings.batch_size], start):
+        for offset, event in enumerate(stream[start:start + settings.worker.batch_size], start):
             fed = builder.feed(event)
             if isinstance(fed, Interaction):
                 shard.learn(replace(fed, origin=("clicks", offset)))
         taken = shard.embeddings.take_item_steps()  # runs the queued user halves
         learned = time.perf_counter()
-        for target, targeted in item_steps.route(taken, settings.partitions).items():
+        for target, targeted in item_steps.route(taken, settings.kafka.partitions).items():
             item_shards[target].apply(item_steps.decode(item_steps.encode(0, {}, targeted)))
         applied = time.perf_counter()
-        end = start + settings.batch_size
+        end = start + settings.worker.batch_size
         if end // publish_every > start // publish_every or end >= len(stream):
             for target, item_shard in item_shards.items():
                 for item, change in item_shard.take_dirty().items():
@@ -218,10 +218,10 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
 
 
 def _raw_consume_rate(settings: Settings, expected: int) -> float:
-    consumer = Consumer(client_config(settings, **{
-        "group.id": f"{settings.app_id}-raw-{uuid.uuid4().hex[:6]}",
+    consumer = Consumer(client_config(settings.kafka, **{
+        "group.id": f"{settings.worker.app_id}-raw-{uuid.uuid4().hex[:6]}",
         "auto.offset.reset": "earliest", "enable.auto.commit": False}))
-    consumer.subscribe(list(settings.event_topics))
+    consumer.subscribe(list(settings.topics.events))
     seen, first, started = 0, 0, None
     try:
         while seen < expected:
@@ -239,8 +239,8 @@ async def _aiokafka_consume_rate(settings: Settings, expected: int) -> float:
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
-        *settings.event_topics, bootstrap_servers=settings.kafka_bootstrap,
-        group_id=f"{settings.app_id}-rawaio-{uuid.uuid4().hex[:6]}",
+        *settings.topics.events, bootstrap_servers=settings.kafka.bootstrap,
+        group_id=f"{settings.worker.app_id}-rawaio-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     seen, first, started = 0, 0, None
@@ -256,14 +256,14 @@ async def _aiokafka_consume_rate(settings: Settings, expected: int) -> float:
 
 
 def _clean_up(settings: Settings) -> None:
-    admin = AdminClient(client_config(settings))
+    admin = AdminClient(client_config(settings.kafka))
     for future in admin.delete_topics([spec.name for spec in topic_specs(settings)]).values():
         try:
             future.result(timeout=30)
         except Exception:  # a topic that was never created is fine to miss
             pass
-    client = sync_redis(settings)
+    client = sync_redis(settings.redis)
     # The run's own prefix and its -noop and -parts variants.
-    keys = list(client.scan_iter(f"{settings.key_prefix}*", count=10_000))
+    keys = list(client.scan_iter(f"{settings.redis.key_prefix}*", count=10_000))
     for start in range(0, len(keys), 10_000):
         client.delete(*keys[start:start + 10_000])

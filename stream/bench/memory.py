@@ -33,12 +33,12 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
                      events: int | None = None, sample: int = 2_000) -> dict[str, Any]:
     settings = base.namespaced(f"mem-{uuid.uuid4().hex[:6]}")
     ensure_topics(settings)
-    client = sync_redis(settings)
-    keys = Keys(settings.key_prefix)
+    client = sync_redis(settings.redis)
+    keys = Keys(settings.redis.key_prefix)
     stream = _until_active(open_source("synthetic", None, seed=3, users=2 * users, items=items,
                                        days=60, events=events or 20 * users), users)
     used_before = client.info("memory")["used_memory"]
-    worker = WorkerProcess(settings, settings.state_dir / "bench-memory-worker.log")
+    worker = WorkerProcess(settings, settings.stack.state_dir / "bench-memory-worker.log")
     try:
         with EventProducer(settings) as producer:
             producer.send_many(stream)

@@ -91,11 +91,11 @@ def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
     events, location = load_events(dataset, path, limit)
     stream = interactions(events, location)
     n_interactions = sum(isinstance(x, Interaction) for x in stream)
-    settings = base.namespaced(f"eval-{uuid.uuid4().hex[:6]}").model_copy(update={
-        "partitions": 1, "default_location": location, "exclude_purchased": exclude_purchased,
-        "eval_report_both": True, "eval_sample_every": 1})
+    settings = base.namespaced(f"eval-{uuid.uuid4().hex[:6]}").replace(
+        partitions=1, default_location=location, exclude_purchased=exclude_purchased,
+        eval_report_both=True, eval_sample_every=1)
     ensure_topics(settings)
-    worker = WorkerProcess(settings, settings.state_dir.resolve() / "evaluate-worker.log")
+    worker = WorkerProcess(settings, settings.stack.state_dir.resolve() / "evaluate-worker.log")
     try:
         started = time.perf_counter()
         with EventProducer(settings) as producer:
@@ -128,8 +128,8 @@ def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
 
 def _wait_for_worker(settings: Settings, expected: int, worker: WorkerProcess,
                      timeout_s: float) -> dict[str, str]:
-    client = sync_redis(settings)
-    key = Keys(settings.key_prefix).learning(0)
+    client = sync_redis(settings.redis)
+    key = Keys(settings.redis.key_prefix).learning(0)
     wait_for(lambda: int(client.hget(key, "learned") or 0) >= expected, [worker],
              f"all {expected:,} interactions learned", timeout_s, interval_s=0.5)
     return client.hgetall(key)

@@ -87,14 +87,14 @@ class Shard:
         # Item halves are deferred: the item's own shard applies them (one writer per item).
         # Trending comes by broadcast too: the items' shards count every interaction.
         model = ContextReranked(seed=partition, recommender=HybridRecommender(
-            mf=OnlineMF(min_item_count=settings.min_item_count, ttl_s=settings.state_ttl_s,
+            mf=OnlineMF(min_item_count=settings.learning.min_item_count, ttl_s=settings.learning.state_ttl_s,
                         defer_item_steps=True), learn_trending=False))
         return cls(
             partition=partition,
             evaluator=PrequentialEvaluator({SYSTEM: model}, k=20,
-                                           exclude_purchased=settings.exclude_purchased,
-                                           sample_every=settings.eval_sample_every,
-                                           report_both=settings.eval_report_both),
+                                           exclude_purchased=settings.serving.exclude_purchased,
+                                           sample_every=settings.learning.eval_sample_every,
+                                           report_both=settings.learning.eval_report_both),
         )
 
     @property
@@ -181,14 +181,14 @@ class Learner:
         self.client = client
         self.codec = codec
         self.sender = sender
-        self.keys = Keys(settings.key_prefix)
+        self.keys = Keys(settings.redis.key_prefix)
         self.shards: dict[int, Shard] = {}
         self.item_shards: dict[int, ItemShard] = {}
         # The broadcast's latest vectors (with TTL clocks) and item shards' trending parts, for
         # shards assigned later.
         self.item_table: dict[str, tuple[np.ndarray, float]] = {}
         self.scope_table: dict[tuple[int, str], ScopeBest] = {}
-        self.context = InteractionBuilder(default_location=settings.default_location)
+        self.context = InteractionBuilder(default_location=settings.learning.default_location)
         self._weather_loaded: dict[str, float] = {}  # location -> last report's ts_ms read
         # Users whose profile had no location when read. Profiles are keyed by user, so the
         # later ones of this worker's users come through its own batches (and update the
@@ -201,8 +201,8 @@ class Learner:
         # batch at most, the most overdue, so the pauses spread instead of piling up.
         self._snapshot_at: dict[tuple[str, int], float] = {}
         self._last_publish = time.monotonic()
-        self.topics = (settings.topic_clicks, settings.topic_purchases,
-                       settings.topic_impressions)
+        self.topics = (settings.topics.clicks, settings.topics.purchases,
+                       settings.topics.impressions)
         # Item steps of learned events not yet acknowledged by the broker: sent before anything
         # else, so a retried batch (its events already learned) loses none.
         self._outbox: list[tuple[str, int | None, bytes, bytes | None]] = []
@@ -242,10 +242,10 @@ class Learner:
                 self.item_shards[partition] = await self._restore_items(partition)
             for kind in ("user", "items"):  # a random phase: workers' snapshots do not align
                 self._snapshot_at.setdefault((kind, partition), time.monotonic() - random.uniform(
-                    0, self.settings.snapshot_every_s))
+                    0, self.settings.learning.snapshot_every_s))
             for topic in self.topics:
                 covered[(topic, partition)] = self.shards[partition].offsets.get(topic, 0)
-            covered[(self.settings.topic_item_steps, partition)] = (
+            covered[(self.settings.topics.item_steps, partition)] = (
                 self.item_shards[partition].offset)
         return covered
 
@@ -286,8 +286,8 @@ class Learner:
     async def _restore_items(self, partition: int) -> ItemShard:
         shard = await self._load(self.keys.item_snapshot(partition), f"item shard {partition}")
         if shard is None:
-            return ItemShard.new(partition, min_item_count=self.settings.min_item_count,
-                                 ttl_s=self.settings.state_ttl_s)
+            return ItemShard.new(partition, min_item_count=self.settings.learning.min_item_count,
+                                 ttl_s=self.settings.learning.state_ttl_s)
         log.info("item shard %d restored: %d steps applied, offset %d", partition,
                  shard.applied, shard.offset)
         return shard
@@ -326,7 +326,7 @@ class Learner:
         if not self._snapshot_at:
             return
         (kind, partition), at = min(self._snapshot_at.items(), key=lambda entry: entry[1])
-        if time.monotonic() - at >= self.settings.snapshot_every_s:
+        if time.monotonic() - at >= self.settings.learning.snapshot_every_s:
             await self._snapshot(kind, partition)
 
     # --- the broadcast ------------------------------------------------------------------------
@@ -465,8 +465,8 @@ class Learner:
         for line in shard.evaluator.open_basket:  # fed, not learned: their steps are to come
             topic, offset = line.origin  # type: ignore[misc]
             watermark[topic] = min(watermark[topic], offset)
-        for target, targeted in item_steps.route(steps, self.settings.partitions).items():
-            self._outbox.append((self.settings.topic_item_steps, target,
+        for target, targeted in item_steps.route(steps, self.settings.kafka.partitions).items():
+            self._outbox.append((self.settings.topics.item_steps, target,
                                  str(shard.partition).encode(),
                                  item_steps.encode(shard.partition, watermark, targeted)))
 
@@ -477,7 +477,7 @@ class Learner:
 
     async def _publish_items(self) -> None:
         """Broadcast and store the items changed since the last time, every so often."""
-        if time.monotonic() - self._last_publish < self.settings.item_vector_publish_s:
+        if time.monotonic() - self._last_publish < self.settings.learning.item_vector_publish_s:
             return
         self._last_publish = time.monotonic()
         messages: list[tuple[str, int | None, bytes, bytes | None]] = []
@@ -487,7 +487,7 @@ class Learner:
         for shard in self.item_shards.values():
             for item, change in shard.take_dirty().items():
                 value = None if change is None else encode_vector(*change)
-                messages.append((self.settings.topic_item_vectors, None, item.encode(), value))
+                messages.append((self.settings.topics.item_vectors, None, item.encode(), value))
                 if change is not None:
                     vectors[self.keys.item_embedding(item)] = pack(change[0])
             trends = shard.trending
@@ -500,13 +500,13 @@ class Learner:
                     trending.append((self.keys.trending(scope), trends.log_score(count), item))
             for scope, expired in changed.items():
                 part = ScopeBest(trends.landmark, trends.mass(scope), trends.best(scope), expired)
-                messages.append((self.settings.topic_item_trending, None,
+                messages.append((self.settings.topics.item_trending, None,
                                  scope_key(shard.partition, scope), encode_scope(part)))
             pipe.hset(self.keys.item_learning(shard.partition), mapping=shard.figures())
         await self.sender.send(messages)
         if vectors:
             await self._set_vectors(keys=list(vectors), client=pipe,
-                                    args=[*vectors.values(), int(self.settings.state_ttl_s)])
+                                    args=[*vectors.values(), int(self.settings.learning.state_ttl_s)])
         if trending:
             await self._set_trending(client=pipe, args=[
                 json.dumps(trending, separators=(",", ":")), TRENDING_KEPT])
@@ -527,7 +527,7 @@ class Learner:
                 else:
                     self._unplaced.add(user_id)
         locations = ({self.context.location_of(e.user_id, e.location) for e in events}
-                     | {self.settings.default_location}) - {None}
+                     | {self.settings.learning.default_location}) - {None}
         if locations:  # the reports not read yet, for every location of the batch at once
             pipe = self.client.pipeline(transaction=False)
             for location in locations:
@@ -585,7 +585,7 @@ class Learner:
         if vectors:
             # One call sets every vector with the state TTL (MSET cannot expire).
             await self._set_vectors(keys=list(vectors), client=pipe,
-                                    args=[*vectors.values(), int(self.settings.state_ttl_s)])
+                                    args=[*vectors.values(), int(self.settings.learning.state_ttl_s)])
         await pipe.execute()
 
 

@@ -22,9 +22,9 @@ from stream.settings import Settings
 def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Path | None,
              workers: int = 2, limit: int | None = None, timeout_s: float = 900) -> dict[str, Any]:
     LocalStack(settings).up()
-    client = sync_redis(settings)
+    client = sync_redis(settings.redis)
     before = applied_total(ingest_stats(settings, client))
-    logs = settings.state_dir.resolve() / "logs"
+    logs = settings.stack.state_dir.resolve() / "logs"
     fleet = [WorkerProcess(settings, logs / f"worker-{n}.log") for n in range(workers)]
     try:
         started = time.perf_counter()

@@ -28,7 +28,7 @@ class WorkerProcess:
         self._out = open(log, "ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("RECSTREAM_")}
         # The child runs in the repository; a relative state folder must still mean ours.
-        env.update(settings.model_copy(update={"state_dir": settings.state_dir.resolve()}).to_env())
+        env.update(settings.replace(state_dir=settings.stack.state_dir.resolve()).to_env())
         self.process = subprocess.Popen(
             [sys.executable, "-m", "stream.cli", "worker"], cwd=REPO_ROOT, env=env,
             stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -16,8 +16,8 @@ from stream.store.state import Keys
 
 def inspect_user(settings: Settings, user_id: str, client: redis.Redis | None = None
                  ) -> dict[str, Any]:
-    client = client or sync_redis(settings)
-    keys = Keys(settings.key_prefix)
+    client = client or sync_redis(settings.redis)
+    keys = Keys(settings.redis.key_prefix)
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(keys.user(user_id))
     pipe.lrange(keys.recent(user_id), 0, -1)
@@ -45,8 +45,8 @@ def inspect_user(settings: Settings, user_id: str, client: redis.Redis | None = 
 
 def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = None
                  ) -> dict[str, Any]:
-    client = client or sync_redis(settings)
-    keys = Keys(settings.key_prefix)
+    client = client or sync_redis(settings.redis)
+    keys = Keys(settings.redis.key_prefix)
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(keys.item(item_id))
     pipe.hgetall(keys.item_meta(item_id))
@@ -67,7 +67,7 @@ def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = 
 
 
 def _vector(settings: Settings, key: str) -> np.ndarray | None:
-    raw = sync_redis(settings, decode=False).get(key)
+    raw = sync_redis(settings.redis, decode=False).get(key)
     return unpack(raw) if raw else None
 
 
@@ -81,8 +81,8 @@ def applied_total(stats: dict[str, int]) -> int:
 
 def ingest_stats(settings: Settings, client: redis.Redis | None = None) -> dict[str, int]:
     """Events applied per kind and dead letters, over the life of this key prefix."""
-    client = client or sync_redis(settings)
-    return {k: int(v) for k, v in client.hgetall(Keys(settings.key_prefix).stats).items()}
+    client = client or sync_redis(settings.redis)
+    return {k: int(v) for k, v in client.hgetall(Keys(settings.redis.key_prefix).stats).items()}
 
 
 def _typed(fields: dict[str, str]) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """The local stack without Docker: a real Apache Kafka (KRaft) from Maven Central jars and a real
 redis-server, started as background processes that outlive the command that started them.
 
-State lives under ``settings.state_dir``: ``kafka/`` (config, data), ``redis/`` (data),
+State lives under ``settings.stack.state_dir``: ``kafka/`` (config, data), ``redis/`` (data),
 ``logs/`` and one ``<service>.pid`` per process. ``down`` stops only processes whose pid files we
-wrote. Kafka jars are resolved once per version into ``settings.cache_dir``.
+wrote. Kafka jars are resolved once per version into ``settings.stack.cache_dir``.
 
 Kafka 4.4.0 (the newest 4.x on Maven Central) is the default: aiokafka 0.14 under Faust and
 librdkafka under confluent-kafka both produce, consume and join groups against it, so the 3.9.x
@@ -52,7 +52,7 @@ class LocalStack:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.state_dir = settings.state_dir.resolve()
+        self.state_dir = settings.stack.state_dir.resolve()
         self.logs = self.state_dir / "logs"
 
     # --- public -----------------------------------------------------------------------------
@@ -63,7 +63,7 @@ class LocalStack:
         self.logs.mkdir(parents=True, exist_ok=True)
         self._start_redis()
         self._start_kafka()
-        deadline = time.monotonic() + self.settings.stack_start_timeout_s
+        deadline = time.monotonic() + self.settings.stack.start_timeout_s
         self._wait_for_redis(deadline)
         self._wait_for_kafka(deadline)
         ensure_topics(self.settings)
@@ -72,8 +72,8 @@ class LocalStack:
     def status(self) -> list[ServiceStatus]:
         s = self.settings
         return [
-            self._service_status("kafka", s.kafka_port),
-            self._service_status("redis", s.redis_port),
+            self._service_status("kafka", s.stack.kafka_port),
+            self._service_status("redis", s.stack.redis_port),
         ]
 
     def down(self, timeout_s: float = 30.0) -> list[str]:
@@ -104,7 +104,7 @@ class LocalStack:
                 "redis-server is not installed: run `apt-get install -y redis-server` "
                 "(the README's set-up step and .ci/run do this)"
             )
-        port = self.settings.redis_port
+        port = self.settings.stack.redis_port
         if _port_open(port):
             raise StackError(f"port {port} (RECSTREAM_REDIS_PORT) is taken by another process")
         data = self.state_dir / "redis"
@@ -125,7 +125,7 @@ class LocalStack:
     def _wait_for_redis(self, deadline: float) -> None:
         import redis
 
-        client = redis.Redis(host="127.0.0.1", port=self.settings.redis_port)
+        client = redis.Redis(host="127.0.0.1", port=self.settings.stack.redis_port)
         while True:
             try:
                 if client.ping():
@@ -138,8 +138,8 @@ class LocalStack:
     # --- kafka ------------------------------------------------------------------------------
     def kafka_libs(self) -> Path:
         """The broker's jars for the configured version, resolved from Maven Central once."""
-        version = self.settings.kafka_version
-        libs = self.settings.cache_dir.expanduser().resolve() / f"kafka-{version}" / "libs"
+        version = self.settings.stack.kafka_version
+        libs = self.settings.stack.cache_dir.expanduser().resolve() / f"kafka-{version}" / "libs"
         marker = libs / ".complete"
         if marker.exists():
             return libs
@@ -166,7 +166,7 @@ class LocalStack:
         if self._running("kafka"):
             return
         s = self.settings
-        for port, name in ((s.kafka_port, "KAFKA_PORT"), (s.kafka_controller_port,
+        for port, name in ((s.stack.kafka_port, "KAFKA_PORT"), (s.stack.kafka_controller_port,
                                                          "KAFKA_CONTROLLER_PORT")):
             if _port_open(port):
                 raise StackError(f"port {port} (RECSTREAM_{name}) is taken by another process")
@@ -189,7 +189,7 @@ class LocalStack:
             if result.returncode != 0:
                 raise StackError("formatting Kafka storage failed:\n" + result.stderr[-2000:])
         self._spawn("kafka", [
-            java, f"-Xmx{s.kafka_heap}", f"-Xms{s.kafka_heap}", "-XX:+UseG1GC",
+            java, f"-Xmx{s.stack.kafka_heap}", f"-Xms{s.stack.kafka_heap}", "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
             "-cp", classpath, "kafka.Kafka", str(config),
         ])
@@ -200,15 +200,15 @@ class LocalStack:
             "# Written by `recstream stack up`; edit the settings, not this file.",
             "process.roles=broker,controller",
             "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{s.kafka_controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},"
-            f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
+            f"controller.quorum.voters=1@127.0.0.1:{s.stack.kafka_controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{s.stack.kafka_port},"
+            f"CONTROLLER://127.0.0.1:{s.stack.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.stack.kafka_port}",
             "controller.listener.names=CONTROLLER",
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "inter.broker.listener.name=PLAINTEXT",
             f"log.dirs={data}",
-            f"num.partitions={s.partitions}",
+            f"num.partitions={s.kafka.partitions}",
             "offsets.topic.replication.factor=1",
             # One broker: small internal topics start faster and cost less memory.
             "offsets.topic.num.partitions=8",
@@ -226,7 +226,7 @@ class LocalStack:
 
         from stream.transport.kafka_config import client_config
 
-        admin = AdminClient(client_config(self.settings, **{"log_level": 0}))
+        admin = AdminClient(client_config(self.settings.kafka, **{"log_level": 0}))
         while True:
             try:
                 metadata = admin.list_topics(timeout=2)
@@ -255,7 +255,7 @@ class LocalStack:
             raise StackError(f"{name} exited during start-up; see {log}:\n{tail}")
         if time.monotonic() > deadline:
             raise StackError(
-                f"{name} did not answer within {self.settings.stack_start_timeout_s:.0f}s "
+                f"{name} did not answer within {self.settings.stack.start_timeout_s:.0f}s "
                 f"(RECSTREAM_STACK_START_TIMEOUT_S); see {log}"
             )
 

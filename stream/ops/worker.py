@@ -40,7 +40,7 @@ class KafkaPublisher:
 
     async def start(self) -> None:
         self.producer = AIOKafkaProducer(acks="all", enable_idempotence=True,
-                                         **aiokafka_config(self.settings))
+                                         **aiokafka_config(self.settings.kafka))
         await self.producer.start()
 
     async def stop(self) -> None:
@@ -49,7 +49,7 @@ class KafkaPublisher:
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         await self._send([
-            (self.settings.topic_dlq, None,
+            (self.settings.topics.dlq, None,
              f"{letter.source_topic}:{letter.partition}:{letter.offset}".encode(),
              letter.to_json(), [("reason", letter.reason.encode()[:1000])])
             for letter in letters])
@@ -73,39 +73,39 @@ class KafkaPublisher:
 
 
 def build_ingestor(settings: Settings) -> Ingestor | CountingIngestor:
-    writer = StateWriter(async_redis(settings), settings.key_prefix,
-                         recent_items=settings.recent_items, ttl_s=settings.state_ttl_s)
-    if settings.worker_noop:
+    writer = StateWriter(async_redis(settings.redis), settings.redis.key_prefix,
+                         recent_items=settings.worker.recent_items, ttl_s=settings.learning.state_ttl_s)
+    if settings.worker.noop:
         return CountingIngestor(writer)
     return Ingestor(contracts_by_topic(settings), writer, KafkaPublisher(settings),
-                    settings.max_message_bytes)
+                    settings.worker.max_message_bytes)
 
 
 def build_learner(settings: Settings) -> Learner:
-    return Learner(settings, async_redis(settings), SnapshotCodec(snapshot_key(settings)),
+    return Learner(settings, async_redis(settings.redis), SnapshotCodec(snapshot_key(settings)),
                    KafkaPublisher(settings))
 
 
 def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
     """The Faust app (process shell and web views) and the batch consumer it runs."""
     web: dict[str, Any] = {"web_enabled": False}
-    if settings.worker_web_port is not None:
-        web = {"web_enabled": True, "web_port": settings.worker_web_port,
-               "web_bind": settings.worker_web_bind}
+    if settings.worker.web_port is not None:
+        web = {"web_enabled": True, "web_port": settings.worker.web_port,
+               "web_bind": settings.worker.web_bind}
     app = faust.App(
-        f"{settings.app_id}-worker",
-        broker=";".join(f"kafka://{b.strip()}" for b in settings.kafka_bootstrap.split(",")),
-        broker_credentials=faust_broker_credentials(settings),
+        f"{settings.worker.app_id}-worker",
+        broker=";".join(f"kafka://{b.strip()}" for b in settings.kafka.bootstrap.split(",")),
+        broker_credentials=faust_broker_credentials(settings.kafka),
         store="memory://",
         autodiscover=False,
-        datadir=str(settings.state_dir / "faust"),
+        datadir=str(settings.stack.state_dir / "faust"),
         **web,
     )
     # No Faust agents: Faust's own consumer group would sit idle, so only its web side runs.
     app.producer_only = True
     service = BatchConsumerService(
         settings, lambda: build_ingestor(settings),
-        (lambda: build_learner(settings)) if settings.learning and not settings.worker_noop
+        (lambda: build_learner(settings)) if settings.learning.enabled and not settings.worker.noop
         else None)
 
     @app.page("/stats")
@@ -119,8 +119,8 @@ def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
 def run_worker(settings: Settings) -> int:
     """Run one worker until it is stopped (SIGTERM or Ctrl-C stop it cleanly)."""
     ensure_topics(settings)
-    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
+    (settings.stack.state_dir / "faust").mkdir(parents=True, exist_ok=True)
     app, service = create_app(settings)
-    worker = faust.Worker(app, service, loglevel=settings.log_level, quiet=True)
+    worker = faust.Worker(app, service, loglevel=settings.worker.log_level, quiet=True)
     worker.execute_from_commandline()
     return 0

@@ -8,19 +8,19 @@ from typing import Any
 import redis
 from redis.asyncio import Redis
 
-from stream.settings import Settings
+from stream.settings import RedisSettings
 
 
-def _options(settings: Settings) -> dict[str, Any]:
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    return {"username": settings.redis_username, "password": password}
+def _options(redis_settings: RedisSettings) -> dict[str, Any]:
+    password = redis_settings.password.get_secret_value() if redis_settings.password else None
+    return {"username": redis_settings.username, "password": password}
 
 
-def async_redis(settings: Settings) -> Redis:
+def async_redis(redis_settings: RedisSettings) -> Redis:
     """For workers (connects lazily; never blocks the event loop)."""
-    return Redis.from_url(settings.redis_url, **_options(settings))
+    return Redis.from_url(redis_settings.url, **_options(redis_settings))
 
 
-def sync_redis(settings: Settings, decode: bool = True) -> redis.Redis:
+def sync_redis(redis_settings: RedisSettings, decode: bool = True) -> redis.Redis:
     """For tools (CLI, benchmarks); ``decode=False`` for binary values such as embeddings."""
-    return redis.Redis.from_url(settings.redis_url, decode_responses=decode, **_options(settings))
+    return redis.Redis.from_url(redis_settings.url, decode_responses=decode, **_options(redis_settings))

@@ -57,9 +57,9 @@ class SnapshotCodec:
 
 def snapshot_key(settings: Settings) -> bytes:
     """The configured key, or on a local stack one generated once into the state folder."""
-    if settings.snapshot_key is not None:
-        return settings.snapshot_key.get_secret_value().encode()
-    path = Path(settings.state_dir).resolve() / "snapshot.key"
+    if settings.learning.snapshot_key is not None:
+        return settings.learning.snapshot_key.get_secret_value().encode()
+    path = Path(settings.stack.state_dir).resolve() / "snapshot.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)

@@ -8,7 +8,7 @@ transaction instead of double-writing. Writes are aggregated per key within a ba
 per counter, one LPUSH per user) and travel to Redis as one script call per batch, never a round
 trip per event (DESIGN decision 9).
 
-Keys (``p`` is ``settings.key_prefix``):
+Keys (``p`` is ``settings.redis.key_prefix``):
   p:u:<user>            hash: clicks, purchases; ts_ms (last seen) and location, newest wins
   p:u:<user>:recent     list: newest first, trimmed to ``recent_items``
   p:u:<user>:purchased  set of item ids

@@ -94,12 +94,12 @@ class VectorReader:
         s = self.settings
         self.consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None,
                                          max_partition_fetch_bytes=4 * 1024 * 1024,
-                                         fetch_max_wait_ms=int(s.batch_max_age_s * 1000),
-                                         **aiokafka_config(s))
+                                         fetch_max_wait_ms=int(s.worker.batch_max_age_s * 1000),
+                                         **aiokafka_config(s.kafka))
         await self.consumer.start()
-        partitions = [TopicPartition(topic, p) for topic in (s.topic_item_vectors,
-                                                              s.topic_item_trending)
-                      for p in range(s.partitions)]
+        partitions = [TopicPartition(topic, p) for topic in (s.topics.item_vectors,
+                                                              s.topics.item_trending)
+                      for p in range(s.kafka.partitions)]
         self.consumer.assign(partitions)
         await self.consumer.seek_to_beginning(*partitions)
 
@@ -111,10 +111,10 @@ class VectorReader:
         """The next changes."""
         assert self.consumer is not None, "start() first"
         fetched = await self.consumer.getmany(
-            timeout_ms=int(self.settings.batch_max_age_s * 1000), max_records=5_000)
+            timeout_ms=int(self.settings.worker.batch_max_age_s * 1000), max_records=5_000)
         changes = Changes([], [])
         for tp, messages in fetched.items():
-            if tp.topic == self.settings.topic_item_vectors:
+            if tp.topic == self.settings.topics.item_vectors:
                 changes.vectors.extend(
                     (m.key.decode(), None if m.value is None else decode_vector(m.value))
                     for m in messages if m.key is not None)

@@ -86,24 +86,24 @@ class BatchConsumerService(Service):
         s = self.settings
         self.ingestor = self._make_ingestor()
         await self.ingestor.start()
-        topics = list(s.event_topics)
+        topics = list(s.topics.events)
         if self._make_learner is not None:
             self.learner = self._make_learner()
             await self.learner.start()
             self.vectors = VectorReader(s)
             await self.vectors.start()
-            topics.append(s.topic_item_steps)
+            topics.append(s.topics.item_steps)
         self.consumer = AIOKafkaConsumer(
-            group_id=s.app_id,
+            group_id=s.worker.app_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=s.batch_size,
+            max_poll_records=s.worker.batch_size,
             # Range assignment gives a member the same partition numbers of every topic (they
             # all have `partitions` partitions): shard p's clicks, purchases and impressions
             # reach one worker, as DESIGN decision 2 needs. Round robin would split them.
             partition_assignment_strategy=(RangePartitionAssignor,),
-            session_timeout_ms=int(s.worker_session_timeout_s * 1000),
-            heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 3),
+            session_timeout_ms=int(s.worker.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(s.worker.session_timeout_s * 1000 / 3),
             # Large fetches keep the broker round trips per batch low.
             max_partition_fetch_bytes=4 * 1024 * 1024,
             # aiokafka leaves partitions with buffered records out of the next fetch, and sends
@@ -111,8 +111,8 @@ class BatchConsumerService(Service):
             # only quiet partitions (items, weather, item steps), and the broker keeps it until
             # fetch_max_wait_ms: at the default 500 ms, busy partitions that drained meanwhile
             # waited for it. Measured: probes at 500-900 ms amid ones at 50 ms.
-            fetch_max_wait_ms=int(s.batch_max_age_s * 1000),
-            **aiokafka_config(s),
+            fetch_max_wait_ms=int(s.worker.batch_max_age_s * 1000),
+            **aiokafka_config(s.kafka),
         )
         self.consumer.subscribe(topics, listener=_SeekToStoredOffsets(self))
         await self.consumer.start()
@@ -134,14 +134,14 @@ class BatchConsumerService(Service):
         stored = await self._retrying(
             lambda: self.ingestor.writer.stored_offsets(
                 [(tp.topic, tp.partition) for tp in partitions
-                 if tp.topic != self.settings.topic_item_steps]))
+                 if tp.topic != self.settings.topics.item_steps]))
         if self.learner is not None:
             # A restored shard may cover less than the state: resume where the laggard stands.
             # The item steps are the learner's alone: its item shards say where they stand.
             covered = await self._retrying(
                 lambda: self.learner.assign(sorted({tp.partition for tp in partitions})))
             for tp, offset in covered.items():
-                if tp[0] == self.settings.topic_item_steps:
+                if tp[0] == self.settings.topics.item_steps:
                     stored[tp] = offset
                 elif tp in stored or offset > 0:
                     stored[tp] = min(stored.get(tp, 0), offset)
@@ -161,8 +161,8 @@ class BatchConsumerService(Service):
     @Service.task
     async def _consume(self) -> None:
         assert self.consumer is not None and self.ingestor is not None
-        timeout_ms = int(self.settings.batch_max_age_s * 1000)
-        steps_topic = self.settings.topic_item_steps
+        timeout_ms = int(self.settings.worker.batch_max_age_s * 1000)
+        steps_topic = self.settings.topics.item_steps
         while not self.should_stop:
             # Item steps first: behind a backlog of events (a replay, a restart) they would
             # otherwise wait for it to drain, and the user shards would learn without the item
@@ -172,9 +172,9 @@ class BatchConsumerService(Service):
             fetched = {}
             if step_partitions:
                 fetched = await self.consumer.getmany(*step_partitions, timeout_ms=0,
-                                                      max_records=self.settings.batch_size)
+                                                      max_records=self.settings.worker.batch_size)
             more = await self.consumer.getmany(timeout_ms=0 if fetched else timeout_ms,
-                                               max_records=self.settings.batch_size)
+                                               max_records=self.settings.worker.batch_size)
             for tp, messages in more.items():
                 fetched.setdefault(tp, []).extend(messages)
             if not fetched:

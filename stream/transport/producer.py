@@ -74,15 +74,15 @@ class EventProducer:
         self._errors: list[str] = []
         self.delivered = 0
         self._producer = Producer(client_config(
-            settings,
+            settings.kafka,
             **{
                 "enable.idempotence": True,
                 "acks": "all",
-                "compression.type": settings.producer_compression,
-                "linger.ms": settings.producer_linger_ms,
+                "compression.type": settings.kafka.producer_compression,
+                "linger.ms": settings.kafka.producer_linger_ms,
                 "batch.size": 512 * 1024,
                 "queue.buffering.max.messages": 500_000,
-                "message.timeout.ms": settings.producer_delivery_timeout_ms,
+                "message.timeout.ms": settings.kafka.producer_delivery_timeout_ms,
                 "partitioner": "murmur2_random",
                 "log_level": 3,
                 **librdkafka,
@@ -96,10 +96,10 @@ class EventProducer:
             metadata = self._producer.list_topics(timeout=timeout_s)
         except KafkaException as exc:
             raise BrokerUnavailable(
-                f"no Kafka broker answered at {self.settings.kafka_bootstrap} within "
+                f"no Kafka broker answered at {self.settings.kafka.bootstrap} within "
                 f"{timeout_s:g}s (RECSTREAM_KAFKA_BOOTSTRAP): {exc.args[0]}") from None
         if not metadata.brokers:
-            raise BrokerUnavailable(f"no Kafka broker at {self.settings.kafka_bootstrap}")
+            raise BrokerUnavailable(f"no Kafka broker at {self.settings.kafka.bootstrap}")
 
     # --- sending ------------------------------------------------------------------------------
     def send(self, event: Event | str, data: Mapping[str, Any] | None = None) -> None:
@@ -143,7 +143,7 @@ class EventProducer:
     def flush(self, timeout_s: float | None = None) -> None:
         """Wait until every queued event is delivered (or failed); raise on failures."""
         timeout = timeout_s if timeout_s is not None else (
-            self.settings.producer_delivery_timeout_ms / 1000 + 5)
+            self.settings.kafka.producer_delivery_timeout_ms / 1000 + 5)
         remaining = self._producer.flush(timeout)
         if remaining:
             self._errors.append(f"{remaining} event(s) still undelivered after {timeout:g}s")

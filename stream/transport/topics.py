@@ -40,47 +40,47 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic the project needs, derived from the settings."""
     events = {"cleanup.policy": "delete", "retention.ms": str(EVENT_RETENTION_MS)}
     compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
-    n = settings.partitions
+    n = settings.kafka.partitions
     return [
-        TopicSpec(settings.topic_clicks, n, events),
-        TopicSpec(settings.topic_purchases, n, events),
-        TopicSpec(settings.topic_weather, n, events),
-        TopicSpec(settings.topic_items, n, compacted),
-        TopicSpec(settings.topic_users, n, compacted),
-        TopicSpec(settings.topic_dlq, n, {"retention.ms": str(DLQ_RETENTION_MS)}),
-        TopicSpec(settings.topic_impressions, n, events),
+        TopicSpec(settings.topics.clicks, n, events),
+        TopicSpec(settings.topics.purchases, n, events),
+        TopicSpec(settings.topics.weather, n, events),
+        TopicSpec(settings.topics.items, n, compacted),
+        TopicSpec(settings.topics.users, n, compacted),
+        TopicSpec(settings.topics.dlq, n, {"retention.ms": str(DLQ_RETENTION_MS)}),
+        TopicSpec(settings.topics.impressions, n, events),
         # A day of item steps is plenty: their consumers are the workers themselves, seconds
         # behind; a restored item shard replays from its snapshot (at most snapshot_every_s).
-        TopicSpec(settings.topic_item_steps, n,
+        TopicSpec(settings.topics.item_steps, n,
                   {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)}),
-        TopicSpec(settings.topic_item_vectors, n, compacted),
-        TopicSpec(settings.topic_item_trending, n, compacted),
+        TopicSpec(settings.topics.item_vectors, n, compacted),
+        TopicSpec(settings.topics.item_trending, n, compacted),
     ]
 
 
 def contracts_by_topic(settings: Settings) -> dict[str, type[Event]]:
     """Which contract each ingested topic carries (the producer routes by the inverse)."""
     return {
-        settings.topic_clicks: ClickEvent,
-        settings.topic_purchases: PurchaseEvent,
-        settings.topic_weather: WeatherEvent,
-        settings.topic_items: ItemUpsert,
-        settings.topic_users: UserProfile,
-        settings.topic_impressions: Impression,
+        settings.topics.clicks: ClickEvent,
+        settings.topics.purchases: PurchaseEvent,
+        settings.topics.weather: WeatherEvent,
+        settings.topics.items: ItemUpsert,
+        settings.topics.users: UserProfile,
+        settings.topics.impressions: Impression,
     }
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
     """Create the missing topics; return the names created. Existing topics are left as they are."""
-    admin = AdminClient(client_config(settings))
+    admin = AdminClient(client_config(settings.kafka))
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     missing = [s for s in topic_specs(settings) if s.name not in existing]
     if not missing:
         return []
     futures = admin.create_topics(
         [
-            NewTopic(s.name, num_partitions=s.partitions,
-                     replication_factor=settings.replication_factor, config=s.config)
+            NewTopic(s.name, num_partitions=s.kafka.partitions,
+                     replication_factor=settings.kafka.replication_factor, config=s.config)
             for s in missing
         ],
         operation_timeout=timeout_s,

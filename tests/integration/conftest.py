@@ -54,7 +54,7 @@ def settings(stack: Settings) -> Settings:
 
 @pytest.fixture
 def redis_client(stack: Settings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    client = redis.Redis.from_url(stack.redis.url, decode_responses=True)
     yield client
     client.close()
 

@@ -27,7 +27,7 @@ def test_stack_status_reports_pids_ports_and_logs(stack):
     assert result.returncode == 0, result.stderr
     services = {s["name"]: s for s in json.loads(result.stdout)["services"]}
     assert services["kafka"]["running"] and services["redis"]["running"]
-    assert services["kafka"]["port"] == stack.kafka_port
+    assert services["kafka"]["port"] == stack.stack.kafka_port
     assert services["redis"]["log"].endswith("redis.log")
 
 
@@ -47,8 +47,8 @@ def test_replay_then_inspect_shows_what_the_workers_learned(settings, start_work
     summary = json.loads(replay.stdout)
     assert summary["sent"] == 8000
     wait_until(lambda: applied_events(redis_client, settings) + int(
-        redis_client.hget(f"{settings.key_prefix}:stats", "items") or 0) + int(
-        redis_client.hget(f"{settings.key_prefix}:stats", "users") or 0) >= 8000, 120,
+        redis_client.hget(f"{settings.redis.key_prefix}:stats", "items") or 0) + int(
+        redis_client.hget(f"{settings.redis.key_prefix}:stats", "users") or 0) >= 8000, 120,
         "the replay to be applied")
 
     user = summary["most_active_user_id"]

@@ -20,12 +20,12 @@ pytestmark = pytest.mark.integration
 
 
 def applied_events(client: redis.Redis, settings: Settings) -> int:
-    stats = client.hgetall(Keys(settings.key_prefix).stats)
+    stats = client.hgetall(Keys(settings.redis.key_prefix).stats)
     return sum(int(stats.get(k, 0)) for k in ("clicks", "purchases", "weather"))
 
 
 def assert_state_matches(client: redis.Redis, settings: Settings, traffic: Traffic) -> None:
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     for item in set(traffic.item_clicks) | set(traffic.item_purchases):
         stored = client.hgetall(keys.item(item))
         assert int(stored.get("clicks", 0)) == traffic.item_clicks[item], item
@@ -46,10 +46,10 @@ def assert_state_matches(client: redis.Redis, settings: Settings, traffic: Traff
 
 
 def read_dead_letters(settings: Settings, expected: int, timeout_s: float = 60) -> list[DeadLetter]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                         "group.id": f"{settings.app_id}-dlq-reader",
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap,
+                         "group.id": f"{settings.worker.app_id}-dlq-reader",
                          "auto.offset.reset": "earliest"})
-    consumer.subscribe([settings.topic_dlq])
+    consumer.subscribe([settings.topics.dlq])
     letters: dict[tuple[str, int, int], DeadLetter] = {}
     deadline = time.monotonic() + timeout_s
     try:
@@ -85,7 +85,7 @@ def test_mixed_stream_is_applied_exactly_once_and_malformed_go_to_the_dlq(
                      "oversized", "unknown schema_version", "timezone", "expected a JSON object"):
         assert expected in reasons
     assert "greater than or equal to 0" in reasons or "Input should be 'desktop'" in reasons
-    assert all(letter.source_topic in settings.event_topics for letter in letters)
+    assert all(letter.source_topic in settings.topics.events for letter in letters)
 
 
 def test_a_worker_killed_mid_stream_resumes_without_losing_or_repeating(
@@ -113,11 +113,11 @@ def test_an_event_under_the_wrong_key_is_forwarded_to_its_owner_and_applied_once
     click = (b'{"schema_version":1,"event_id":"e1","user_id":"u42","item_id":"i1",'
              b'"ts":"2011-03-01T09:00:00Z"}')
     worker = start_worker()
-    send_raw(settings, [(settings.topic_clicks, b"not-the-user", click),
-                        (settings.topic_clicks, None, click.replace(b"e1", b"e2"))])
-    stats_key = Keys(settings.key_prefix).stats
+    send_raw(settings, [(settings.topics.clicks, b"not-the-user", click),
+                        (settings.topics.clicks, None, click.replace(b"e1", b"e2"))])
+    stats_key = Keys(settings.redis.key_prefix).stats
     wait_until(lambda: redis_client.hget(stats_key, "clicks") == "2", 60,
                "both clicks applied by the owner of u42", workers=[worker])
     time.sleep(1.0)
     assert redis_client.hgetall(stats_key) == {"clicks": "2", "rekeyed": "2"}
-    assert redis_client.hget(Keys(settings.key_prefix).user("u42"), "clicks") == "2"
+    assert redis_client.hget(Keys(settings.redis.key_prefix).user("u42"), "clicks") == "2"

@@ -23,21 +23,21 @@ pytestmark = pytest.mark.integration
 
 
 def learned(client: redis.Redis, settings: Settings) -> int:
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     return sum(int(client.hget(keys.learning(p), "learned") or 0)
-               for p in range(settings.partitions))
+               for p in range(settings.kafka.partitions))
 
 
 def item_steps_applied(client: redis.Redis, settings: Settings) -> int:
     """Positive item steps applied by the item shards: one per interaction, by its item's owner."""
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     return sum(int(client.hget(keys.item_learning(p), "applied") or 0)
-               for p in range(settings.partitions))
+               for p in range(settings.kafka.partitions))
 
 
 def test_two_workers_one_killed_learn_every_interaction_exactly_once(
         settings, start_worker, redis_client):
-    settings = settings.model_copy(update={"snapshot_every_s": 1.0})
+    settings = settings.replace(snapshot_every_s=1.0)
     traffic = mixed_traffic(settings, 16_000, malformed_every=100, seed=5)
     interactions = sum(traffic.item_clicks.values()) + sum(traffic.item_purchases.values())
     first, second = start_worker(settings), start_worker(settings)
@@ -56,23 +56,23 @@ def test_two_workers_one_killed_learn_every_interaction_exactly_once(
     time.sleep(1.5)
     assert_state_matches(redis_client, settings, traffic)
     assert learned(redis_client, settings) == interactions
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     # The item halves too: each applied once by its item's single writer, replays skipped.
     assert item_steps_applied(redis_client, settings) == interactions
     # User shards drew negatives from the item vectors the item shards broadcast.
     assert sum(int(redis_client.hget(keys.item_learning(p), "negatives") or 0)
-               for p in range(settings.partitions)) > 0
+               for p in range(settings.kafka.partitions)) > 0
 
-    keys = Keys(settings.key_prefix)
-    for partition in range(settings.partitions):
+    keys = Keys(settings.redis.key_prefix)
+    for partition in range(settings.kafka.partitions):
         figures = redis_client.hgetall(keys.learning(partition))
         offsets = json.loads(figures["offsets"])
-        assert set(offsets) <= {settings.topic_clicks, settings.topic_purchases}
+        assert set(offsets) <= {settings.topics.clicks, settings.topics.purchases}
         metrics = json.loads(figures["metrics"])
         assert metrics["n"] > 0 and 0 <= metrics["hits"] <= metrics["n"]
     assert redis_client.exists(keys.snapshot(0))
     user = next(iter(traffic.user_clicks))
-    binary = redis.Redis.from_url(settings.redis_url)
+    binary = redis.Redis.from_url(settings.redis.url)
     assert len(binary.get(keys.user_embedding(user))) == 32 * 4  # float32 x 32 factors
     busiest = max(traffic.item_clicks, key=traffic.item_clicks.get)
     assert len(binary.get(keys.item_embedding(busiest))) == 32 * 4  # one key, one writer
@@ -90,8 +90,8 @@ def test_two_workers_one_killed_learn_every_interaction_exactly_once(
 def expected_trending(settings: Settings, traffic) -> Trending:  # type: ignore[no-untyped-def]
     """Global trending of the traffic's valid clicks and purchases, counted in one model."""
     model = Trending(half_life_s=TRENDING_HALF_LIFE_S)
-    weights = {settings.topic_clicks: KIND_WEIGHTS["click"],
-               settings.topic_purchases: KIND_WEIGHTS["purchase"]}
+    weights = {settings.topics.clicks: KIND_WEIGHTS["click"],
+               settings.topics.purchases: KIND_WEIGHTS["purchase"]}
     for topic, _, value in traffic.messages:
         if topic in weights and value not in traffic.malformed:
             event = json.loads(value)
@@ -102,7 +102,7 @@ def expected_trending(settings: Settings, traffic) -> Trending:  # type: ignore[
 
 def test_a_tampered_snapshot_is_refused_and_the_shard_learns_again(
         settings, start_worker, redis_client):
-    settings = settings.model_copy(update={"snapshot_every_s": 0.5, "partitions": 4})
+    settings = settings.replace(snapshot_every_s=0.5, partitions=4)
     traffic = mixed_traffic(settings, 3_000, malformed_every=1_000_000, seed=6)
     interactions = sum(traffic.item_clicks.values()) + sum(traffic.item_purchases.values())
     worker = start_worker(settings)
@@ -110,8 +110,8 @@ def test_a_tampered_snapshot_is_refused_and_the_shard_learns_again(
     wait_until(lambda: learned(redis_client, settings) >= interactions, 120, "learning",
                workers=[worker])
     worker.stop(signal.SIGTERM)  # a clean stop snapshots every shard
-    keys = Keys(settings.key_prefix)
-    raw = redis.Redis.from_url(settings.redis_url)
+    keys = Keys(settings.redis.key_prefix)
+    raw = redis.Redis.from_url(settings.redis.url)
     blob = raw.get(keys.snapshot(0))
     raw.set(keys.snapshot(0), blob[:-1] + bytes([blob[-1] ^ 1]))  # flip one bit
 
@@ -131,21 +131,21 @@ def test_impressions_joined_with_clicks_label_the_context_model(settings, start_
 
     worker = start_worker(settings)
     send_raw(settings, [
-        (settings.topic_impressions, b"u1", message(
+        (settings.topics.impressions, b"u1", message(
             '"request_id":"r1","user_id":"u1","item_ids":["a","b","c"],'
             '"ts":"2011-03-01T09:00:00Z"')),
     ])
     send_raw(settings, [
-        (settings.topic_clicks, b"u1", message(
+        (settings.topics.clicks, b"u1", message(
             '"event_id":"e1","user_id":"u1","item_id":"b","ts":"2011-03-01T09:05:00Z"')),
         # Two hours later, past the 30-minute window: the unclicked a and c become negatives.
-        (settings.topic_clicks, b"u1", message(
+        (settings.topics.clicks, b"u1", message(
             '"event_id":"e2","user_id":"u1","item_id":"d","ts":"2011-03-01T11:05:00Z"')),
     ])
-    keys = Keys(settings.key_prefix)
+    keys = Keys(settings.redis.key_prefix)
     wait_until(lambda: learned(redis_client, settings) == 2, 60, "both clicks learned",
                workers=[worker])
-    figures = next(f for p in range(settings.partitions)
+    figures = next(f for p in range(settings.kafka.partitions)
                    if (f := redis_client.hgetall(keys.learning(p))))
     assert figures["impressions"] == "1"
     assert figures["joined_labels"] == "3"  # b positive, then a and c negative

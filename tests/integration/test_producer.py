@@ -19,8 +19,8 @@ TS = datetime(2011, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def consume_all(settings, topic, expected, timeout_s=30):
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                         "group.id": f"{settings.app_id}-reader", "auto.offset.reset": "earliest"})
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap,
+                         "group.id": f"{settings.worker.app_id}-reader", "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     messages, deadline = [], time.monotonic() + timeout_s
     while len(messages) < expected and time.monotonic() < deadline:
@@ -67,13 +67,13 @@ def test_events_are_keyed_by_user_and_by_location(settings):
             shop.send(ClickEvent(event_id=f"e{n}", user_id="u7", item_id=f"i{n}", ts=TS))
         shop.send(WeatherEvent(location="France", ts=TS, temp_c=20, precip_mm=0,
                                condition="clear"))
-    clicks = consume_all(settings, settings.topic_clicks, 20)
+    clicks = consume_all(settings, settings.topics.clicks, 20)
     assert {m.key() for m in clicks} == {b"u7"}
     assert len({m.partition() for m in clicks}) == 1  # one user, one partition, in order
     assert [m.value() for m in clicks] == [
         ClickEvent(event_id=f"e{n}", user_id="u7", item_id=f"i{n}", ts=TS).to_json()
         for n in range(20)]
-    assert consume_all(settings, settings.topic_weather, 1)[0].key() == b"France"
+    assert consume_all(settings, settings.topics.weather, 1)[0].key() == b"France"
 
 
 def test_the_sdk_uses_the_java_clients_partitioner(settings):
@@ -83,8 +83,8 @@ def test_the_sdk_uses_the_java_clients_partitioner(settings):
     with EventProducer(settings) as shop:
         for user in ("u1", "u2", "17850", "anon-536365"):
             shop.send(ClickEvent(event_id=user, user_id=user, item_id="i", ts=TS))
-    partitions = list(range(settings.partitions))
-    for message in consume_all(settings, settings.topic_clicks, 4):
+    partitions = list(range(settings.kafka.partitions))
+    for message in consume_all(settings, settings.topics.clicks, 4):
         assert message.partition() == DefaultPartitioner()(message.key(), partitions, partitions)
 
 
@@ -95,7 +95,7 @@ def test_plain_json_from_any_client_is_ingested_like_the_sdks(settings, start_wo
     start_worker()
     with EventProducer(settings) as shop:
         shop.send(ClickEvent(event_id="sdk", user_id="u1", item_id="i1", ts=TS))
-    send_raw(settings, [(settings.topic_clicks, b"u1",
+    send_raw(settings, [(settings.topics.clicks, b"u1",
                          b'{"schema_version":1,"event_id":"raw","user_id":"u1",'
                          b'"item_id":"i1","ts":1304251200000}')])
     wait_until(lambda: applied_events(redis_client, settings) >= 2, 60, "both clicks applied")

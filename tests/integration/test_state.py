@@ -45,7 +45,7 @@ def writer_factory(stack):
     prefix = f"st{uuid.uuid4().hex[:8]}"
 
     def make(recent_items: int = 50) -> StateWriter:
-        return StateWriter(Redis.from_url(stack.redis_url), prefix, recent_items=recent_items)
+        return StateWriter(Redis.from_url(stack.redis.url), prefix, recent_items=recent_items)
 
     return make
 
@@ -138,7 +138,7 @@ async def test_dead_letters_are_counted_but_change_no_state(writer_factory, redi
 @in_loop
 async def test_user_and_item_keys_expire_unless_written_again_but_stats_and_offsets_stay(
         stack, redis_client):
-    writer = StateWriter(Redis.from_url(stack.redis_url), f"ttl{uuid.uuid4().hex[:6]}",
+    writer = StateWriter(Redis.from_url(stack.redis.url), f"ttl{uuid.uuid4().hex[:6]}",
                          ttl_s=3600)
     await writer.apply([click(0)], nothing)
     keys = writer.keys

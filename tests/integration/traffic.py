@@ -74,16 +74,16 @@ def mixed_traffic(settings: Settings, n: int, malformed_every: int = 100, seed: 
             message = {"schema_version": 1, "location": location, "ts": ts,
                        "temp_c": round(rng.uniform(-5, 30), 1), "precip_mm": 0.0,
                        "condition": rng.choice(["clear", "rain", "cloudy"])}
-            topic, key = settings.topic_weather, location
+            topic, key = settings.topics.weather, location
         elif roll < 0.80:
             message = {"schema_version": 1, "event_id": f"c{i}", "user_id": user,
                        "item_id": item, "ts": ts, "device": "mobile"}
-            topic, key = settings.topic_clicks, user
+            topic, key = settings.topics.clicks, user
         else:
             message = {"schema_version": 1, "event_id": f"p{i}", "user_id": user,
                        "order_id": f"o{i}", "item_id": item, "quantity": rng.randint(1, 3),
                        "price": 2.5, "ts": ts, "location": "United Kingdom"}
-            topic, key = settings.topic_purchases, user
+            topic, key = settings.topics.purchases, user
         if i % malformed_every == malformed_every - 1:
             _, breaker = MALFORMED[(i // malformed_every) % len(MALFORMED)]
             value = breaker(message)
@@ -96,10 +96,10 @@ def mixed_traffic(settings: Settings, n: int, malformed_every: int = 100, seed: 
 
 
 def _expect(traffic: Traffic, topic: str, settings: Settings, message: dict) -> None:
-    if topic == settings.topic_clicks:
+    if topic == settings.topics.clicks:
         traffic.item_clicks[message["item_id"]] += 1
         traffic.user_clicks[message["user_id"]] += 1
-    elif topic == settings.topic_purchases:
+    elif topic == settings.topics.purchases:
         traffic.item_purchases[message["item_id"]] += 1
         traffic.item_units[message["item_id"]] += message["quantity"]
         traffic.user_purchases[message["user_id"]] += 1
@@ -110,7 +110,7 @@ def _expect(traffic: Traffic, topic: str, settings: Settings, message: dict) -> 
 
 def send_raw(settings: Settings, messages: list[tuple[str, bytes | None, bytes]]) -> None:
     """Send as any Kafka client would (no SDK, no validation), e.g. kcat."""
-    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5,
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap, "linger.ms": 5,
                          "message.max.bytes": 2_000_000})
     for topic, key, value in messages:
         producer.produce(topic, value, key)

@@ -12,16 +12,16 @@ from stream.settings import Settings, SettingsError, load_settings
 
 def test_defaults_point_at_the_local_stack():
     settings = load_settings()
-    assert settings.kafka_bootstrap == f"127.0.0.1:{settings.kafka_port}"
-    assert settings.redis_url == f"redis://127.0.0.1:{settings.redis_port}/0"
-    assert settings.topic_dlq == "events.dlq" and settings.topic_items == "shop.items"
+    assert settings.kafka.bootstrap == f"127.0.0.1:{settings.stack.kafka_port}"
+    assert settings.redis.url == f"redis://127.0.0.1:{settings.stack.redis_port}/0"
+    assert settings.topics.dlq == "events.dlq" and settings.topics.items == "shop.items"
 
 
 def test_environment_variables_with_the_prefix_are_read(monkeypatch):
     monkeypatch.setenv("RECSTREAM_PARTITIONS", "12")
     monkeypatch.setenv("RECSTREAM_TOPIC_CLICKS", "web.clicks")
     settings = load_settings()
-    assert settings.partitions == 12 and settings.topic_clicks == "web.clicks"
+    assert settings.kafka.partitions == 12 and settings.topics.clicks == "web.clicks"
 
 
 def test_a_config_file_is_read_and_the_environment_wins_over_it(tmp_path, monkeypatch):
@@ -30,7 +30,7 @@ def test_a_config_file_is_read_and_the_environment_wins_over_it(tmp_path, monkey
     monkeypatch.setenv("RECSTREAM_CONFIG_FILE", str(config))
     monkeypatch.setenv("RECSTREAM_PARTITIONS", "6")
     settings = load_settings()
-    assert (settings.partitions, settings.key_prefix) == (6, "shop1")
+    assert (settings.kafka.partitions, settings.redis.key_prefix) == (6, "shop1")
 
 
 @pytest.mark.parametrize("name, value, expected", [
@@ -39,13 +39,11 @@ def test_a_config_file_is_read_and_the_environment_wins_over_it(tmp_path, monkey
     ("RECSTREAM_REDIS_URL", "http://x", "RECSTREAM_REDIS_URL"),
     ("RECSTREAM_BATCH_SIZE", "0", "RECSTREAM_BATCH_SIZE"),
     ("RECSTREAM_KEY_PREFIX", "has space", "RECSTREAM_KEY_PREFIX"),
-    ("RECSTREAM_NO_SUCH_THING", "1", None),  # unknown variables are another program's business
+    # A mistyped name must not pass silently (RECSTREAM_SNAPSHOT_KEY meant).
+    ("RECSTREAM_SNAPHOT_KEY", "secret", "unknown setting RECSTREAM_SNAPHOT_KEY"),
 ])
 def test_a_bad_setting_is_named(monkeypatch, name, value, expected):
     monkeypatch.setenv(name, value)
-    if expected is None:
-        load_settings()
-        return
     with pytest.raises(SettingsError, match=expected):
         load_settings()
 
@@ -79,5 +77,30 @@ def test_settings_are_frozen_and_secrets_stay_hidden():
 
 def test_namespaced_copies_share_nothing_by_name():
     a, b = Settings().namespaced("a"), Settings().namespaced("b")
-    assert set(a.event_topics).isdisjoint(b.event_topics)
-    assert a.key_prefix != b.key_prefix and a.app_id != b.app_id
+    assert set(a.topics.events).isdisjoint(b.topics.events)
+    assert a.redis.key_prefix != b.redis.key_prefix and a.worker.app_id != b.worker.app_id
+    assert a.stack.state_dir != b.stack.state_dir
+
+
+def test_the_demo_data_folder_and_the_config_file_are_not_settings(monkeypatch, tmp_path):
+    config = tmp_path / "recstream.toml"
+    config.write_text("partitions = 3\n")
+    monkeypatch.setenv("RECSTREAM_DATA", str(tmp_path))
+    monkeypatch.setenv("RECSTREAM_CONFIG_FILE", str(config))
+    assert load_settings().kafka.partitions == 3
+
+
+def test_an_unknown_key_in_the_config_file_is_named(monkeypatch, tmp_path):
+    config = tmp_path / "recstream.toml"
+    config.write_text("partitons = 3\n")
+    monkeypatch.setenv("RECSTREAM_CONFIG_FILE", str(config))
+    with pytest.raises(SettingsError, match="unknown setting RECSTREAM_PARTITONS"):
+        load_settings()
+
+
+def test_every_setting_keeps_its_flat_name_in_the_environment():
+    settings = load_settings(partitions=5, worker_session_timeout_s=12.0, learning=False)
+    env = settings.to_env()
+    assert (env["RECSTREAM_PARTITIONS"], env["RECSTREAM_WORKER_SESSION_TIMEOUT_S"],
+            env["RECSTREAM_LEARNING"]) == ("5", "12.0", "False")
+    assert Settings(**{k.removeprefix("RECSTREAM_").lower(): v for k, v in env.items()}) == settings
