@@ -17,6 +17,8 @@ from dataclasses import replace
 
 from models.base import Context, Interaction, ItemInfo, Recommender, Scored
 
+__all__ = ["ContextBlind"]
+
 
 class ContextBlind(Recommender):
     """``inner`` without location and weather: what a run with those features off scores."""

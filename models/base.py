@@ -16,6 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+__all__ = ["KIND_WEIGHTS", "Context", "Interaction", "ItemInfo", "Origin", "Recommender",
+           "Scored"]
+
+# Where the stream found an event: (topic, offset). Opaque to models, which only carry it from an
+# interaction to the item steps it causes, so the stream can recognise a replayed one.
+Origin = tuple[str, int]
+
 # A purchase says more about taste than a click: it is weighted higher in every learner.
 KIND_WEIGHTS: dict[str, float] = {"click": 1.0, "purchase": 3.0}
 
@@ -47,9 +54,7 @@ class Interaction:
     category: str | None = None
     price: float | None = None
     quantity: int = 1
-    # Where the stream found the event (opaque to models): the item steps it causes carry it
-    # back, so their owner can recognise a replayed one.
-    origin: object = None
+    origin: Origin | None = None  # where the stream found the event (see Origin)
 
     @property
     def weight(self) -> float:
@@ -74,6 +79,8 @@ class ItemInfo:
 
 @dataclass(frozen=True, slots=True)
 class Scored:
+    """One recommended item; ``source`` names what proposed it (the explanation)."""
+
     item_id: str
     score: float
     source: str = ""
@@ -95,15 +102,17 @@ class Recommender(abc.ABC):
                   exclude: Iterable[str] = ()) -> list[Scored]:
         """The top ``k`` items for the user now, best first, none of ``exclude``."""
 
-    def observe_item(self, info: ItemInfo) -> None:
+    # An optional hook, not an abstract method: most models have no use for the catalogue.
+    def observe_item(self, info: ItemInfo) -> None:  # noqa: B027
         """Catalogue updates; models that use item features override this."""
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({params})"
 
-    def _params(self) -> dict[str, object]:
-        """Constructor arguments as given; subclasses store them under the same names."""
+    def params(self) -> dict[str, object]:
+        """Constructor arguments as given (subclasses store them under the same names): what a
+        composite needs to build its own copy of a part from the configuration it was given."""
         import inspect
 
         names = inspect.signature(type(self).__init__).parameters

@@ -33,6 +33,8 @@ from river import optim, reco
 
 from models.base import Context, Interaction, Recommender, Scored
 
+__all__ = ["BiasedMFBaseline"]
+
 
 class BiasedMFBaseline(Recommender):
     """BiasedMF with sampled negatives; ranks every item it has learned."""

@@ -39,6 +39,8 @@ from river.utils.math import clamp
 from models.base import Context, ItemInfo
 from models.features import features
 
+__all__ = ["ContextModel"]
+
 
 class ContextModel:
     """Online logistic regression on hashed (user, item, context) features.
@@ -127,7 +129,7 @@ class ContextModel:
         gradient = float(clamp(classifier.loss.gradient(y_true=label, y_pred=raw), -clip, clip))
         # River steps on the weights seen through the example's keys: a new key starts from the
         # initializer, and L2 shrinks only the weights the example touches.
-        weights = VectorDict(classifier._weights, classifier.initializer, x)
+        weights: VectorDict[int, float] = VectorDict(classifier._weights, classifier.initializer, x)
         step = VectorDict.from_scaled(x, gradient)
         if classifier.l2:
             step.iadd_scaled(weights, classifier.l2)

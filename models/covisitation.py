@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from operator import itemgetter
 
 from models.base import Context, Interaction, Recommender, Scored
 from models.trending import ForwardDecay
+
+__all__ = ["CoVisitation"]
 
 
 class CoVisitation(Recommender):
@@ -94,13 +96,14 @@ class CoVisitation(Recommender):
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:
         return [Scored(item, score, "covis")
-                for item, score in self._ranked(user_id, k, context, set(exclude))]
+                for item, score in self.ranked(user_id, k, context, set(exclude))]
 
-    def _ranked(self, user_id: str, k: int, context: Context,
-                excluded: set[str]) -> list[tuple[str, float]]:
-        """:meth:`recommend` as (item, score) pairs, which the hybrid blends as they are."""
+    def ranked(self, user_id: str, n: int, context: Context,
+               excluded: Set[str]) -> list[tuple[str, float]]:
+        """The best ``n`` items outside ``excluded`` as (item, score) pairs, best first: what
+        :meth:`recommend` returns, bare, for a blend that rescales the scores itself."""
         recent = self._recent.get(user_id)
-        if not recent or k <= 0:
+        if not recent or n <= 0:
             return []
         scores: dict[str, float] = {}
         get = scores.get
@@ -113,8 +116,8 @@ class CoVisitation(Recommender):
             weight = (1.0 - age / self.history) / self._totals[item]
             for other, count in row.items():
                 scores[other] = get(other, 0.0) + weight * count
-        best = heapq.nlargest(k + len(excluded), scores.items(), key=itemgetter(1))
-        return [(item, score) for item, score in best if item not in excluded][:k]
+        best = heapq.nlargest(n + len(excluded), scores.items(), key=itemgetter(1))
+        return [(item, score) for item, score in best if item not in excluded][:n]
 
     def neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
         """The item's ``k`` strongest co-visited items with their counts (stored, undecayed)."""
@@ -129,7 +132,7 @@ class CoVisitation(Recommender):
         """The items before this one in its session (or in the user's window), oldest first."""
         if interaction.session_id is None:
             return [item for item, _ in list(recent)[-self.window:]]
-        items = []
+        items: list[str] = []
         for item, session in reversed(recent):
             if session != interaction.session_id or len(items) == self.window:
                 break

@@ -65,7 +65,9 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from models.base import Context, Interaction, Recommender, Scored
+from models.base import Context, Interaction, Origin, Recommender, Scored
+
+__all__ = ["ItemStep", "OnlineMF", "pack", "unpack"]
 
 # Vectors start small so first dot products sit near 0 (probability 1/2) and the first steps
 # move positives and negatives by the same amount, whatever the number of factors.
@@ -117,7 +119,7 @@ class ItemStep(NamedTuple):
     ts: float
     weight: float
     user_vec: np.ndarray | None  # None: the item is only counted (filter and TTL)
-    origin: object = None  # the interaction's origin: where the stream found its event
+    origin: Origin | None = None  # the interaction's: where the stream found its event
     # Where and in what weather: the item's owner counts it in its trending scopes too.
     location: str | None = None
     condition: str | None = None
@@ -227,32 +229,34 @@ class OnlineMF(Recommender):
         self._queued.append(_Queued(user_row, rows, interaction, len(self._deferred)))
         self._deferred.append(None)  # its item step, once the user half has run
         if not self.defer_item_steps:
-            self._run_user_steps()
-            self.apply_item_step(self._deferred.pop())
+            self.apply_item_steps(self.take_item_steps())  # only this one is ever waiting
 
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:
         return [Scored(item, score, "mf")
-                for item, score in self._ranked(user_id, k, context, exclude)]
+                for item, score in self.ranked(user_id, k, context, exclude)]
 
-    def _ranked(self, user_id: str, k: int, context: Context,
-                excluded: Iterable[str]) -> list[tuple[str, float]]:
-        """:meth:`recommend` as (item, score) pairs, which the hybrid blends as they are."""
+    def ranked(self, user_id: str, n: int, context: Context,
+               excluded: Iterable[str]) -> list[tuple[str, float]]:
+        """The best ``n`` items outside ``excluded`` as (item, logit) pairs, best first: what
+        :meth:`recommend` returns, bare, for a blend that rescales the scores itself."""
         self._run_user_steps()
         row = self._users.index.get(user_id)
-        n = len(self._items)
-        if row is None or n == 0 or k <= 0:
+        n_items = len(self._items)
+        if row is None or n_items == 0 or n <= 0:
             return []
-        scores = self._items.matrix[:n] @ self._users.matrix[row]
+        scores = self._items.matrix[:n_items] @ self._users.matrix[row]
         for item_id in excluded:
             excluded_row = self._items.index.get(item_id)
             if excluded_row is not None:
                 scores[excluded_row] = -np.inf
-        top = min(k, n)
-        best = np.argpartition(scores, n - top)[n - top:] if top < n else np.arange(n)
+        top = min(n, n_items)
+        best = (np.argpartition(scores, n_items - top)[n_items - top:] if top < n_items
+                else np.arange(n_items))
         best = best[np.argsort(-scores[best], kind="stable")]
         ids = self._items.ids
-        return [(ids[r], float(s)) for r, s in zip(best.tolist(), scores[best].tolist())
+        return [(ids[r], float(s))
+                for r, s in zip(best.tolist(), scores[best].tolist(), strict=True)
                 if s > -np.inf]
 
     # -- the two halves of a step ----------------------------------------------------------

@@ -3,7 +3,8 @@
 The protocol, the same for every system compared:
 
 1. Interactions are read in stream order. Consecutive interactions sharing
-   ``(user_id, session_id, ts)`` form one *basket* (the lines of one invoice, or a single click).
+   ``(user_id, session_id, ts)`` form one *basket* (the lines of one invoice, or a single click;
+   see :class:`models.baskets.Baskets`).
 2. **Test.** For each basket, every system recommends ``k`` items once, for the basket's user
    in the first line's context, before any line of the basket is learned. Each distinct item of
    the basket is a target, scored against that list (HR, MRR, NDCG at k, see
@@ -14,6 +15,11 @@ The protocol, the same for every system compared:
 4. **Train.** Then every system learns every line of the basket, repeats included.
 5. With ``sample_every`` = n, only every n-th basket is tested (the same ones for all systems);
    every basket is learned.
+
+An owner of a live model can let the evaluator only watch it: per basket, :meth:`test
+<PrequentialEvaluator.test>`, learn the lines itself, then :meth:`record
+<PrequentialEvaluator.record>` (:meth:`PrequentialEvaluator.process_basket` is test, train,
+record).
 
 Catalogue entries (:class:`ItemInfo`) may be mixed into the stream: they reach every system's
 ``observe_item`` as they arrive, including one that arrives between two lines of a basket, which
@@ -39,9 +45,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from models.base import Interaction, ItemInfo, Recommender
+from models.baskets import Baskets
 from models.metrics import RankingMetrics
+
+__all__ = ["PrequentialEvaluator"]
 
 
 class PrequentialEvaluator:
@@ -74,7 +84,7 @@ class PrequentialEvaluator:
         self._recommend_s = dict.fromkeys(self.systems, 0.0)
         self._learn_s = dict.fromkeys(self.systems, 0.0)
         self._recommend_calls = 0
-        self._basket: list[Interaction] = []
+        self._basket_policy = Baskets()
 
     def run(self, stream: Iterable[Interaction | ItemInfo]) -> PrequentialEvaluator:
         for event in stream:
@@ -92,47 +102,62 @@ class PrequentialEvaluator:
             for system in self.systems.values():
                 system.observe_item(event)
             return
-        if self._basket and _basket_key(event) != _basket_key(self._basket[0]):
-            self.process_basket(self._basket)
-            self._basket = []
-        self._basket.append(event)
+        closed = self._basket_policy.feed(event)
+        if closed:
+            self.process_basket(closed)
 
     @property
     def open_basket(self) -> tuple[Interaction, ...]:
         """The lines fed but not learned yet: their basket is still open."""
-        return tuple(self._basket)
+        return self._basket_policy.open
 
     def flush(self) -> None:
         """Process the open basket (at the end of a stream)."""
-        if self._basket:
-            self.process_basket(self._basket)
-            self._basket = []
+        closed = self._basket_policy.flush()
+        if closed:
+            self.process_basket(closed)
 
     def process_basket(self, basket: Sequence[Interaction]) -> None:
         """Test then train on the lines of one basket (see the module's protocol)."""
-        first = basket[0]
-        purchased = self._purchased.setdefault(first.user_id, set())
-        if self.baskets % self.sample_every == 0:
-            self._test(first, list(dict.fromkeys(line.item_id for line in basket)), purchased)
-        self.baskets += 1
+        self.test(basket)
+        self.train(basket)
+        self.record(basket)
 
+    def test(self, basket: Sequence[Interaction]) -> None:
+        """If this basket is sampled, every system recommends once and the metrics update.
+
+        Nothing is learned. The sample is every ``sample_every``-th basket recorded, so each
+        call is followed by :meth:`record` of the same basket before the next test.
+        """
+        if self.baskets % self.sample_every:
+            return
+        first = basket[0]
+        purchased = self._purchased.get(first.user_id, set())
+        targets = list(dict.fromkeys(line.item_id for line in basket))
+        if self.report_both:
+            self._score(first, targets, purchased, not self.exclude_purchased,
+                        self.metrics_other)
+        self._score(first, targets, purchased, self.exclude_purchased, self.metrics)
+
+    def train(self, basket: Sequence[Interaction]) -> None:
+        """Every system learns every line of the basket, in order (timed, per system)."""
         for name, system in self.systems.items():
             started = time.perf_counter()
             for line in basket:
                 system.learn_one(line)
             self._learn_s[name] += time.perf_counter() - started
-        purchased.update(line.item_id for line in basket if line.kind == "purchase")
 
+    def record(self, basket: Sequence[Interaction]) -> None:
+        """Bookkeeping once the basket is learned: the user's purchases (excluded from later
+        tests), the basket and event counts, and a point of the curve when one is due."""
+        purchases = {line.item_id for line in basket if line.kind == "purchase"}
+        if purchases:
+            self._purchased.setdefault(basket[0].user_id, set()).update(purchases)
+        self.baskets += 1
         before = self.events // self.curve_every
         self.events += len(basket)
         if self.events // self.curve_every > before:
             self._record_curve()
-
-    def _test(self, first: Interaction, targets: list[str], purchased: set[str]) -> None:
-        if self.report_both:
-            self._score(first, targets, purchased, not self.exclude_purchased,
-                        self.metrics_other)
-        self._score(first, targets, purchased, self.exclude_purchased, self.metrics)
 
     def _score(self, first: Interaction, targets: list[str], purchased: set[str],
                exclude_purchased: bool, metrics: dict[str, RankingMetrics]) -> None:
@@ -158,7 +183,7 @@ class PrequentialEvaluator:
         key = f"rolling_hr@{self.k}" if self.window else f"hr@{self.k}"
         self.curve.append((self.events, {name: m.get()[key] for name, m in self.metrics.items()}))
 
-    def result(self, stream_name: str) -> dict[str, object]:
+    def result(self, stream_name: str) -> dict[str, Any]:
         k = self.k
         keys = (f"hr@{k}", f"mrr@{k}", f"ndcg@{k}")
         calls = max(self._recommend_calls, 1)
@@ -209,6 +234,3 @@ class PrequentialEvaluator:
                 f"exclude_purchased={self.exclude_purchased!r}, window={self.window!r}, "
                 f"curve_every={self.curve_every!r}, sample_every={self.sample_every!r})")
 
-
-def _basket_key(interaction: Interaction) -> tuple[str, str | None, float]:
-    return interaction.user_id, interaction.session_id, interaction.ts

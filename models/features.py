@@ -29,6 +29,8 @@ import math
 
 from models.base import Context, ItemInfo
 
+__all__ = ["TEMP_EDGES", "TEMP_TOP", "features", "price_band", "temp_band"]
+
 # Temperature bands in °C: below freezing, cold, mild, warm. Coarse on purpose: each band must
 # see enough events for its crosses with categories to be learned online.
 TEMP_EDGES: tuple[tuple[float, str], ...] = ((0.0, "lt0"), (10.0, "0-10"), (20.0, "10-20"))

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from typing import TypeVar
 
@@ -43,6 +43,8 @@ from models.base import Context, Interaction, Recommender, Scored
 from models.covisitation import CoVisitation
 from models.embeddings import OnlineMF
 from models.trending import Trending
+
+__all__ = ["TRENDING_HALF_LIFE_S", "HybridRecommender"]
 
 _R = TypeVar("_R", bound=Recommender)
 
@@ -67,7 +69,8 @@ class HybridRecommender(Recommender):
     recommended, -0.003 and -0.001 (per-item HitRate@20, of 0.064) when purchases are excluded.
 
     ``learn_trending`` False: ``trending_`` is fed from outside (a worker's item broadcast, where
-    the items' own writers count every interaction of the shop), not by :meth:`learn_one`.
+    the items' own writers count every interaction of the shop) by :meth:`take_trending_part`,
+    not by :meth:`learn_one`.
     """
 
     def __init__(self, repeat_weight: float = 2.0, covis_weight: float = 1.0,
@@ -89,6 +92,17 @@ class HybridRecommender(Recommender):
         self.covisitation_ = _fresh(covisitation, CoVisitation)
         self.trending_ = _fresh(trending, Trending, half_life_s=TRENDING_HALF_LIFE_S)
         self._profiles: dict[str, dict[str, tuple[float, float]]] = {}  # user -> item -> (s, ts)
+
+    @property
+    def embeddings(self) -> OnlineMF:
+        """The live embedding model (``mf_``): a worker restores and broadcasts its vectors."""
+        return self.mf_
+
+    def take_trending_part(self, source: int, scope: str, landmark: float, mass: float,
+                           best: Mapping[str, float], gone: Iterable[str] = ()) -> None:
+        """One item writer's part of a trending scope, for the copy ``learn_trending`` False
+        leaves to a broadcast (see :meth:`Trending.take_best`)."""
+        self.trending_.take_best(source, scope, landmark, mass, best, gone)
 
     def learn_one(self, interaction: Interaction) -> None:
         self.mf_.learn_one(interaction)
@@ -153,24 +167,24 @@ class HybridRecommender(Recommender):
 
     def _covis(self, user_id: str, n: int, context: Context,
                excluded: set[str]) -> list[tuple[str, float]]:
-        return self.covisitation_._ranked(user_id, n, context, excluded)
+        return self.covisitation_.ranked(user_id, n, context, excluded)
 
     def _mf(self, user_id: str, n: int, context: Context,
             excluded: set[str]) -> list[tuple[str, float]]:
         # The logistic function turns MF's logit into the probability it was trained for.
         return [(item, 0.5 + 0.5 * math.tanh(0.5 * score))
-                for item, score in self.mf_._ranked(user_id, n, context, excluded)]
+                for item, score in self.mf_.ranked(user_id, n, context, excluded)]
 
     def _trending(self, user_id: str, n: int, context: Context,
                   excluded: set[str]) -> list[tuple[str, float]]:
-        return self.trending_._ranked(user_id, n, context, excluded)
+        return self.trending_.ranked(user_id, n, context, excluded)
 
     def _decayed(self, score: float, since: float, now: float) -> float:
         return score * 2.0 ** (-max(now - since, 0.0) / self.repeat_half_life_s)
 
     def _prune(self, user_id: str, profile: dict[str, tuple[float, float]], now: float) -> None:
         kept = heapq.nlargest(_PROFILE_KEPT * 3 // 4, profile.items(),
-                              key=lambda entry: self._decayed(*entry[1], now))
+                              key=lambda entry: self._decayed(entry[1][0], entry[1][1], now))
         self._profiles[user_id] = dict(kept)
 
 
@@ -182,4 +196,4 @@ def _fresh(template: _R | None, default: type[_R], **defaults: object) -> _R:
     """A new, untrained model configured as ``template`` (or ``default(**defaults)``)."""
     if template is None:
         return default(**defaults)
-    return type(template)(**template._params())
+    return type(template)(**template.params())

@@ -30,6 +30,8 @@ from typing import NamedTuple
 
 from models.base import Context, Interaction
 
+__all__ = ["ImpressionJoiner", "Labelled", "NegativeSampler"]
+
 
 class Labelled(NamedTuple):
     """One training example for the contextual model."""

@@ -26,6 +26,8 @@ import math
 from collections import deque
 from collections.abc import Sequence
 
+__all__ = ["RankingMetrics", "hit", "ndcg", "rank_of", "reciprocal_rank"]
+
 
 def rank_of(ranked_ids: Sequence[str], target: str, k: int) -> int | None:
     """The 1-based rank of ``target`` within the first ``k`` of ``ranked_ids``, or None."""

@@ -18,6 +18,8 @@ from operator import itemgetter
 
 from models.base import Context, Interaction, Recommender, Scored
 
+__all__ = ["MostPopular"]
+
 
 class MostPopular(Recommender):
     """All-time weighted counts; ties go to the item counted first."""

@@ -13,19 +13,30 @@ sampled negatives before.
 ...     model.learn_one(Interaction("u2", "sunglasses", ts=float(ts), condition="clear"))
 >>> [s.item_id for s in model.recommend("u3", 2, Context(ts=9.0, condition="rain"))][0]
 'umbrella'
+
+A worker reads and feeds the parts through the model (here checked on the part itself):
+
+>>> model.embeddings.n_users, model.drifts, sorted(model.context_summary())
+(2, 0, ['auc', 'drifts', 'logloss', 'n'])
+>>> model.take_trending_part(0, "global", landmark=0.0, mass=3.0, best={"tea": 3.0}, gone=[])
+>>> model.recommender_.trending_.best("global")["tea"]
+3.0
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 import numpy as np
 
 from models.base import Context, Interaction, ItemInfo, Recommender, Scored
 from models.context_model import ContextModel
+from models.embeddings import OnlineMF
 from models.hybrid import HybridRecommender
 from models.labels import ImpressionJoiner, Labelled, NegativeSampler
+
+__all__ = ["ContextReranked"]
 
 
 class ContextReranked(Recommender):
@@ -53,6 +64,34 @@ class ContextReranked(Recommender):
         self.joiner_ = ImpressionJoiner()
         self.impressions = 0
         self.joined_labels = 0
+
+    # -- what a worker reads and feeds, without reaching into the parts ---------------------
+
+    @property
+    def embeddings(self) -> OnlineMF:
+        """The candidate generator's live embedding model (vectors to restore and broadcast)."""
+        return self.recommender_.embeddings
+
+    def take_trending_part(self, source: int, scope: str, landmark: float, mass: float,
+                           best: Mapping[str, float], gone: Iterable[str] = ()) -> None:
+        """One item writer's part of a trending scope, from a broadcast, for the candidate
+        generator's trending copy (see :meth:`HybridRecommender.take_trending_part`)."""
+        self.recommender_.take_trending_part(source, scope, landmark, mass, best, gone)
+
+    def context_summary(self) -> dict[str, float]:
+        """The contextual model's prequential metrics and drift count, for export."""
+        return self.context_model_.summary()
+
+    @property
+    def drifts(self) -> int:
+        """How many rises of the contextual model's loss were detected: an owner compares the
+        count before and after learning to raise an alert."""
+        return self.context_model_.drifts
+
+    @property
+    def context_logloss(self) -> float:
+        """The contextual model's prequential log loss so far."""
+        return float(self.context_model_.logloss.get())
 
     def shown(self, request_id: str, user_id: str, item_ids: Iterable[str],
               context: Context) -> None:

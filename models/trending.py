@@ -35,11 +35,13 @@ from __future__ import annotations
 import functools
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from itertools import islice
 from operator import itemgetter
 
 from models.base import Context, Interaction, Recommender, Scored
+
+__all__ = ["GLOBAL", "ForwardDecay", "Trending", "scope_keys"]
 
 GLOBAL = "global"
 # The landmark moves in epochs of this many decay constants: stored sums then stay below about
@@ -238,24 +240,25 @@ class Trending(Recommender):
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:
         return [Scored(item, p, "trending")
-                for item, p in self._ranked(user_id, k, context, set(exclude))]
+                for item, p in self.ranked(user_id, k, context, set(exclude))]
 
-    def _ranked(self, user_id: str, k: int, context: Context,
-                excluded: set[str]) -> list[tuple[str, float]]:
-        """:meth:`recommend` as (item, score) pairs, which the hybrid blends as they are."""
-        if k <= 0 or not self._mass.get(GLOBAL):
+    def ranked(self, user_id: str, n: int, context: Context,
+               excluded: Set[str]) -> list[tuple[str, float]]:
+        """The best ``n`` items outside ``excluded`` as (item, share) pairs, best first: what
+        :meth:`recommend` returns, bare, for a blend that rescales the scores itself."""
+        if n <= 0 or not self._mass.get(GLOBAL):
             return []
         candidates: dict[str, float] = {}
         for scope in reversed(_scope_keys(context.location, context.condition)):
-            for item in self._best(scope, k, excluded):
+            for item in self._best(scope, n, excluded):
                 candidates[item] = 0.0
         for counts, coefficient in self._share_terms(context):
             get = counts.get
             for item in candidates:
                 candidates[item] += coefficient * get(item, 0.0)
-        return heapq.nlargest(k, candidates.items(), key=itemgetter(1))
+        return heapq.nlargest(n, candidates.items(), key=itemgetter(1))
 
-    def _best(self, scope: str, k: int, excluded: set[str]) -> list[str]:
+    def _best(self, scope: str, k: int, excluded: Set[str]) -> list[str]:
         """The scope's ``k`` most counted items outside ``excluded``, best first."""
         kept = self._top.get(scope, {})
         ranked = sorted(kept.items(), key=itemgetter(1), reverse=True)
@@ -280,8 +283,8 @@ class Trending(Recommender):
                   [location and condition and f"location,condition={location}|{condition}"])
         for scopes in levels:
             own = []  # (counts, a, b): share = a * decayed count + b * the parent's share
-            for scope in scopes:
-                counts = self._counts.get(scope) if scope else None
+            for scope in filter(None, scopes):  # a scope of the context's known facts
+                counts = self._counts.get(scope)
                 if counts:
                     denominator = factor * self._mass[scope] + m
                     own.append((counts, factor / denominator, m / denominator))

@@ -136,7 +136,7 @@ def _stack(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     statuses = stack.up() if args.action == "up" else stack.status()
     rows = [s.as_dict() for s in statuses]
-    _emit(args, {"services": rows, "state_dir": str(stack.stack.state_dir)}, _format_status)
+    _emit(args, {"services": rows, "state_dir": str(settings.stack.state_dir)}, _format_status)
     return 0 if all(s.running for s in statuses) or args.action == "status" else 1
 
 
@@ -192,8 +192,10 @@ def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _inspect(settings: Settings, args: argparse.Namespace) -> int:
     from stream.ops.inspect import inspect_item, inspect_user
+    from stream.store.reads import StateReader
 
-    report = (inspect_user if args.kind == "user" else inspect_item)(settings, args.id)
+    report = (inspect_user if args.kind == "user" else inspect_item)(
+        StateReader(settings.redis), args.id)
     _emit(args, report, _format_report)
     return 0
 

@@ -21,13 +21,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from stream.bench.ingest import _clean_up
-from stream.ops.fleet import WorkerProcess, wait_for
-from stream.store.clients import sync_redis
-from stream.transport.producer import EventProducer
+from stream.bench.namespace import clean_up
 from stream.contracts.schemas import ClickEvent
+from stream.ops.fleet import WorkerProcess, wait_for
 from stream.settings import Settings
-from stream.store.state import Keys
+from stream.store.reads import StateReader
+from stream.transport.producer import EventProducer
 from stream.transport.topics import ensure_topics
 
 
@@ -36,28 +35,23 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
                         warm_s: float = 30, workers: int = 1) -> dict[str, Any]:
     settings = base.namespaced(f"fresh-{uuid.uuid4().hex[:6]}")
     ensure_topics(settings)
-    keys = Keys(settings.redis.key_prefix)
     fleet = [WorkerProcess(settings, settings.stack.state_dir / f"bench-freshness-worker-{n}.log")
              for n in range(workers)]
     sent_at: dict[str, tuple[float, str]] = {}  # probe user -> (produce time, item)
     seen_at: dict[str, float] = {}
     lock = threading.Lock()
     done = threading.Event()
-    client = sync_redis(settings.redis)
+    reader = StateReader(settings.redis)
 
     def poll() -> None:
         while not done.is_set() or len(seen_at) < len(sent_at):
             with lock:
                 pending = [(u, item) for u, (_, item) in sent_at.items() if u not in seen_at]
             if pending:
-                pipe = client.pipeline(transaction=False)
-                for user, _ in pending:
-                    pipe.lindex(keys.recent(user), 0)
-                    pipe.exists(keys.user_embedding(user))
-                replies = pipe.execute()
+                replies = reader.latest_recent([user for user, _ in pending])
                 now = time.monotonic()
-                for n, (user, item) in enumerate(pending):
-                    if replies[2 * n] == item and replies[2 * n + 1]:
+                for (user, item), (latest, embedded) in zip(pending, replies, strict=True):
+                    if latest == item and embedded:
                         seen_at[user] = now
             if done.is_set() and time.monotonic() > stop_polling_at:
                 return
@@ -65,7 +59,7 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
 
     try:
         with EventProducer(settings) as producer:
-            _warm_up(producer, client, keys, fleet)
+            _warm_up(producer, reader, fleet)
             warm = int(rate * warm_s)
             total = warm + int(rate * seconds)
             probe_every = max(int(rate / probes_per_s), 1)
@@ -95,7 +89,7 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
     finally:
         for worker in fleet:
             worker.stop()
-        _clean_up(settings)
+        clean_up(settings)
     latencies = sorted(seen_at[u] - t for u, (t, _) in sent_at.items() if u in seen_at)
     first_sent = min((t for t, _ in sent_at.values()), default=0.0)
     if not latencies:
@@ -138,8 +132,7 @@ def _send_load(producer: EventProducer, topic: str, n: int) -> None:
             producer._producer.poll(0.05)
 
 
-def _warm_up(producer: EventProducer, client: Any, keys: Keys,
-             fleet: list[WorkerProcess]) -> None:
+def _warm_up(producer: EventProducer, reader: StateReader, fleet: list[WorkerProcess]) -> None:
     """Wait until the workers have joined and apply clicks on every partition, so start-up
     (and the group's rebalances as workers join) is not measured."""
     users = [f"warm-up-{n}" for n in range(64)]  # enough users to reach every partition
@@ -147,7 +140,7 @@ def _warm_up(producer: EventProducer, client: Any, keys: Keys,
         producer.send(ClickEvent(event_id=f"warm-{user}", user_id=user, item_id="i0",
                                  ts=datetime.now(UTC)))
     producer.flush()
-    wait_for(lambda: all(client.lindex(keys.recent(u), 0) == "i0" for u in users), fleet,
+    wait_for(lambda: all(latest == "i0" for latest, _ in reader.latest_recent(users)), fleet,
              "the workers applying clicks on every partition", 120, interval_s=0.05)
     time.sleep(2)  # a second worker's join may still move partitions: let the group settle
 

@@ -19,34 +19,33 @@ of its own that it deletes afterwards.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
-from dataclasses import replace
 from itertools import islice
 from typing import Any
 
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient
 
-from models.base import Interaction
-from stream.learning import item_shard as item_steps
-from stream.transport.broadcast import (ScopeBest, decode_scope, decode_vector, encode_scope,
-                              encode_vector)
-from stream.ops.fleet import WorkerProcess, wait_for
-from stream.ingest.ingestor import Ingestor
-from stream.ops.inspect import applied_total, ingest_stats
-from stream.learning.interactions import InteractionBuilder
-from stream.learning.item_shard import ItemShard
-from stream.transport.kafka_config import client_config
-from stream.learning.shell import Shard
-from stream.transport.producer import EventProducer
-from stream.store.clients import async_redis, sync_redis
-from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
-from stream.settings import Settings
+from stream.bench.namespace import clean_up
+from stream.contracts.internal import Changes, decode_scope, decode_scope_key, decode_vector
+from stream.contracts.records import Decoded, Record
+from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent, WeatherEvent
 from stream.data.sources import open_source
-from stream.store.state import Decoded, Keys, Record, StateWriter
-from stream.transport.topics import contracts_by_topic, ensure_topics, topic_specs
-
+from stream.ingest.ingestor import Ingestor
+from stream.learning.context import ContextAnswers, ContextQuery
+from stream.learning.core import LearnerCore
+from stream.learning.interactions import Weather
+from stream.learning.plan import Plan
+from stream.ops.fleet import WorkerProcess, wait_for
+from stream.settings import Settings
+from stream.store.clients import async_redis
+from stream.store.reads import StateReader
+from stream.store.state import StateWriter
+from stream.transport.kafka_config import client_config
+from stream.transport.partitioner import partition_of
+from stream.transport.producer import EventProducer
+from stream.transport.topics import contracts_by_topic, ensure_topics
 
 # The throughput target (events/s), which sets how many events a broadcast covers in the parts.
 TARGET_RATE = 5_000
@@ -67,7 +66,7 @@ def run_ingest_bench(base: Settings, events: int = 100_000) -> dict[str, Any]:
         raw_aio = asyncio.run(_aiokafka_consume_rate(settings, len(stream)))
         parts = asyncio.run(_parts(settings, stream))
     finally:
-        _clean_up(settings)
+        clean_up(settings)
     allowed = 1e6 / sum(parts.values())
     return {
         "benchmark": "ingest",
@@ -126,8 +125,8 @@ def _producer_rate(settings: Settings, events: list[Event]) -> float:
 def _worker_rate(settings: Settings, mode: str, expected: int, interactions: int,
                  timeout_s: float = 900) -> float:
     """Events per second of one worker, from its first applied batch to its last."""
-    client = sync_redis(settings.redis)
-    keys = Keys(settings.redis.key_prefix)
+    reader = StateReader(settings.redis)
+    shards = range(settings.kafka.partitions)
     worker = WorkerProcess(settings, settings.stack.state_dir / f"bench-worker-{mode}.log")
 
     first: list[tuple[float, int]] = []  # (time, applied) of the first applied batch
@@ -135,12 +134,10 @@ def _worker_rate(settings: Settings, mode: str, expected: int, interactions: int
 
     def done() -> bool:
         nonlocal last
-        applied = applied_total(ingest_stats(settings, client))
-        learned = sum(int(client.hget(keys.learning(p), "learned") or 0)
-                      for p in range(settings.kafka.partitions))
+        applied = reader.applied_total()
+        learned = reader.learned(shards)
         # Learning is done when the item shards have applied every interaction's item step too.
-        steps = sum(int(client.hget(keys.item_learning(p), "applied") or 0)
-                    for p in range(settings.kafka.partitions))
+        steps = reader.steps_applied(shards)
         last = time.perf_counter()
         if not first and applied > 0:
             first.append((last, applied))
@@ -177,44 +174,64 @@ async def _parts(settings: Settings, stream: list[Event]) -> dict[str, float]:
     state = time.perf_counter() - started
     await writer.client.aclose()
 
-    # Learning as the worker splits it: the user shard's half, then the item halves routed
-    # through the step codec to the item shards, whose changed vectors come back (broadcast).
-    builder = InteractionBuilder()
-    shard = Shard.new(0, settings)
-    item_shards = {p: ItemShard.new(p, min_item_count=settings.learning.min_item_count,
-                                    ttl_s=settings.learning.state_ttl_s)
-                   for p in range(settings.kafka.partitions)}
+    # Learning as a worker runs it (the learner core): the user shard's half, then the item
+    # steps applied by the item shards, whose changes come back by the broadcast.
+    core = LearnerCore(settings.learning, settings.topics, settings.serving.exclude_purchased,
+                       functools.partial(partition_of, partitions=settings.kafka.partitions))
+    for partition in range(settings.kafka.partitions):
+        core.adopt(partition, None, None)
+    step_offsets = dict.fromkeys(range(settings.kafka.partitions), 0)
     # The broadcast runs every item_vector_publish_s: at the target rate, once per this many
     # events (publishing per batch would charge it several times what a worker pays).
-    publish_every = max(int(settings.learning.item_vector_publish_s * TARGET_RATE), settings.worker.batch_size)
+    publish_every = max(int(settings.learning.item_vector_publish_s * TARGET_RATE),
+                        settings.worker.batch_size)
     learn = steps = broadcast = 0.0
-    for start in range(0, len(stream), settings.worker.batch_size):
+    for start in range(0, len(decoded), settings.worker.batch_size):
+        batch = decoded[start:start + settings.worker.batch_size]
         began = time.perf_counter()
-        for offset, event in enumerate(stream[start:start + settings.worker.batch_size], start):
-            fed = builder.feed(event)
-            if isinstance(fed, Interaction):
-                shard.learn(replace(fed, origin=("clicks", offset)))
-        taken = shard.embeddings.take_item_steps()  # runs the queued user halves
+        _take_weather(core, batch)
+        plan = core.learn(batch, caught_up=False)
         learned = time.perf_counter()
-        for target, targeted in item_steps.route(taken, settings.kafka.partitions).items():
-            item_shards[target].apply(item_steps.decode(item_steps.encode(0, {}, targeted)))
+        records = []
+        for topic, target, key, value in plan.messages:
+            assert topic == settings.topics.item_steps and target is not None
+            records.append(Record(topic, target, step_offsets[target], key, value))
+            step_offsets[target] += 1
+        core.apply_steps(records)
         applied = time.perf_counter()
         end = start + settings.worker.batch_size
-        if end // publish_every > start // publish_every or end >= len(stream):
-            for target, item_shard in item_shards.items():
-                for item, change in item_shard.take_dirty().items():
-                    shard.take_vector(item, None if change is None
-                                      else decode_vector(encode_vector(*change)))
-                trends = item_shard.trending
-                for scope in {scope for _, scope in item_shard.take_counts()}:
-                    part = ScopeBest(trends.landmark, trends.mass(scope), trends.best(scope), [])
-                    shard.take_scope(target, scope, decode_scope(encode_scope(part)))
+        if end // publish_every > start // publish_every or end >= len(decoded):
+            core.receive(_changes(settings, core.publish()))
         learn += learned - began
         steps += applied - learned
         broadcast += time.perf_counter() - applied
     n = len(stream)
     return {"validate": 1e6 * validate / n, "state": 1e6 * state / n, "learn": 1e6 * learn / n,
             "item_steps": 1e6 * steps / n, "broadcast": 1e6 * broadcast / n}
+
+
+def _take_weather(core: LearnerCore, batch: list[Decoded]) -> None:
+    """The batch's weather as the worker's context read would bring it (from Redis there)."""
+    reports: dict[str, list[tuple[float, Weather]]] = {}
+    for decoded in batch:
+        if isinstance(decoded.event, WeatherEvent):
+            event = decoded.event
+            reports.setdefault(event.location, []).append(
+                (event.ts.timestamp() * 1000, Weather(event.condition.value, event.temp_c)))
+    if reports:
+        query = ContextQuery(users=[], weather=dict.fromkeys(reports, -1.0), items=[])
+        core.take_context(query, ContextAnswers({}, reports, {}), time.monotonic())
+
+
+def _changes(settings: Settings, plan: Plan) -> Changes:
+    """The broadcast's messages as a worker's reader decodes them."""
+    changes = Changes([], [])
+    for topic, _, key, value in plan.messages:
+        if topic == settings.topics.item_vectors:
+            changes.vectors.append((key.decode(), None if value is None else decode_vector(value)))
+        elif value is not None:
+            changes.scopes.append((*decode_scope_key(key), decode_scope(value)))
+    return changes
 
 
 def _raw_consume_rate(settings: Settings, expected: int) -> float:
@@ -230,6 +247,7 @@ def _raw_consume_rate(settings: Settings, expected: int) -> float:
             seen += len(batch)
             if batch and started is None:  # time from the first batch, as for the worker
                 started, first = time.perf_counter(), seen
+        assert started is not None
         return round((seen - first) / (time.perf_counter() - started), 1)
     finally:
         consumer.close()
@@ -250,20 +268,8 @@ async def _aiokafka_consume_rate(settings: Settings, expected: int) -> float:
             seen += sum(len(records) for records in batches.values())
             if seen and started is None:
                 started, first = time.perf_counter(), seen
+        assert started is not None
         return round((seen - first) / (time.perf_counter() - started), 1)
     finally:
         await consumer.stop()
 
-
-def _clean_up(settings: Settings) -> None:
-    admin = AdminClient(client_config(settings.kafka))
-    for future in admin.delete_topics([spec.name for spec in topic_specs(settings)]).values():
-        try:
-            future.result(timeout=30)
-        except Exception:  # a topic that was never created is fine to miss
-            pass
-    client = sync_redis(settings.redis)
-    # The run's own prefix and its -noop and -parts variants.
-    keys = list(client.scan_iter(f"{settings.redis.key_prefix}*", count=10_000))
-    for start in range(0, len(keys), 10_000):
-        client.delete(*keys[start:start + 10_000])

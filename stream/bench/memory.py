@@ -17,15 +17,14 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from stream.bench.ingest import _clean_up
-from stream.ops.fleet import WorkerProcess, wait_for
-from stream.ops.inspect import applied_total, ingest_stats
-from stream.store.clients import sync_redis
-from stream.transport.producer import EventProducer
+from stream.bench.namespace import clean_up
 from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
-from stream.settings import Settings
 from stream.data.sources import open_source
-from stream.store.state import Keys
+from stream.ops.fleet import WorkerProcess, wait_for
+from stream.settings import Settings
+from stream.store.keys import Keys
+from stream.store.reads import StateReader
+from stream.transport.producer import EventProducer
 from stream.transport.topics import ensure_topics
 
 
@@ -33,37 +32,36 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
                      events: int | None = None, sample: int = 2_000) -> dict[str, Any]:
     settings = base.namespaced(f"mem-{uuid.uuid4().hex[:6]}")
     ensure_topics(settings)
-    client = sync_redis(settings.redis)
+    reader = StateReader(settings.redis)
     keys = Keys(settings.redis.key_prefix)
     stream = _until_active(open_source("synthetic", None, seed=3, users=2 * users, items=items,
                                        days=60, events=events or 20 * users), users)
-    used_before = client.info("memory")["used_memory"]
+    used_before = reader.used_memory()
     worker = WorkerProcess(settings, settings.stack.state_dir / "bench-memory-worker.log")
     try:
         with EventProducer(settings) as producer:
             producer.send_many(stream)
-        wait_for(lambda: applied_total(ingest_stats(settings, client)) >= len(stream), [worker],
+        wait_for(lambda: reader.applied_total() >= len(stream), [worker],
                  "the stream drained", 1800, interval_s=0.5)
         time.sleep(2)  # the last batch's embeddings follow its state
-        used_after = client.info("memory")["used_memory"]
-        user_ids = [k.split(":")[-2] for k in client.scan_iter(f"{keys.prefix}:u:*:recent",
-                                                                count=10_000)]
-        item_ids = [k.split(":")[-1] for k in client.scan_iter(f"{keys.prefix}:i:*", count=10_000)
+        used_after = reader.used_memory()
+        user_ids = [k.split(":")[-2] for k in reader.scan(f"{keys.prefix}:u:*:recent")]
+        item_ids = [k.split(":")[-1] for k in reader.scan(f"{keys.prefix}:i:*")
                     if k.count(":") == 2]
         rng = random.Random(0)
-        per_user = _mean_bytes(client, [
+        per_user = reader.mean_bytes([
             [keys.user(u), keys.recent(u), keys.purchased(u), keys.profile(u),
              keys.user_embedding(u)] for u in rng.sample(user_ids, min(sample, len(user_ids)))])
-        per_item = _mean_bytes(client, [
+        per_item = reader.mean_bytes([
             [keys.item(i), keys.item_meta(i), keys.item_embedding(i)]
             for i in rng.sample(item_ids, min(sample, len(item_ids)))])
         # The trending sorted sets are shared by all items: their share per item.
-        trending_sets = list(client.scan_iter(keys.trending("*"), count=10_000))
-        trending_per_item = (_mean_bytes(client, [trending_sets]) / max(len(item_ids), 1)
+        trending_sets = reader.scan(keys.trending("*"))
+        trending_per_item = (reader.mean_bytes([trending_sets]) / max(len(item_ids), 1)
                              if trending_sets else 0.0)
     finally:
         worker.stop()
-        _clean_up(settings)
+        clean_up(settings)
     return {
         "benchmark": "memory",
         "events": len(stream),
@@ -89,16 +87,6 @@ def _until_active(source: Iterable[Event], users: int) -> list[Event]:
             if len(active) >= users:
                 return stream
     raise ValueError(f"the synthetic shop reached only {len(active):,} active users")
-
-
-def _mean_bytes(client: Any, groups: list[list[str]]) -> float:
-    pipe = client.pipeline(transaction=False)
-    for group in groups:
-        for key in group:
-            pipe.memory_usage(key, samples=0)
-    sizes = iter(pipe.execute())
-    totals = [sum(next(sizes) or 0 for _ in group) for group in groups]
-    return sum(totals) / max(len(totals), 1)
 
 
 def format_report(report: dict[str, Any]) -> str:

@@ -58,6 +58,3 @@ def describe(model: type[Contract], exc: ValidationError) -> str:
         parts.append(f"{field}: {error['msg'].removeprefix('Value error, ')}")
     return f"invalid {model.__name__}: " + "; ".join(parts)
 
-
-def encode(message: Contract) -> bytes:
-    return message.to_json()

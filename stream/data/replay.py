@@ -14,11 +14,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from stream.errors import UserFacingError
-from stream.transport.producer import EventProducer
 from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
-from stream.settings import Settings
 from stream.data.sources import SOURCE_NAMES, open_source
+from stream.errors import UserFacingError
+from stream.settings import Settings
+from stream.transport.producer import EventProducer
 
 
 def paced(events: Iterable[Event], *, rate: float | None = None,

@@ -17,23 +17,22 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from models.baselines import BiasedMFBaseline
 from models.base import Interaction, ItemInfo
+from models.baselines import BiasedMFBaseline
 from models.covisitation import CoVisitation
 from models.evaluation import PrequentialEvaluator
-from models.reranked import ContextReranked
 from models.popularity import MostPopular
+from models.reranked import ContextReranked
 from models.trending import Trending
-from stream.errors import UserFacingError
-from stream.ops.fleet import WorkerProcess, wait_for
-from stream.store.clients import sync_redis
-from stream.learning.interactions import InteractionBuilder
-from stream.learning.shell import SYSTEM
-from stream.transport.producer import EventProducer
 from stream.contracts.schemas import Event
-from stream.settings import Settings
 from stream.data.sources import open_source
-from stream.store.state import Keys
+from stream.errors import UserFacingError
+from stream.learning.interactions import InteractionBuilder
+from stream.learning.user_shard import SYSTEM
+from stream.ops.fleet import WorkerProcess, wait_for
+from stream.settings import Settings
+from stream.store.reads import StateReader
+from stream.transport.producer import EventProducer
 from stream.transport.topics import ensure_topics
 
 DATASETS = {
@@ -128,11 +127,10 @@ def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
 
 def _wait_for_worker(settings: Settings, expected: int, worker: WorkerProcess,
                      timeout_s: float) -> dict[str, str]:
-    client = sync_redis(settings.redis)
-    key = Keys(settings.redis.key_prefix).learning(0)
-    wait_for(lambda: int(client.hget(key, "learned") or 0) >= expected, [worker],
+    reader = StateReader(settings.redis)
+    wait_for(lambda: reader.learned([0]) >= expected, [worker],
              f"all {expected:,} interactions learned", timeout_s, interval_s=0.5)
-    return client.hgetall(key)
+    return reader.learning(0)
 
 
 def _metrics(sums_json: str) -> dict[str, float]:

@@ -10,16 +10,13 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from stream.contracts.codec import InvalidMessage, decode
+from stream.contracts.records import Decoded, Record
 from stream.contracts.schemas import DeadLetter, Event
-from stream.store.state import Decoded, Record, StateWriter
+from stream.store.state import StateWriter
 
 
 class Publisher(Protocol):
     """Where the ingestor sends what it does not apply itself, durably (awaiting the broker)."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Deliver dead letters to the DLQ topic."""
@@ -35,13 +32,12 @@ class CountingIngestor:
     def __init__(self, writer: StateWriter) -> None:
         self.writer = writer
 
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None:
-        await self.writer.client.aclose()
+    async def stored_offsets(self, partitions: Sequence[tuple[str, int]]
+                             ) -> dict[tuple[str, int], int]:
+        return await self.writer.stored_offsets(partitions)
 
     async def process(self, records: Sequence[Record]) -> list[Decoded]:
-        await self.writer.client.hincrby(self.writer.keys.stats, "noop", len(records))
+        await self.writer.count("noop", len(records))
         return []
 
 
@@ -61,12 +57,10 @@ class Ingestor:
         self.publisher = publisher
         self.max_message_bytes = max_message_bytes
 
-    async def start(self) -> None:
-        await self.publisher.start()
-
-    async def stop(self) -> None:
-        await self.publisher.stop()
-        await self.writer.client.aclose()
+    async def stored_offsets(self, partitions: Sequence[tuple[str, int]]
+                             ) -> dict[tuple[str, int], int]:
+        """The next offset to read per partition, for those that have state."""
+        return await self.writer.stored_offsets(partitions)
 
     def decode(self, record: Record) -> Decoded:
         try:

@@ -22,9 +22,17 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import Literal
 
-from models.base import Context, Interaction, ItemInfo
-from stream.contracts.schemas import ClickEvent, Event, ItemUpsert, PurchaseEvent, UserProfile, WeatherEvent
+from models.base import Context, Interaction, ItemInfo, Origin
+from stream.contracts.schemas import (
+    ClickEvent,
+    Event,
+    ItemUpsert,
+    PurchaseEvent,
+    UserProfile,
+    WeatherEvent,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,24 +96,25 @@ class InteractionBuilder:
                        condition=weather.condition if weather else None,
                        temp_c=weather.temp_c if weather else None)
 
-    def interaction(self, event: ClickEvent | PurchaseEvent, origin: object = None
+    def interaction(self, event: ClickEvent | PurchaseEvent, origin: Origin | None = None
                     ) -> Interaction:
         location = self.location_of(event.user_id, event.location)
         ts = event.ts.timestamp()
         weather = self.weather_at(location, ts)
         item = self.items.get(event.item_id)
-        purchase = isinstance(event, PurchaseEvent)
-        return Interaction(
-            user_id=event.user_id, item_id=event.item_id, ts=ts,
-            kind="purchase" if purchase else "click",
+        kind: Literal["click", "purchase"] = "click"
+        session, price, quantity = event.session_id, item.price if item else None, 1
+        if isinstance(event, PurchaseEvent):
             # An order is a session when the shop sent none: its lines form one basket.
-            session_id=event.session_id or (event.order_id if purchase else None),
+            kind, session, price, quantity = ("purchase", session or event.order_id,
+                                              event.price, event.quantity)
+        return Interaction(
+            user_id=event.user_id, item_id=event.item_id, ts=ts, kind=kind, session_id=session,
             location=location,
             condition=weather.condition if weather else None,
             temp_c=weather.temp_c if weather else None,
             device=event.device.value if event.device else None,
             category=item.category if item else None,
-            price=event.price if purchase else (item.price if item else None),
-            quantity=event.quantity if purchase else 1,
+            price=price, quantity=quantity,
             origin=origin,
         )

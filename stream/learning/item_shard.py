@@ -1,13 +1,11 @@
 """Item halves of embedding updates: routed to each item's partition, applied there once.
 
 DESIGN decision 1 wants one writer per item vector. A user shard learns the user half of a step
-(:meth:`models.embeddings.OnlineMF.learn_user_side`) and hands the item halves
-(:class:`~models.embeddings.ItemStep`) to :func:`route`, which groups them by the partition of
-their item (murmur2 of the item id, as Kafka's default partitioner keys a message) into one
-message per target partition per batch, on the item-steps topic. The worker owning partition
-``q`` of that topic holds item shard ``q`` (:class:`ItemShard`): the only model that changes the
-vectors of the items hashed to ``q``. Their new values are broadcast to every worker
-(stream/broadcast.py) and stored in Redis.
+and hands the item halves (:class:`~models.embeddings.ItemStep`) to :func:`route`, which groups
+them by the partition of their item into one message per target partition per batch, on the
+item-steps topic (:mod:`stream.contracts.internal`). The worker owning partition ``q`` of that
+topic holds item shard ``q`` (:class:`ItemShard`): the only model that changes the vectors of the
+items hashed to ``q``. Their new values are broadcast to every worker and stored in Redis.
 
 **Applied once.** Kafka may carry a step twice: a user shard restored from its snapshot replays
 events whose steps were already sent. Each step carries the (topic, offset) of its event
@@ -19,11 +17,12 @@ step of that source's events below ``W``: a step is a duplicate exactly when its
 is below the watermark recorded for its topic and source partition.
 
 >>> import numpy as np
+>>> from stream.contracts.internal import StepMessage
 >>> vec = np.zeros(2, dtype=np.float32)
->>> message = encode(source=3, watermark={"clicks": 11}, steps=[
+>>> message = StepMessage(source=3, watermark={"clicks": 11}, steps=[
 ...     ItemStep("tea", ts=5.0, weight=1.0, user_vec=vec, origin=("clicks", 10))])
 >>> shard = ItemShard.new(0, n_factors=2, min_item_count=1, ttl_s=None)
->>> shard.apply(decode(message)), shard.apply(decode(message))  # the second is a duplicate
+>>> shard.apply(message), shard.apply(message)  # the second is a duplicate
 (1, 0)
 >>> shard.applied, shard.duplicates, sorted(shard.dirty)
 (1, 1, ['tea'])
@@ -31,75 +30,26 @@ is below the watermark recorded for its topic and source partition.
 
 from __future__ import annotations
 
-import base64
-import functools
-import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from aiokafka.partitioner import murmur2
 
-from models.embeddings import ItemStep, OnlineMF, pack, unpack
+from models.embeddings import ItemStep, OnlineMF
 from models.hybrid import TRENDING_HALF_LIFE_S
 from models.trending import Trending
+from stream.contracts.internal import StepMessage
 
 
-@dataclass(frozen=True)
-class StepMessage:
-    """One message of the item-steps topic: a source shard's steps for one target partition."""
-
-    source: int  # the user partition whose batch produced the steps
-    watermark: dict[str, int]  # source topic -> every event below it learned, its steps sent
-    steps: list[ItemStep]  # each with origin (topic, offset) of its event
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def partition_of(item_id: str, partitions: int) -> int:
-    """The item's partition: Kafka's default partitioner on the item id as key (cached: the
-    pure-Python murmur2 costs more than the rest of routing a step)."""
-    return (murmur2(item_id.encode()) & 0x7FFFFFFF) % partitions
-
-
-def route(steps: Iterable[ItemStep], partitions: int) -> dict[int, list[ItemStep]]:
+def route(steps: Iterable[ItemStep], partition_of: Callable[[str], int]
+          ) -> dict[int, list[ItemStep]]:
     """Steps grouped by their item's partition, in the order given."""
     routed: dict[int, list[ItemStep]] = defaultdict(list)
     for step in steps:
-        routed[partition_of(step.item_id, partitions)].append(step)
+        routed[partition_of(step.item_id)].append(step)
     return routed
-
-
-def encode(source: int, watermark: Mapping[str, int], steps: Iterable[ItemStep]) -> bytes:
-    """A compact JSON message; user vectors travel as the rows of one base64 float32 matrix
-    (each distinct vector once) that the steps refer to by index."""
-    rows: dict[int, int] = {}  # id of a user vector -> its row
-    vectors: list[np.ndarray] = []
-    doc_steps = []
-    for s in steps:
-        row = -1
-        if s.user_vec is not None:
-            row = rows.get(id(s.user_vec), -1)
-            if row < 0:
-                row = rows[id(s.user_vec)] = len(vectors)
-                vectors.append(s.user_vec)
-        doc_steps.append([*s.origin, s.item_id, s.ts, s.weight, row,  # type: ignore[misc]
-                          s.location, s.condition])
-    matrix = pack(np.concatenate(vectors)) if vectors else b""
-    return json.dumps({"src": source, "wm": dict(watermark), "dim": len(vectors[0]) if vectors
-                       else 0, "vecs": base64.b64encode(matrix).decode(), "steps": doc_steps},
-                      separators=(",", ":")).encode()
-
-
-def decode(value: bytes) -> StepMessage:
-    doc = json.loads(value)
-    dim = doc["dim"]
-    vectors = unpack(base64.b64decode(doc["vecs"])).reshape(-1, dim) if dim else None
-    steps = [ItemStep(item, ts, weight, None if row < 0 else vectors[row],  # type: ignore[index]
-                      (topic, offset), location, condition)
-             for topic, offset, item, ts, weight, row, location, condition in doc["steps"]]
-    return StepMessage(doc["src"], doc["wm"], steps)
 
 
 @dataclass
@@ -130,7 +80,7 @@ class ItemShard:
         """Apply a message's steps not applied before; return how many were applied."""
         fresh = []
         for step in message.steps:
-            topic, offset = step.origin  # type: ignore[misc]
+            topic, offset = step.origin if step.origin is not None else ("", -1)
             if offset < self.watermarks.get(f"{topic}:{message.source}", 0):
                 self.duplicates += 1
             else:

@@ -11,32 +11,32 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stream.ops.fleet import WorkerProcess, wait_for
-from stream.ops.inspect import applied_total, ingest_stats, inspect_user
-from stream.store.clients import sync_redis
-from stream.ops.localstack import LocalStack
 from stream.data.replay import replay
+from stream.ops.fleet import WorkerProcess, wait_for
+from stream.ops.inspect import inspect_user
+from stream.ops.localstack import LocalStack
 from stream.settings import Settings
+from stream.store.reads import StateReader
 
 
 def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Path | None,
              workers: int = 2, limit: int | None = None, timeout_s: float = 900) -> dict[str, Any]:
     LocalStack(settings).up()
-    client = sync_redis(settings.redis)
-    before = applied_total(ingest_stats(settings, client))
+    reader = StateReader(settings.redis)
+    before = reader.applied_total()
     logs = settings.stack.state_dir.resolve() / "logs"
     fleet = [WorkerProcess(settings, logs / f"worker-{n}.log") for n in range(workers)]
     try:
         started = time.perf_counter()
         sent = replay(settings, source=source, path=path, weather=weather, limit=limit)
         expected = before + sent["sent"]
-        wait_for(lambda: applied_total(ingest_stats(settings, client)) >= expected, fleet,
+        wait_for(lambda: reader.applied_total() >= expected, fleet,
                  f"all {sent['sent']:,} events applied", timeout_s)
         elapsed = time.perf_counter() - started
     finally:
         for worker in fleet:
             worker.stop()
-    stats = ingest_stats(settings, client)
+    stats = reader.stats()
     example = sent["most_active_user_id"]
     return {
         "replayed": sent,
@@ -44,7 +44,7 @@ def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Pat
         "seconds_until_all_applied": round(elapsed, 2),
         "events_per_s_end_to_end": round(sent["sent"] / elapsed, 1),
         "state_totals": stats,
-        "example_user": inspect_user(settings, example, client) if example else None,
+        "example_user": inspect_user(reader, example) if example else None,
         "worker_logs": str(logs),
     }
 

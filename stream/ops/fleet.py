@@ -25,7 +25,7 @@ class WorkerProcess:
     def __init__(self, settings: Settings, log: Path) -> None:
         self.log = log
         log.parent.mkdir(parents=True, exist_ok=True)
-        self._out = open(log, "ab")
+        self._out = open(log, "ab")  # noqa: SIM115 - the worker writes to it while it runs
         env = {k: v for k, v in os.environ.items() if not k.startswith("RECSTREAM_")}
         # The child runs in the repository; a relative state folder must still mean ours.
         env.update(settings.replace(state_dir=settings.stack.state_dir.resolve()).to_env())

@@ -5,54 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import redis
 
-from models.embeddings import unpack
-
-from stream.store.clients import sync_redis
-from stream.settings import Settings
-from stream.store.state import Keys
+from stream.store.reads import StateReader
 
 
-def inspect_user(settings: Settings, user_id: str, client: redis.Redis | None = None
-                 ) -> dict[str, Any]:
-    client = client or sync_redis(settings.redis)
-    keys = Keys(settings.redis.key_prefix)
-    pipe = client.pipeline(transaction=False)
-    pipe.hgetall(keys.user(user_id))
-    pipe.lrange(keys.recent(user_id), 0, -1)
-    pipe.smembers(keys.purchased(user_id))
-    pipe.hgetall(keys.profile(user_id))
-    summary, recent, purchased, profile = pipe.execute()
-    location = summary.get("location") or profile.get("location")
-    embedding = _vector(settings, keys.user_embedding(user_id))
-    weather = client.hgetall(keys.weather(location)) if location else {}
+def inspect_user(reader: StateReader, user_id: str) -> dict[str, Any]:
+    facts = reader.user(user_id)
+    summary, profile = facts["summary"], facts["profile"]
     return {
         "user_id": user_id,
         "known": bool(summary or profile),
         "clicks": int(summary.get("clicks", 0)),
         "purchases": int(summary.get("purchases", 0)),
         "last_seen_ts_ms": int(summary["ts_ms"]) if "ts_ms" in summary else None,
-        "location": location,
-        "weather": _typed(weather) or None,
-        "recent_items": recent,
-        "purchased": sorted(purchased),
+        "location": facts["location"],
+        "weather": _typed(facts["weather"]) or None,
+        "recent_items": facts["recent"],
+        "purchased": sorted(facts["purchased"]),
         "profile": _typed(profile) or None,
-        "embedding_norm": round(float(np.linalg.norm(embedding)), 4) if embedding is not None
-        else None,
+        "embedding_norm": _norm(facts["embedding"]),
     }
 
 
-def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = None
-                 ) -> dict[str, Any]:
-    client = client or sync_redis(settings.redis)
-    keys = Keys(settings.redis.key_prefix)
-    pipe = client.pipeline(transaction=False)
-    pipe.hgetall(keys.item(item_id))
-    pipe.hgetall(keys.item_meta(item_id))
-    pipe.zrevrank(keys.trending("global"), item_id)
-    counters, meta, rank = pipe.execute()
-    embedding = _vector(settings, keys.item_embedding(item_id))
+def inspect_item(reader: StateReader, item_id: str) -> dict[str, Any]:
+    facts = reader.item(item_id)
+    counters, meta, rank = facts["counters"], facts["meta"], facts["trending_rank"]
     return {
         "item_id": item_id,
         "known": bool(counters or meta),
@@ -60,29 +37,13 @@ def inspect_item(settings: Settings, item_id: str, client: redis.Redis | None = 
         "purchases": int(counters.get("purchases", 0)),
         "units": int(counters.get("units", 0)),
         "meta": _typed(meta) or None,
-        "embedding_norm": round(float(np.linalg.norm(embedding)), 4) if embedding is not None
-        else None,
+        "embedding_norm": _norm(facts["embedding"]),
         "trending_rank": None if rank is None else rank + 1,  # 1: the shop's top item now
     }
 
 
-def _vector(settings: Settings, key: str) -> np.ndarray | None:
-    raw = sync_redis(settings.redis, decode=False).get(key)
-    return unpack(raw) if raw else None
-
-
-def applied_total(stats: dict[str, int]) -> int:
-    """Records the state has dealt with: applied, dead-lettered or forwarded, each once.
-
-    A forwarded (re-keyed) record is counted again, under its kind, when its owner applies the
-    forwarded copy: it is left out here so totals equal the records produced."""
-    return sum(v for k, v in stats.items() if k != "rekeyed")
-
-
-def ingest_stats(settings: Settings, client: redis.Redis | None = None) -> dict[str, int]:
-    """Events applied per kind and dead letters, over the life of this key prefix."""
-    client = client or sync_redis(settings.redis)
-    return {k: int(v) for k, v in client.hgetall(Keys(settings.redis.key_prefix).stats).items()}
+def _norm(vector: np.ndarray | None) -> float | None:
+    return None if vector is None else round(float(np.linalg.norm(vector)), 4)
 
 
 def _typed(fields: dict[str, str]) -> dict[str, Any]:

@@ -182,8 +182,9 @@ class LocalStack:
         if not (data / "meta.properties").exists():
             cluster_id = _kafka_cluster_id()
             result = subprocess.run(
+                # "--cluster-id=": an id may start with "-", which would read as a flag.
                 [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", cluster_id, "-c", str(config)],
+                 f"--cluster-id={cluster_id}", "-c", str(config)],
                 capture_output=True, text=True, check=False,
             )
             if result.returncode != 0:
@@ -222,18 +223,18 @@ class LocalStack:
         ])
 
     def _wait_for_kafka(self, deadline: float) -> None:
+        from confluent_kafka import KafkaException
         from confluent_kafka.admin import AdminClient
 
         from stream.transport.kafka_config import client_config
 
-        admin = AdminClient(client_config(self.settings.kafka, **{"log_level": 0}))
+        admin = AdminClient(client_config(self.settings.kafka, log_level=0))
         while True:
             try:
-                metadata = admin.list_topics(timeout=2)
-                if metadata.brokers:
+                if admin.list_topics(timeout=2).brokers:
                     return
-            except Exception:
-                pass
+            except KafkaException:
+                pass  # not listening yet: the broker is still starting (or died: checked next)
             self._check_alive("kafka", deadline)
             time.sleep(0.2)
 

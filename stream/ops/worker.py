@@ -7,83 +7,65 @@ and, with ``--web-port``, its web views for probes. The events are consumed in b
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+import functools
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
 
-from stream.transport.consumer import BatchConsumerService
 from stream.ingest.ingestor import CountingIngestor, Ingestor
-from stream.transport.kafka_config import aiokafka_config, faust_broker_credentials
-from stream.contracts.schemas import DeadLetter
+from stream.learning.checkpoint import Checkpoint, Sender
+from stream.learning.core import LearnerCore
 from stream.learning.shell import Learner
-from stream.store.clients import async_redis
+from stream.learning.snapshots import SnapshotCodec, snapshot_key
 from stream.settings import Settings
-from stream.store.snapshots import SnapshotCodec, snapshot_key
+from stream.store.clients import TRANSIENT, async_redis
+from stream.store.keys import Keys
+from stream.store.learner import RedisLearnerStore
 from stream.store.state import StateWriter
+from stream.transport.consumer import BatchConsumerService
+from stream.transport.kafka_config import faust_broker_credentials
+from stream.transport.partitioner import partition_of
+from stream.transport.publisher import KafkaPublisher
 from stream.transport.topics import contracts_by_topic, ensure_topics
 
 
-class KafkaPublisher:
-    """Publishes dead letters, re-keyed events and the learner's messages, waiting for the
-    broker's acknowledgement (the idempotent producer keeps each partition's order).
+class WorkerParts:
+    """What one worker runs on: one Redis client and one producer, shared by the ingestor and
+    the learner, opened and closed by the consumer service."""
 
-    The key is ``<topic>:<partition>:<offset>`` of the source record, so a letter sent again after
-    a crash is recognisable as the same one.
-    """
+    transient = TRANSIENT
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.producer: AIOKafkaProducer | None = None
+        self.redis = async_redis(settings.redis)
+        self.publisher = KafkaPublisher(settings)
+        writer = StateWriter(self.redis, settings.redis.key_prefix,
+                             recent_items=settings.worker.recent_items,
+                             ttl_s=settings.learning.state_ttl_s)
+        self.ingestor: Ingestor | CountingIngestor = (
+            CountingIngestor(writer) if settings.worker.noop else
+            Ingestor(contracts_by_topic(settings), writer, self.publisher,
+                     settings.worker.max_message_bytes))
+        self.learner: Learner | None = None
+        if settings.learning.enabled and not settings.worker.noop:
+            self.learner = build_learner(settings, self.redis, self.publisher)
 
-    async def start(self) -> None:
-        self.producer = AIOKafkaProducer(acks="all", enable_idempotence=True,
-                                         **aiokafka_config(self.settings.kafka))
-        await self.producer.start()
+    async def open(self) -> None:
+        await self.publisher.start()
 
-    async def stop(self) -> None:
-        if self.producer is not None:
-            await self.producer.stop()
-
-    async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
-        await self._send([
-            (self.settings.topics.dlq, None,
-             f"{letter.source_topic}:{letter.partition}:{letter.offset}".encode(),
-             letter.to_json(), [("reason", letter.reason.encode()[:1000])])
-            for letter in letters])
-
-    async def forward(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
-        await self._send([(topic, None, key, value, []) for topic, key, value in records])
-
-    async def send(self, messages: Sequence[tuple[str, int | None, bytes, bytes | None]]
-                   ) -> None:
-        """(topic, partition or None for the key's, key, value or None for a tombstone)."""
-        await self._send([(topic, partition, key, value, [])
-                          for topic, partition, key, value in messages])
-
-    async def _send(self, messages: Sequence[tuple[str, int | None, bytes, bytes | None,
-                                                   list[tuple[str, bytes]]]]) -> None:
-        assert self.producer is not None, "start() first"
-        pending = [await self.producer.send(topic, value, key=key, partition=partition,
-                                            headers=headers)
-                   for topic, partition, key, value, headers in messages]
-        await asyncio.gather(*pending)
+    async def close(self) -> None:
+        await self.publisher.stop()
+        await self.redis.aclose()
 
 
-def build_ingestor(settings: Settings) -> Ingestor | CountingIngestor:
-    writer = StateWriter(async_redis(settings.redis), settings.redis.key_prefix,
-                         recent_items=settings.worker.recent_items, ttl_s=settings.learning.state_ttl_s)
-    if settings.worker.noop:
-        return CountingIngestor(writer)
-    return Ingestor(contracts_by_topic(settings), writer, KafkaPublisher(settings),
-                    settings.worker.max_message_bytes)
-
-
-def build_learner(settings: Settings) -> Learner:
-    return Learner(settings, async_redis(settings.redis), SnapshotCodec(snapshot_key(settings)),
-                   KafkaPublisher(settings))
+def build_learner(settings: Settings, client: Redis, sender: Sender) -> Learner:
+    learning = settings.learning
+    core = LearnerCore(learning, settings.topics, settings.serving.exclude_purchased,
+                       functools.partial(partition_of, partitions=settings.kafka.partitions))
+    store = RedisLearnerStore(client, Keys(settings.redis.key_prefix), learning.state_ttl_s)
+    checkpoint = Checkpoint(sender, store, SnapshotCodec(snapshot_key(settings)))
+    return Learner(core, store, checkpoint, snapshot_every_s=learning.snapshot_every_s,
+                   publish_every_s=learning.item_vector_publish_s)
 
 
 def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
@@ -103,10 +85,7 @@ def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
     )
     # No Faust agents: Faust's own consumer group would sit idle, so only its web side runs.
     app.producer_only = True
-    service = BatchConsumerService(
-        settings, lambda: build_ingestor(settings),
-        (lambda: build_learner(settings)) if settings.learning.enabled and not settings.worker.noop
-        else None)
+    service = BatchConsumerService(settings, lambda: WorkerParts(settings))
 
     @app.page("/stats")
     async def stats(web: Any, request: Any) -> Any:

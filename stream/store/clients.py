@@ -7,8 +7,13 @@ from typing import Any
 
 import redis
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stream.settings import RedisSettings
+
+# Redis briefly away: worth waiting out (the consumer retries the batch), never a dead letter.
+TRANSIENT = (RedisConnectionError, RedisTimeoutError)
 
 
 def _options(redis_settings: RedisSettings) -> dict[str, Any]:

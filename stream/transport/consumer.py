@@ -15,9 +15,11 @@ A batch that fails (Redis or the broker away) is retried with backoff, never ski
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -30,26 +32,69 @@ from aiokafka.errors import (
     RequestTimedOutError,
 )
 from mode import Service
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from stream.transport.broadcast import VectorReader
-from stream.ingest.ingestor import CountingIngestor, Ingestor
-from stream.learning.shell import Learner
-from stream.transport.kafka_config import aiokafka_config
+from stream.contracts.internal import Changes
+from stream.contracts.records import Decoded, Record
 from stream.settings import Settings
-from stream.store.state import Record
+from stream.transport.broadcast import VectorReader
+from stream.transport.kafka_config import aiokafka_config
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-# Errors worth waiting out: the store or the broker is briefly away. Anything else is a bug and
-# stops the worker (its partitions move to a healthy one) rather than being skipped.
-TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, asyncio.TimeoutError,
+# Errors worth waiting out: the broker (or, from the parts, the store) is briefly away. Anything
+# else is a bug and stops the worker (its partitions move to a healthy one), never skipped.
+TRANSIENT = (ConnectionError, asyncio.TimeoutError,
              KafkaConnectionError, KafkaTimeoutError, NotEnoughReplicasError,
              RequestTimedOutError, NotLeaderForPartitionError)
 MAX_BACKOFF_S = 5.0
 # A batch slower than the freshness budget delays every event behind it past it: say so.
 SLOW_BATCH_S = 1.0
+
+
+class Ingesting(Protocol):
+    """The ingestor as the consumer drives it (stream/ingest/)."""
+
+    async def stored_offsets(self, partitions: Sequence[tuple[str, int]]
+                             ) -> dict[tuple[str, int], int]: ...
+
+    async def process(self, records: Sequence[Record]) -> list[Decoded]: ...
+
+
+class Learning(Protocol):
+    """The learner as the consumer drives it (stream/learning/shell.py)."""
+
+    async def assign(self, partitions: Sequence[int]) -> dict[tuple[str, int], int]: ...
+
+    async def revoke(self, partitions: Sequence[int]) -> None: ...
+
+    async def learn(self, batch: Sequence[Decoded], caught_up: bool, steps: Sequence[Record],
+                    commit: Callable[[], Awaitable[None]] | None) -> int: ...
+
+    async def idle(self) -> int: ...
+
+    async def receive(self, changes: Changes) -> None: ...
+
+    async def snapshot_all(self) -> None: ...
+
+
+class Parts(Protocol):
+    """What a worker runs on (built by stream/ops/worker.py): opened before the first batch,
+    closed after the last."""
+
+    @property
+    def ingestor(self) -> Ingesting: ...
+
+    @property
+    def learner(self) -> Learning | None: ...
+
+    @property
+    def transient(self) -> tuple[type[BaseException], ...]:
+        """The store's errors worth waiting out (Redis away), beside the broker's."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):
@@ -68,14 +113,14 @@ class _SeekToStoredOffsets(ConsumerRebalanceListener):
 class BatchConsumerService(Service):
     """Consumes the event topics in batches and applies each batch through the ingestor."""
 
-    def __init__(self, settings: Settings, ingestor: Callable[[], Ingestor | CountingIngestor],
-                 learner: Callable[[], Learner] | None = None, **kwargs: object) -> None:
+    def __init__(self, settings: Settings, parts: Callable[[], Parts], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
-        self._make_ingestor = ingestor
-        self._make_learner = learner
-        self.ingestor: Ingestor | CountingIngestor | None = None
-        self.learner: Learner | None = None
+        self._make_parts = parts
+        self.parts: Parts | None = None
+        self.ingestor: Ingesting | None = None
+        self.learner: Learning | None = None
+        self._transient: tuple[type[BaseException], ...] = ()
         self.vectors: VectorReader | None = None
         self.learned = 0
         self.consumer: AIOKafkaConsumer | None = None
@@ -84,12 +129,12 @@ class BatchConsumerService(Service):
 
     async def on_start(self) -> None:
         s = self.settings
-        self.ingestor = self._make_ingestor()
-        await self.ingestor.start()
+        self.parts = self._make_parts()
+        await self.parts.open()
+        self.ingestor, self.learner = self.parts.ingestor, self.parts.learner
+        self._transient = self.parts.transient
         topics = list(s.topics.events)
-        if self._make_learner is not None:
-            self.learner = self._make_learner()
-            await self.learner.start()
+        if self.learner is not None:
             self.vectors = VectorReader(s)
             await self.vectors.start()
             topics.append(s.topics.item_steps)
@@ -124,39 +169,36 @@ class BatchConsumerService(Service):
             await self.consumer.stop()
         if self.vectors is not None:
             await self.vectors.stop()
-        if self.learner is not None:
-            await self.learner.stop()
-        if self.ingestor is not None:
-            await self.ingestor.stop()
+        if self.parts is not None:
+            await self.parts.close()
 
     async def seek_to_stored(self, partitions: list[TopicPartition]) -> None:
         assert self.consumer is not None and self.ingestor is not None
-        stored = await self._retrying(
-            lambda: self.ingestor.writer.stored_offsets(
-                [(tp.topic, tp.partition) for tp in partitions
-                 if tp.topic != self.settings.topics.item_steps]))
+        stored = await self._retrying(functools.partial(
+            self.ingestor.stored_offsets, [(tp.topic, tp.partition) for tp in partitions
+                                           if tp.topic != self.settings.topics.item_steps]))
         if self.learner is not None:
             # A restored shard may cover less than the state: resume where the laggard stands.
             # The item steps are the learner's alone: its item shards say where they stand.
-            covered = await self._retrying(
-                lambda: self.learner.assign(sorted({tp.partition for tp in partitions})))
+            covered = await self._retrying(functools.partial(
+                self.learner.assign, sorted({tp.partition for tp in partitions})))
             for tp, offset in covered.items():
                 if tp[0] == self.settings.topics.item_steps:
                     stored[tp] = offset
                 elif tp in stored or offset > 0:
                     stored[tp] = min(stored.get(tp, 0), offset)
         for tp in partitions:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is not None:
-                self.consumer.seek(tp, offset)
+            resume = stored.get((tp.topic, tp.partition))
+            if resume is not None:
+                self.consumer.seek(tp, resume)
         log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]@"
                                           f"{stored.get((tp.topic, tp.partition), 'start')}"
                                           for tp in partitions))
 
     async def revoke(self, partitions: list[TopicPartition]) -> None:
         if self.learner is not None:
-            await self._retrying(
-                lambda: self.learner.revoke(sorted({tp.partition for tp in partitions})))
+            await self._retrying(functools.partial(
+                self.learner.revoke, sorted({tp.partition for tp in partitions})))
 
     @Service.task
     async def _consume(self) -> None:
@@ -179,18 +221,21 @@ class BatchConsumerService(Service):
                 fetched.setdefault(tp, []).extend(messages)
             if not fetched:
                 if self.learner is not None:  # quiet: still broadcast the changed vectors
-                    await self._retrying(self.learner.idle)
+                    self.learned += await self._retrying(self.learner.idle)
                 continue
             started = time.perf_counter()
             records = [_record(m) for messages in fetched.values() for m in messages]
             events = [r for r in records if r.topic != steps_topic]
-            decoded = await self._retrying(lambda: self.ingestor.process(events))
+            decoded = await self._retrying(functools.partial(self.ingestor.process, events))
             ingested = time.perf_counter()
-            if self.learner is not None:
+            if self.learner is not None:  # its checkpoint commits the offsets last
                 steps = [r for r in records if r.topic == steps_topic]
                 caught_up = self._caught_up(more)
-                self.learned += await self._retrying(
-                    lambda: self.learner.learn(decoded, caught_up, steps))
+                self.learned += await self._retrying(functools.partial(
+                    self.learner.learn, decoded, caught_up, steps,
+                    functools.partial(self._commit, fetched)))
+            else:
+                await self._commit(fetched)
             if time.perf_counter() - started > SLOW_BATCH_S:
                 log.warning("slow batch: %d records (%d item-step messages) took %.0f ms: "
                             "state %.0f ms, learning %.0f ms", len(records),
@@ -198,7 +243,6 @@ class BatchConsumerService(Service):
                             1000 * (ingested - started), 1000 * (time.perf_counter() - ingested))
             self.batches += 1
             self.records += len(records)
-            await self._commit(fetched)
 
     def _caught_up(self, events: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """Whether the events fetched reach the end of their partitions (their highwater).
@@ -235,12 +279,12 @@ class BatchConsumerService(Service):
         except Exception as exc:  # e.g. a rebalance in progress: the next batch commits again
             log.warning("offset commit skipped: %r", exc)
 
-    async def _retrying(self, call):  # type: ignore[no-untyped-def]
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         backoff = 0.1
         while True:
             try:
                 return await call()
-            except TRANSIENT as exc:
+            except (*TRANSIENT, *self._transient) as exc:
                 if self.should_stop:
                     raise
                 log.warning("batch failed, retrying in %.1fs: %r", backoff, exc)

@@ -21,8 +21,6 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pydantic import ValidationError
 
 from stream.contracts.codec import describe
-from stream.errors import UserFacingError
-from stream.transport.kafka_config import client_config
 from stream.contracts.schemas import (
     ClickEvent,
     Event,
@@ -31,7 +29,9 @@ from stream.contracts.schemas import (
     UserProfile,
     WeatherEvent,
 )
+from stream.errors import UserFacingError
 from stream.settings import Settings
+from stream.transport.kafka_config import client_config
 from stream.transport.topics import contracts_by_topic
 
 KINDS: dict[str, type[Event]] = {
@@ -134,7 +134,8 @@ class EventProducer:
         try:
             model = KINDS[kind]
         except KeyError:
-            raise InvalidEvent(f"unknown event kind {kind!r}; expected one of {sorted(KINDS)}")
+            raise InvalidEvent(
+                f"unknown event kind {kind!r}; expected one of {sorted(KINDS)}") from None
         try:
             return model.model_validate(data)
         except ValidationError as exc:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from stream.transport.kafka_config import client_config
 from stream.contracts.schemas import (
     ClickEvent,
     Event,
@@ -22,6 +21,7 @@ from stream.contracts.schemas import (
     WeatherEvent,
 )
 from stream.settings import Settings
+from stream.transport.kafka_config import client_config
 
 # A week of events keeps a replay window for recovery and re-training; the DLQ keeps a month so
 # an operator has time to look.
@@ -79,7 +79,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         return []
     futures = admin.create_topics(
         [
-            NewTopic(s.name, num_partitions=s.kafka.partitions,
+            NewTopic(s.name, num_partitions=s.partitions,
                      replication_factor=settings.kafka.replication_factor, config=s.config)
             for s in missing
         ],

@@ -12,7 +12,7 @@ from confluent_kafka import Consumer
 
 from stream.contracts.schemas import DeadLetter
 from stream.settings import Settings
-from stream.store.state import Keys
+from stream.store.keys import Keys
 from tests.integration.conftest import wait_until
 from tests.integration.traffic import Traffic, mixed_traffic, send_raw
 

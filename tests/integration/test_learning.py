@@ -14,7 +14,7 @@ from models.base import KIND_WEIGHTS
 from models.hybrid import TRENDING_HALF_LIFE_S
 from models.trending import Trending
 from stream.settings import Settings
-from stream.store.state import Keys
+from stream.store.keys import Keys
 from tests.integration.conftest import wait_until
 from tests.integration.test_ingestion import applied_events, assert_state_matches
 from tests.integration.traffic import mixed_traffic, send_raw

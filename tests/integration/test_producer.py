@@ -100,6 +100,9 @@ def test_plain_json_from_any_client_is_ingested_like_the_sdks(settings, start_wo
                          b'"item_id":"i1","ts":1304251200000}')])
     wait_until(lambda: applied_events(redis_client, settings) >= 2, 60, "both clicks applied")
     from stream.ops.inspect import inspect_item, inspect_user
+    from stream.store.reads import StateReader
 
-    assert inspect_item(settings, "i1")["clicks"] == 2
-    assert inspect_user(settings, "u1")["recent_items"] == ["i1", "i1"]
+    reader = StateReader(settings.redis)
+
+    assert inspect_item(reader, "i1")["clicks"] == 2
+    assert inspect_user(reader, "u1")["recent_items"] == ["i1", "i1"]

@@ -11,7 +11,9 @@ import pytest
 from redis.asyncio import Redis
 
 from stream.contracts.schemas import ClickEvent, PurchaseEvent, WeatherEvent
-from stream.store.state import Decoded, Keys, Record, StateWriter
+from stream.contracts.records import Decoded, Record
+from stream.store.keys import Keys
+from stream.store.state import StateWriter
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2011, 1, 1, tzinfo=UTC)

@@ -17,11 +17,15 @@ import pytest
 import models
 from models.base import Context, Interaction, ItemInfo, Recommender, Scored
 from models.baselines import BiasedMFBaseline
+from models.baskets import Baskets
 from models.context_model import ContextModel
+from models.embeddings import OnlineMF
 from models.evaluation import PrequentialEvaluator
 from models.features import features
+from models.hybrid import HybridRecommender
 from models.labels import ImpressionJoiner, Labelled, NegativeSampler
 from models.metrics import RankingMetrics, hit, ndcg, reciprocal_rank
+from models.reranked import ContextReranked
 
 RANKED = [f"i{n}" for n in range(1, 21)]
 
@@ -466,3 +470,56 @@ def test_a_uniform_sampler_draws_distinct_recent_items_regardless_of_frequency()
         sampler.observe(item)
     drawn = {sampler.sample(exclude="z")[0] for _ in range(200)}
     assert drawn == {"b", "c", "d"}
+
+
+def shop_baskets(n: int = 600, seed: int = 0) -> list[Interaction]:
+    """Invoices of 1-4 lines and single clicks by 12 users over 30 items, in two weathers."""
+    rng = random.Random(seed)
+    lines: list[Interaction] = []
+    ts = 0.0
+    while len(lines) < n:
+        ts += rng.uniform(1.0, 600.0)
+        user, weather = f"u{rng.randrange(12)}", rng.choice(["rain", "clear"])
+        bought = rng.random() < 0.5
+        session = f"o{len(lines)}" if bought else None
+        for _ in range(rng.randint(1, 4) if bought else 1):
+            item = f"i{min(int(rng.expovariate(0.2)), 29)}"
+            lines.append(Interaction(user, item, ts=ts, kind="purchase" if bought else "click",
+                                     session_id=session, condition=weather))
+    return lines
+
+
+def live_model() -> ContextReranked:
+    return ContextReranked(seed=3, recommender=HybridRecommender(
+        mf=OnlineMF(n_factors=8, min_item_count=1, seed=3)))
+
+
+def sampling_evaluator(model: Recommender) -> PrequentialEvaluator:
+    return PrequentialEvaluator({"m": model}, k=10, window=50, curve_every=100, sample_every=2,
+                                report_both=True)
+
+
+def test_an_evaluator_that_only_watches_scores_what_process_basket_scores():
+    stream = shop_baskets()
+    processed = sampling_evaluator(live_model()).run(stream)
+
+    owned = live_model()  # its owner learns it; the evaluator only watches
+    watching = sampling_evaluator(owned)
+    baskets = Baskets()
+    for closed in [*map(baskets.feed, stream), baskets.flush()]:
+        if closed:
+            watching.test(closed)
+            for line in closed:
+                owned.learn_one(line)
+            watching.record(closed)
+
+    def scored(evaluator: PrequentialEvaluator) -> dict[str, object]:
+        return {key: value for key, value in evaluator.result("shop").items() if key != "timing"}
+
+    assert scored(watching) == scored(processed)
+    assert processed.metrics["m"].get()["n"] > 100 and processed.skipped_repeats > 0
+    assert watching.metrics["m"].get() == processed.metrics["m"].get()
+    assert watching.curve == processed.curve and len(processed.curve) == 6
+    context = Context(ts=stream[-1].ts + 1.0, condition="rain")
+    assert (owned.recommend("u1", 10, context)
+            == processed.systems["m"].recommend("u1", 10, context))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stream.store import snapshots
-from stream.store.snapshots import SnapshotCodec, SnapshotRejected
+from stream.learning import snapshots
+from stream.learning.snapshots import SnapshotCodec, SnapshotRejected
 
 KEY = b"a-key-of-32-bytes-or-so-for-hmac"
 

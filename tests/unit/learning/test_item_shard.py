@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from models.embeddings import ItemStep
-from stream.learning.item_shard import ItemShard, decode, encode, partition_of, route
+from stream.contracts.internal import decode_steps as decode
+from stream.contracts.internal import encode_steps as encode
+from stream.learning.item_shard import ItemShard, route
+from stream.transport.partitioner import partition_of
 
 
 def step(item: str, offset: int, vec: np.ndarray | None, topic: str = "clicks") -> ItemStep:
@@ -31,7 +34,7 @@ def test_a_message_round_trips_and_carries_each_user_vector_once():
 
 def test_steps_go_to_their_items_partition_as_kafka_would_key_them():
     steps = [step(f"item{n}", n, None) for n in range(100)]
-    routed = route(steps, 4)
+    routed = route(steps, lambda item: partition_of(item, 4))
     assert len(routed) == 4 and sum(len(v) for v in routed.values()) == 100
     for partition, targeted in routed.items():
         assert {partition_of(s.item_id, 4) for s in targeted} == {partition}

@@ -10,7 +10,7 @@ without the key (or damaged) is refused, never loaded; so is one of another form
 >>> SnapshotCodec(b"another-key-of-similar-length!!").decode(store.encode({"a": 1}))
 Traceback (most recent call last):
 ...
-stream.store.snapshots.SnapshotRejected: snapshot signature does not match the configured key
+stream.learning.snapshots.SnapshotRejected: snapshot signature does not match the configured key
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from stream.settings import Settings
 _MAC_BYTES = hashlib.sha256().digest_size
 # What the pickled shards look like. Bump it when a shard class changes its attributes: a worker
 # refuses a snapshot of another format (the shard learns again from the retained log) instead of
-# restoring objects its code cannot use. 2: trending counts moved to the item shards.
-FORMAT = 2
+# restoring objects its code cannot use. 2: trending counts moved to the item shards. 3: user
+# shards own their model and basket policy (the evaluator watches).
+FORMAT = 3
 
 
 class SnapshotRejected(ValueError):
@@ -52,7 +53,7 @@ class SnapshotCodec:
             raise SnapshotRejected("snapshot signature does not match the configured key")
         if payload[:1] != bytes([FORMAT]):
             raise SnapshotRejected(f"snapshot of another format (this worker reads {FORMAT})")
-        return pickle.loads(payload[1:])  # noqa: S301 - authenticated above
+        return pickle.loads(payload[1:])
 
 
 def snapshot_key(settings: Settings) -> bytes:

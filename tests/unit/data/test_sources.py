@@ -31,7 +31,7 @@ from stream.data.sources.sessions import Diginetica
 from stream.data.sources.synthetic import CLIMATES
 from stream.data.sources.weather import read_weather
 
-DATA = Path(__file__).parents[2].parent / "shared" / "data"
+DATA = Path(__file__).parents[3].parent / "shared" / "data"
 LONDON = ZoneInfo("Europe/London")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -263,7 +264,7 @@ def test_forward_decay_increments_commute_and_survive_a_landmark_move():
     for event in events:
         model.learn_one(event)
     assert model.landmark is not None and model.landmark > 0.0
-    expected = sum(3.0 * 0.5 ** ((90 - t)) for t in (0, 30, 60, 90))
+    expected = sum(3.0 * 0.5 ** (90 - t) for t in (0, 30, 60, 90))
     assert model.top(GLOBAL, 1, now_ts=90 * HOUR)[0][1] == pytest.approx(expected)
 
     decay = ForwardDecay(half_life_s=HOUR)
@@ -412,7 +413,7 @@ def test_hybrid_returns_recent_and_co_visited_items_with_their_sources():
     assert ids(recs)[:2] == ["tent", "mug"]  # the user's own, most recent first
     assert by_item["tent"] == by_item["mug"] == "repeat"
     assert by_item["stove"] == "covis"  # bought with tent by two shoppers
-    assert all(s.score >= t.score for s, t in zip(recs, recs[1:]))
+    assert all(s.score >= t.score for s, t in itertools.pairwise(recs))
 
 
 def test_hybrid_respects_exclude():
@@ -434,6 +435,35 @@ def test_hybrid_builds_its_parts_from_its_arguments():
     model.learn_one(Interaction("u", "a", ts=0.0))
     assert model.covisitation_.recent_items("u") == ["a"]
     assert model.covisitation.recent_items("u") == []
+
+
+def test_each_source_ranks_publicly_what_it_recommends():
+    model = trained_hybrid()
+    context, excluded = Context(ts=30.0), {"stove"}
+    for source in (model.covisitation_, model.mf_, model.trending_):
+        ranked = source.ranked("dan", 3, context, excluded)
+        recs = source.recommend("dan", 3, context, exclude=excluded)
+        assert ranked == [(s.item_id, s.score) for s in recs], type(source).__name__
+        assert 0 < len(ranked) <= 3 and "stove" not in dict(ranked)
+    assert model.covisitation_.ranked("dan", 0, context, set()) == []
+
+
+def test_the_hybrid_and_the_reranked_model_expose_their_live_parts():
+    from models.reranked import ContextReranked
+
+    model = ContextReranked(recommender=HybridRecommender(learn_trending=False))
+    assert model.embeddings is model.recommender_.embeddings is model.recommender_.mf_
+    assert model.recommend("anyone", 3, Context(ts=0.0)) == []  # nothing is trending yet
+    model.take_trending_part(7, GLOBAL, landmark=0.0, mass=4.0, best={"tea": 3.0, "jam": 1.0},
+                             gone=[])
+    assert ids(model.recommend("anyone", 3, Context(ts=0.0))) == ["tea", "jam"]
+    assert model.recommender_.trending_.mass(GLOBAL) == 4.0
+    for n in range(20):
+        model.learn_one(Interaction(f"u{n % 3}", "tea", ts=float(n)))
+    summary = model.context_summary()
+    assert summary == model.context_model_.summary() and summary["n"] > 0
+    assert model.drifts == summary["drifts"] == model.context_model_.drifts
+    assert model.context_logloss == summary["logloss"] > 0.0
 
 
 # -- ContextModel ---------------------------------------------------------------------------------

@@ -1,0 +1,35 @@
+"""Kafka records as the worker hands them around, before and after decoding: plain data, so the
+ingestor, the state writer and the learner need no Kafka client to take them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stream.contracts.schemas import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka message as the worker received it, before decoding."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A record and what became of it: an event to apply, the reason it is a dead letter, or a
+    valid event that arrived under the wrong key (``misrouted``) and is forwarded, not applied."""
+
+    record: Record
+    event: Event | None
+    reason: str | None = None
+    misrouted: Event | None = None
+
+
+# An outgoing message: (topic, partition or None for the key's, key, value or None for a
+# tombstone).
+Message = tuple[str, int | None, bytes, bytes | None]

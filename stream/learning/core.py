@@ -1,0 +1,258 @@
+"""The learner's core: this worker's user and item shards, driven by batches, with no I/O.
+
+Each call takes plain data (decoded records, broadcast changes, the answers of context reads)
+and returns what must happen as plain data (a :class:`~stream.learning.plan.Plan`: item steps
+and broadcast messages to send, vectors and figures to store). The async shell
+(:mod:`stream.learning.shell`) reads and writes; the checkpoint (:mod:`stream.learning.checkpoint`)
+makes a plan durable in order. So the whole of learning runs in a unit test, and the benchmark
+measures the very code a worker runs.
+
+Item vectors have one writer each (DESIGN decision 1): a user shard learns only the user half of
+an embedding step and the core routes the item halves to the item's partition on the item-steps
+topic, where the item shard of this or another worker applies them once; the vectors it changes
+are stored in Redis and broadcast to every worker, whose user shards retrieve and sample
+negatives from that copy. Trending is counted by the item shards and broadcast the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from models.base import ItemInfo
+from stream.contracts.internal import (
+    Changes,
+    ScopeBest,
+    decode_steps,
+    encode_scope,
+    encode_steps,
+    encode_vector,
+    scope_key,
+)
+from stream.contracts.records import Decoded, Record
+from stream.contracts.schemas import ClickEvent, Impression, ItemUpsert, PurchaseEvent, UserProfile
+from stream.learning.context import ContextAnswers, ContextQuery, WorkerContext
+from stream.learning.item_shard import ItemShard, route
+from stream.learning.plan import Plan
+from stream.learning.user_shard import UserShard
+from stream.settings import LearningSettings, TopicSettings
+
+log = logging.getLogger(__name__)
+_FUNNEL: dict[type, int] = {Impression: 0, ClickEvent: 1, PurchaseEvent: 2}
+UserEvent = ClickEvent | PurchaseEvent | Impression
+
+
+class LearnerCore:
+    """This worker's shards: adopt and release them, learn batches, plan the exports."""
+
+    def __init__(self, learning: LearningSettings, topics: TopicSettings,
+                 exclude_purchased: bool, partition_of: Callable[[str], int]) -> None:
+        self.learning = learning
+        self.topics = topics
+        self.exclude_purchased = exclude_purchased
+        self.partition_of = partition_of  # an item's partition: where its steps go
+        self.shards: dict[int, UserShard] = {}
+        self.item_shards: dict[int, ItemShard] = {}
+        # The broadcast's latest vectors (with TTL clocks) and item shards' trending parts, for
+        # shards assigned later.
+        self.item_table: dict[str, tuple[np.ndarray, float]] = {}
+        self.scope_table: dict[tuple[int, str], ScopeBest] = {}
+        self.context = WorkerContext(learning.default_location)
+        self._curve_points: dict[int, int] = {}  # user shard -> points of its curve exported
+
+    # --- partitions ---------------------------------------------------------------------------
+    def adopt(self, partition: int, shard: UserShard | None, items: ItemShard | None
+              ) -> dict[tuple[str, int], int]:
+        """Take partition's shards (restored ones, or None for new); return the offsets they
+        cover, where the consumer resumes."""
+        self.context.partitions_moved()
+        if partition not in self.shards:
+            shard = shard or UserShard.new(partition, self.learning, self.exclude_purchased)
+            self.shards[partition] = shard
+            for info in self.context.builder.items.values():
+                shard.model.observe_item(info)
+            for item, vector in self.item_table.items():
+                shard.take_vector(item, vector)
+            for (source, scope), part in self.scope_table.items():
+                shard.take_scope(source, scope, part)
+        if partition not in self.item_shards:
+            self.item_shards[partition] = items or ItemShard.new(
+                partition, min_item_count=self.learning.min_item_count,
+                ttl_s=self.learning.state_ttl_s)
+        covered = {(topic, partition): self.shards[partition].offsets.get(topic, 0)
+                   for topic in self.topics.user_keyed}
+        covered[(self.topics.item_steps, partition)] = self.item_shards[partition].offset
+        return covered
+
+    def release(self, partition: int) -> None:
+        self.shards.pop(partition, None)
+        self.item_shards.pop(partition, None)
+
+    def for_snapshot(self, kind: str, partition: int) -> UserShard | ItemShard | None:
+        """The shard to snapshot, after forgetting what its TTL allows (bounded state)."""
+        if kind == "user":
+            shard = self.shards.get(partition)
+            if shard is not None and (users := shard.expire()):
+                log.info("shard %d expired %d users", partition, users)
+            return shard
+        items = self.item_shards.get(partition)
+        if items is not None and (expired := items.expire()):
+            log.info("item shard %d expired %d items", partition, len(expired))
+        return items
+
+    # --- a batch --------------------------------------------------------------------------------
+    def apply_steps(self, records: Sequence[Record]) -> None:
+        """Item steps for this worker's item shards, each applied once."""
+        for record in records:
+            shard = self.item_shards.get(record.partition)
+            if shard is None or record.offset < shard.offset or record.value is None:
+                continue
+            shard.apply(decode_steps(record.value))
+            shard.offset = record.offset + 1
+
+    def query(self, batch: Sequence[Decoded], now: float) -> ContextQuery:
+        """The context facts the batch's interactions need that this worker lacks."""
+        return self.context.query([event for _, _, event in self._fresh(batch)], now)
+
+    def take_context(self, query: ContextQuery, answers: ContextAnswers, now: float) -> None:
+        self._catalogue(self.context.take(query, answers, now))
+
+    def learn(self, batch: Sequence[Decoded], caught_up: bool) -> Plan:
+        """Learn the batch's interactions not covered yet; plan their item steps and exports.
+
+        ``caught_up`` (the fetch reached the end of the partitions) closes the open baskets
+        now: with no more events queued, waiting for the next one would leave the last event
+        unlearned for as long as the shop is quiet.
+        """
+        for decoded in batch:
+            event = decoded.event
+            if isinstance(event, UserProfile):  # this worker's users' newer locations
+                self.context.builder.feed(event)
+                self.context.placed(event.user_id)
+            elif isinstance(event, ItemUpsert):  # catalogue entries this worker ingests
+                info = self.context.builder.feed(event)
+                assert isinstance(info, ItemInfo)
+                self._catalogue([info])
+        todo = list(self._fresh(batch))
+        for decoded in batch:  # covered by the shard from now on, dead letters included
+            record = decoded.record
+            shard = self.shards.get(record.partition)
+            if shard is not None and record.topic in self.topics.user_keyed:
+                shard.offsets[record.topic] = max(shard.offsets.get(record.topic, 0),
+                                                  record.offset + 1)
+        touched = self._learn_events(todo)
+        if caught_up:
+            touched.update(self._close_baskets())
+        return self._exports(touched)
+
+    def close_baskets(self) -> Plan:
+        """Nothing was waiting: learn the open baskets now."""
+        return self._exports(self._close_baskets())
+
+    def _fresh(self, batch: Sequence[Decoded]) -> Iterator[tuple[UserShard, Record, UserEvent]]:
+        """The batch's user events on this worker's shards, not covered by them yet."""
+        for decoded in batch:
+            record, event = decoded.record, decoded.event
+            shard = self.shards.get(record.partition)
+            if (shard is not None and record.topic in self.topics.user_keyed
+                    and isinstance(event, (ClickEvent, PurchaseEvent, Impression))
+                    and record.offset >= shard.offsets.get(record.topic, 0)):
+                yield shard, record, event
+
+    def _learn_events(self, todo: list[tuple[UserShard, Record, UserEvent]]
+                      ) -> dict[int, set[str]]:
+        """Feed the events in event time; partition -> users whose vectors changed."""
+        # A batch holds several topics of one partition: replay them in event time, so an
+        # impression precedes the clicks on it (a stable sort keeps each topic's order). At
+        # equal times the funnel's order holds whatever order the topics were fetched in: what
+        # was shown, then clicked, then bought.
+        todo.sort(key=lambda entry: (entry[2].ts, _FUNNEL[type(entry[2])]))
+        touched: dict[int, set[str]] = {shard.partition: set() for shard, _, _ in todo}
+        builder = self.context.builder
+        for shard, record, event in todo:
+            if isinstance(event, Impression):
+                shard.shown(event, builder.context(event.user_id, event.location,
+                                                   event.ts.timestamp()))
+                continue
+            line = builder.interaction(event, origin=(record.topic, record.offset))
+            touched[shard.partition].update(i.user_id for i in shard.feed(line))
+        return touched
+
+    def _close_baskets(self) -> dict[int, set[str]]:
+        return {partition: {line.user_id for line in shard.close_basket()}
+                for partition, shard in self.shards.items() if shard.baskets.open}
+
+    def _exports(self, touched: dict[int, set[str]]) -> Plan:
+        """The touched shards' item steps (one message per item partition, with the source's
+        watermark), figures and users' vectors."""
+        plan = Plan()
+        for partition, users in touched.items():
+            shard = self.shards[partition]
+            steps = shard.embeddings.take_item_steps()
+            if steps:
+                watermark = shard.watermark((self.topics.clicks, self.topics.purchases))
+                for target, targeted in route(steps, self.partition_of).items():
+                    plan.messages.append((self.topics.item_steps, target,
+                                          str(partition).encode(),
+                                          encode_steps(partition, watermark, targeted)))
+            plan.figures[partition] = figures = shard.figures()
+            if len(shard.evaluator.curve) != self._curve_points.get(partition):
+                # The curve grows by a point per 1,000 interactions: send it only then.
+                figures["curve"] = shard.curve()
+                self._curve_points[partition] = len(shard.evaluator.curve)
+            for user in users:
+                vector = shard.embeddings.user_vector(user)
+                if vector is not None:
+                    plan.user_vectors[user] = vector
+        return plan
+
+    def _catalogue(self, infos: Iterable[ItemInfo]) -> None:
+        """Catalogue entries for every shard: the models score candidates by bare id."""
+        for info in infos:
+            self.context.catalogued(info)
+            for shard in self.shards.values():
+                shard.model.observe_item(info)
+
+    # --- the broadcast ------------------------------------------------------------------------
+    def publish(self) -> Plan:
+        """What the item shards changed since the last time: broadcast messages and values to
+        store (vectors, trending places, figures)."""
+        plan = Plan()
+        for shard in self.item_shards.values():
+            for item, change in shard.take_dirty().items():
+                value = None if change is None else encode_vector(*change)
+                plan.messages.append((self.topics.item_vectors, None, item.encode(), value))
+                if change is not None:
+                    plan.item_vectors[item] = change[0]
+            trends = shard.trending
+            changed: dict[str, list[str]] = {}  # scope -> the items that expired from it
+            for (item, scope), count in shard.take_counts().items():
+                expired = changed.setdefault(scope, [])
+                if count is None:
+                    expired.append(item)
+                else:  # an expired item leaves its sets as the best 1,000 move
+                    plan.trending.append((scope, trends.log_score(count), item))
+            for scope, expired in changed.items():
+                part = ScopeBest(trends.landmark or 0.0, trends.mass(scope), trends.best(scope),
+                                 expired)
+                plan.messages.append((self.topics.item_trending, None,
+                                      scope_key(shard.partition, scope), encode_scope(part)))
+            plan.item_figures[shard.partition] = shard.figures()
+        return plan
+
+    def receive(self, changes: Changes) -> None:
+        """Item vectors (None: removed) and trending parts from the broadcast into every user
+        shard."""
+        for item, vector in changes.vectors:
+            if vector is None:
+                self.item_table.pop(item, None)
+            else:
+                self.item_table[item] = vector
+            for shard in self.shards.values():
+                shard.take_vector(item, vector)
+        for source, scope, part in changes.scopes:
+            self.scope_table[(source, scope)] = part._replace(gone=[])
+            for shard in self.shards.values():
+                shard.take_scope(source, scope, part)

@@ -1,0 +1,163 @@
+"""A user shard: everything learned from one partition's users, and the offsets it covers.
+
+Clicks and purchases are keyed by user, so partition ``p`` of both topics holds the same users;
+the worker that owns ``p`` owns shard ``p``: the live recommender that learns from those users
+(and will answer their requests, DESIGN decision 2), the basket policy that decides when a line
+is learned, and the prequential evaluator that watches the model (test-then-train: every basket
+is scored before it is learned). A shard is snapshotted with the offsets it covers and restored
+when a worker takes the partition over, which then replays from those offsets: every interaction
+is learned once per shard, none twice (``learned`` counts them).
+
+>>> from models.base import Interaction
+>>> from stream.settings import LearningSettings
+>>> shard = UserShard.new(0, LearningSettings(), exclude_purchased=True)
+>>> shard.feed(Interaction("ann", "tea", ts=1.0, session_id="o1", origin=("clicks", 0)))
+()
+>>> [line.item_id for line in shard.feed(Interaction("ann", "jam", ts=9.0, origin=("clicks", 1)))]
+['tea']
+>>> shard.learned, [line.item_id for line in shard.baskets.open]
+(1, ['jam'])
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models.base import Context, Interaction
+from models.baskets import Baskets
+from models.embeddings import OnlineMF
+from models.evaluation import PrequentialEvaluator
+from models.hybrid import HybridRecommender
+from models.reranked import ContextReranked
+from stream.contracts.internal import ScopeBest
+from stream.contracts.schemas import Impression
+from stream.settings import LearningSettings
+
+log = logging.getLogger(__name__)
+SYSTEM = "recstream"
+
+
+def recstream_model(partition: int, learning: LearningSettings) -> ContextReranked:
+    """The live model of a user shard, as every worker builds it.
+
+    Item halves of embedding steps are deferred: the item's own shard applies them (one writer
+    per item). Trending comes by broadcast too: the items' shards count every interaction.
+    """
+    return ContextReranked(seed=partition, recommender=HybridRecommender(
+        mf=OnlineMF(min_item_count=learning.min_item_count, ttl_s=learning.state_ttl_s,
+                    defer_item_steps=True), learn_trending=False))
+
+
+@dataclass
+class UserShard:
+    """The live model of one partition's users, its basket policy and its watching evaluator."""
+
+    partition: int
+    model: ContextReranked
+    evaluator: PrequentialEvaluator
+    baskets: Baskets = field(default_factory=Baskets)
+    offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset covered
+    learned: int = 0
+
+    @classmethod
+    def new(cls, partition: int, learning: LearningSettings, exclude_purchased: bool
+            ) -> UserShard:
+        model = recstream_model(partition, learning)
+        evaluator = PrequentialEvaluator({SYSTEM: model}, k=20,
+                                         exclude_purchased=exclude_purchased,
+                                         sample_every=learning.eval_sample_every,
+                                         report_both=learning.eval_report_both)
+        return cls(partition, model, evaluator)
+
+    @property
+    def embeddings(self) -> OnlineMF:
+        return self.model.embeddings
+
+    def feed(self, line: Interaction) -> tuple[Interaction, ...]:
+        """Take a line; learn the basket it closes, if any, and return it (else empty).
+
+        A basket (an invoice's lines) is learned when the next one begins, so it is scored once
+        before any of its lines is learned.
+        """
+        closed = self.baskets.feed(line)
+        if closed:
+            self._learn(closed)
+        return closed or ()
+
+    def close_basket(self) -> tuple[Interaction, ...]:
+        """Learn the open basket now (nothing more is queued); return it."""
+        closed = self.baskets.flush()
+        if closed:
+            self._learn(closed)
+        return closed or ()
+
+    def _learn(self, basket: tuple[Interaction, ...]) -> None:
+        """Test then train: the evaluator scores the recommendation before the model learns."""
+        drifts = self.model.drifts
+        self.evaluator.test(basket)
+        for line in basket:
+            self.model.learn_one(line)
+        self.evaluator.record(basket)
+        self.learned += len(basket)
+        if self.model.drifts > drifts:
+            log.warning("ALERT drift in shard %d's context model at ts %.0f (log loss %.4f)",
+                        self.partition, basket[-1].ts, self.model.context_logloss)
+
+    def shown(self, impression: Impression, context: Context) -> None:
+        self.model.shown(impression.request_id, impression.user_id, impression.item_ids,
+                         context)
+
+    def watermark(self, topics: tuple[str, ...]) -> dict[str, int]:
+        """Per topic, the offset below which every event is learned (the open basket's lines
+        are fed, not learned: their item steps are to come)."""
+        watermark = {topic: self.offsets[topic] for topic in topics if topic in self.offsets}
+        for line in self.baskets.open:
+            if line.origin is not None and line.origin[0] in watermark:
+                topic, offset = line.origin
+                watermark[topic] = min(watermark[topic], offset)
+        return watermark
+
+    def expire(self) -> int:
+        """Forget users unseen for the TTL (in event time); how many went. (Items go when
+        their owner broadcasts their removal.)"""
+        users, _ = self.embeddings.expire(self.embeddings.clock)
+        return len(users)
+
+    def take_vector(self, item: str, vector: tuple[np.ndarray, float] | None) -> None:
+        """An item's vector and TTL clock from the broadcast (None: removed)."""
+        if vector is None:
+            self.embeddings.drop_item(item)
+        else:
+            self.embeddings.set_item_vector(item, *vector)
+
+    def take_scope(self, source: int, scope: str, part: ScopeBest) -> None:
+        """An item shard's part of a trending scope, from the broadcast."""
+        self.model.take_trending_part(source, scope, part.landmark, part.mass, part.best,
+                                      part.gone)
+
+    def curve(self) -> str:
+        """The rolling HR over the stream (a point per 1,000 interactions), for plots."""
+        return json.dumps([(n, values[SYSTEM]) for n, values in self.evaluator.curve[-1000:]])
+
+    def figures(self) -> dict[str, Any]:
+        metrics = self.evaluator.metrics[SYSTEM]
+        summary = self.model.context_summary()
+        return {
+            "learned": self.learned,
+            "impressions": self.model.impressions,
+            "joined_labels": self.model.joined_labels,
+            "offsets": json.dumps(self.offsets),
+            "metrics": json.dumps(metrics.to_sums()),
+            "metrics_other": json.dumps(self.evaluator.metrics_other[SYSTEM].to_sums()),
+            "rolling": json.dumps(metrics.get()),
+            "logloss": summary.get("logloss", 0.0),
+            "auc": summary.get("auc", 0.0),
+            "drifts": summary.get("drifts", 0),
+            "users": self.embeddings.n_users,
+            "items": self.embeddings.n_items,
+        }

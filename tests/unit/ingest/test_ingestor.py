@@ -1,0 +1,75 @@
+"""The ingestor: every record decoded, the bad dead-lettered with their reason, the misrouted
+forwarded under the right key, nothing dropped (with the writer and publisher in memory)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from stream.contracts.records import Decoded, Record
+from stream.contracts.schemas import ClickEvent, DeadLetter, WeatherEvent
+from stream.ingest.ingestor import Ingestor
+
+CLICK = ClickEvent(event_id="e", user_id="ann", item_id="tea", ts=datetime(2011, 1, 1, tzinfo=UTC))
+
+
+class Applied:
+    """Takes what the state writer would apply: everything is fresh."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Decoded]] = []
+
+    async def apply(self, batch: Sequence[Decoded],
+                    before_commit: Callable[[list[Decoded]], Awaitable[None]]) -> list[Decoded]:
+        await before_commit(list(batch))
+        self.batches.append(list(batch))
+        return list(batch)
+
+
+class Sent:
+    def __init__(self) -> None:
+        self.letters: list[DeadLetter] = []
+        self.forwarded: list[tuple[str, bytes, bytes]] = []
+
+    async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        self.letters.extend(letters)
+
+    async def forward(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+        self.forwarded.extend(records)
+
+
+def ingest(*records: Record, max_bytes: int = 1024) -> tuple[list[Decoded], Applied, Sent]:
+    writer, sent = Applied(), Sent()
+    ingestor = Ingestor({"clicks": ClickEvent, "weather": WeatherEvent}, writer,  # type: ignore[arg-type]
+                        sent, max_bytes)
+    return asyncio.run(ingestor.process(records)), writer, sent
+
+
+def test_a_valid_event_under_its_key_is_applied_and_nothing_is_sent():
+    decoded, writer, sent = ingest(Record("clicks", 0, 0, b"ann", CLICK.to_json()))
+    assert decoded[0].event == CLICK and writer.batches == [decoded]
+    assert (sent.letters, sent.forwarded) == ([], [])
+
+
+def test_a_bad_record_becomes_a_dead_letter_with_its_bytes_and_reason():
+    raw = b'{"schema_version":1,"event_id":"e","user_id":"ann"}'
+    decoded, _, sent = ingest(Record("clicks", 2, 7, b"ann", raw))
+    letter, = sent.letters
+    assert decoded[0].event is None and letter.reason == decoded[0].reason
+    assert "item_id" in letter.reason and letter.original() == raw
+    assert (letter.source_topic, letter.partition, letter.offset) == ("clicks", 2, 7)
+
+
+def test_an_oversized_or_empty_record_is_a_dead_letter_too():
+    _, _, sent = ingest(Record("clicks", 0, 0, b"ann", b"x" * 2000),
+                              Record("clicks", 0, 1, b"ann", None))
+    assert [letter.reason.split(":")[0] for letter in sent.letters] == [
+        "oversized", "empty message (null value)"]
+
+
+def test_an_event_under_another_key_is_forwarded_under_its_own_not_applied():
+    decoded, _, sent = ingest(Record("clicks", 0, 0, b"bob", CLICK.to_json()),
+                              Record("clicks", 0, 1, None, CLICK.to_json()))
+    assert all(d.event is None and d.misrouted == CLICK for d in decoded)
+    assert sent.forwarded == [("clicks", b"ann", CLICK.to_json())] * 2 and sent.letters == []
