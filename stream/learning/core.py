@@ -22,20 +22,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from models.base import ItemInfo
-from stream.contracts.internal import (
-    Changes,
-    ScopeBest,
-    decode_steps,
-    encode_scope,
-    encode_steps,
-    encode_vector,
-    scope_key,
-)
+from stream.contracts.internal import Changes, ScopeBest, decode_steps, encode_steps
 from stream.contracts.records import Decoded, Record
 from stream.contracts.schemas import ClickEvent, Impression, ItemUpsert, PurchaseEvent, UserProfile
 from stream.learning.context import ContextAnswers, ContextQuery, WorkerContext
 from stream.learning.item_shard import ItemShard, route
 from stream.learning.plan import Plan
+from stream.learning.publish import publish
 from stream.learning.user_shard import UserShard
 from stream.settings import LearningSettings, TopicSettings
 
@@ -217,30 +210,8 @@ class LearnerCore:
 
     # --- the broadcast ------------------------------------------------------------------------
     def publish(self) -> Plan:
-        """What the item shards changed since the last time: broadcast messages and values to
-        store (vectors, trending places, figures)."""
-        plan = Plan()
-        for shard in self.item_shards.values():
-            for item, change in shard.take_dirty().items():
-                value = None if change is None else encode_vector(*change)
-                plan.messages.append((self.topics.item_vectors, None, item.encode(), value))
-                if change is not None:
-                    plan.item_vectors[item] = change[0]
-            trends = shard.trending
-            changed: dict[str, list[str]] = {}  # scope -> the items that expired from it
-            for (item, scope), count in shard.take_counts().items():
-                expired = changed.setdefault(scope, [])
-                if count is None:
-                    expired.append(item)
-                else:  # an expired item leaves its sets as the best 1,000 move
-                    plan.trending.append((scope, trends.log_score(count), item))
-            for scope, expired in changed.items():
-                part = ScopeBest(trends.landmark or 0.0, trends.mass(scope), trends.best(scope),
-                                 expired)
-                plan.messages.append((self.topics.item_trending, None,
-                                      scope_key(shard.partition, scope), encode_scope(part)))
-            plan.item_figures[shard.partition] = shard.figures()
-        return plan
+        """What the item shards changed since the last time (stream/learning/publish.py)."""
+        return publish(self.item_shards.values(), self.topics)
 
     def receive(self, changes: Changes) -> None:
         """Item vectors (None: removed) and trending parts from the broadcast into every user

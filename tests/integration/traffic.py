@@ -8,9 +8,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import redis
 from confluent_kafka import Producer
 
 from stream.settings import Settings
+from stream.store.keys import Keys
 
 BASE_TS = datetime(2011, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -116,3 +118,29 @@ def send_raw(settings: Settings, messages: list[tuple[str, bytes | None, bytes]]
         producer.produce(topic, value, key)
         producer.poll(0)
     assert producer.flush(30) == 0, "the broker did not take every test message"
+
+
+def applied_events(client: redis.Redis, settings: Settings) -> int:
+    stats = client.hgetall(Keys(settings.redis.key_prefix).stats)
+    return sum(int(stats.get(k, 0)) for k in ("clicks", "purchases", "weather"))
+
+
+def assert_state_matches(client: redis.Redis, settings: Settings, traffic: Traffic) -> None:
+    keys = Keys(settings.redis.key_prefix)
+    for item in set(traffic.item_clicks) | set(traffic.item_purchases):
+        stored = client.hgetall(keys.item(item))
+        assert int(stored.get("clicks", 0)) == traffic.item_clicks[item], item
+        assert int(stored.get("purchases", 0)) == traffic.item_purchases[item], item
+        assert int(stored.get("units", 0)) == traffic.item_units[item], item
+    for user in set(traffic.user_clicks) | set(traffic.user_purchases):
+        stored = client.hgetall(keys.user(user))
+        assert int(stored.get("clicks", 0)) == traffic.user_clicks[user], user
+        assert int(stored.get("purchases", 0)) == traffic.user_purchases[user], user
+        assert client.smembers(keys.purchased(user)) == traffic.purchased.get(user, set())
+    for location, message in traffic.weather.items():
+        stored = client.hgetall(keys.weather(location))
+        assert stored["condition"] == message["condition"]
+        assert float(stored["temp_c"]) == message["temp_c"]
+    stats = client.hgetall(keys.stats)
+    assert applied_events(client, settings) == traffic.valid_count
+    assert int(stats["dead_letters"]) == len(traffic.malformed)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
-from stream.contracts.schemas import ClickEvent, PurchaseEvent, WeatherEvent
 from stream.contracts.records import Decoded, Record
+from stream.contracts.schemas import ClickEvent, PurchaseEvent, WeatherEvent
 from stream.store.keys import Keys
 from stream.store.state import StateWriter
 

@@ -16,8 +16,7 @@ from models.trending import Trending
 from stream.settings import Settings
 from stream.store.keys import Keys
 from tests.integration.conftest import wait_until
-from tests.integration.test_ingestion import applied_events, assert_state_matches
-from tests.integration.traffic import mixed_traffic, send_raw
+from tests.integration.traffic import applied_events, assert_state_matches, mixed_traffic, send_raw
 
 pytestmark = pytest.mark.integration
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer
 
-from stream.transport.producer import BrokerUnavailable, EventProducer, InvalidEvent
 from stream.contracts.schemas import ClickEvent, WeatherEvent
 from stream.settings import load_settings
+from stream.transport.producer import BrokerUnavailable, EventProducer, InvalidEvent
 from tests.integration.conftest import wait_until
-from tests.integration.test_ingestion import applied_events
+from tests.integration.traffic import applied_events
 
 pytestmark = pytest.mark.integration
 TS = datetime(2011, 5, 1, 12, 0, tzinfo=UTC)

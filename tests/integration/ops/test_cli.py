@@ -11,7 +11,7 @@ import pytest
 from stream.ops.fleet import REPO_ROOT
 from stream.settings import Settings
 from tests.integration.conftest import wait_until
-from tests.integration.test_ingestion import applied_events
+from tests.integration.traffic import applied_events
 
 pytestmark = pytest.mark.integration
 
