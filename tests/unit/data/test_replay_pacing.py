@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from stream.errors import UserFacingError
-from stream.data.replay import paced
 from stream.contracts.schemas import ClickEvent
+from stream.data.replay import paced
+from stream.errors import UserFacingError
 
 T0 = datetime(2011, 1, 1, tzinfo=UTC)
 

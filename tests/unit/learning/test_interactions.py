@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from stream.learning.interactions import InteractionBuilder, Weather
 from stream.contracts.schemas import ClickEvent
+from stream.learning.interactions import InteractionBuilder, Weather
 
 
 def click(day: int, location: str | None = None) -> ClickEvent:
