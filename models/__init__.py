@@ -25,9 +25,10 @@ if TYPE_CHECKING:
     from models.baskets import Baskets
     from models.context_model import ContextModel
     from models.covisitation import CoVisitation
-    from models.embeddings import ItemStep, OnlineMF
+    from models.embeddings import OnlineMF
     from models.evaluation import PrequentialEvaluator
     from models.hybrid import HybridRecommender
+    from models.item_steps import ItemStep
     from models.labels import ImpressionJoiner, Labelled, NegativeSampler
     from models.metrics import RankingMetrics
     from models.popularity import MostPopular
@@ -74,7 +75,7 @@ _HOMES = {
     "ImpressionJoiner": "labels",
     "Interaction": "base",
     "ItemInfo": "base",
-    "ItemStep": "embeddings",
+    "ItemStep": "item_steps",
     "Labelled": "labels",
     "MostPopular": "popularity",
     "NegativeSampler": "labels",

@@ -58,22 +58,18 @@ changes the vectors, then run as a few matrix operations per wave of users
 from __future__ import annotations
 
 import random
-import zlib
-from collections.abc import Callable, Iterable, Sequence
-from operator import attrgetter, itemgetter
-from typing import NamedTuple, TypeVar
+from collections.abc import Iterable, Sequence
+from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 
-from models.base import Context, Interaction, Origin, Recommender, Scored
+from models.base import Context, Interaction, Recommender, Scored
+from models.item_steps import ItemStep, _ItemSide
+from models.vectors import _Rows, initial_vector
+from models.waves import step_users, waves
 
 __all__ = ["ItemStep", "OnlineMF", "pack", "unpack"]
-
-# Vectors start small so first dot products sit near 0 (probability 1/2) and the first steps
-# move positives and negatives by the same amount, whatever the number of factors.
-_INIT_STD = 0.1
-# Smallest matrix kept: below this, halving after an expiry saves nothing worth a copy.
-_MIN_ROWS = 64
 
 
 def pack(vec: np.ndarray) -> bytes:
@@ -86,23 +82,6 @@ def unpack(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<f4").astype(np.float32)
 
 
-_T = TypeVar("_T")
-
-
-def _waves(entries: list[_T], key: Callable[[_T], int]) -> list[list[_T]]:
-    """Entries in waves: the k-th entry of each key goes to wave k, so no wave holds a key
-    twice and each key's entries keep their order across waves."""
-    waves: list[list[_T]] = []
-    depth: dict[int, int] = {}
-    for entry in entries:
-        k = depth.get(key(entry), 0)
-        depth[key(entry)] = k + 1
-        if k == len(waves):
-            waves.append([])
-        waves[k].append(entry)
-    return waves
-
-
 class _Queued(NamedTuple):
     """A user half waiting to run: the rows it reads, and where its item step goes."""
 
@@ -112,71 +91,7 @@ class _Queued(NamedTuple):
     slot: int  # index of its item step in the deferred list
 
 
-class ItemStep(NamedTuple):
-    """The item half of a step, applied by the item's owner (:meth:`OnlineMF.apply_item_step`)."""
-
-    item_id: str
-    ts: float
-    weight: float
-    user_vec: np.ndarray | None  # None: the item is only counted (filter and TTL)
-    origin: Origin | None = None  # the interaction's: where the stream found its event
-    # Where and in what weather: the item's owner counts it in its trending scopes too.
-    location: str | None = None
-    condition: str | None = None
-
-
-class _Rows:
-    """Ids mapped to the rows of a float32 matrix kept dense: rows ``[0, n)`` are the live ids.
-
-    Removing an id moves the last row into its place, so freed rows are reused at once; the
-    matrix doubles when full and halves when a quarter full, so memory follows the live ids.
-    """
-
-    def __init__(self, n_factors: int) -> None:
-        self.index: dict[str, int] = {}
-        self.ids: list[str] = []
-        self.matrix = np.zeros((_MIN_ROWS, n_factors), dtype=np.float32)
-        self.last_seen = np.zeros(_MIN_ROWS, dtype=np.float64)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def add(self, key: str, vec: np.ndarray, ts: float) -> int:
-        row = len(self.ids)
-        if row == len(self.matrix):
-            self._resize(2 * row)
-        self.matrix[row] = vec
-        self.last_seen[row] = ts
-        self.index[key] = row
-        self.ids.append(key)
-        return row
-
-    def remove(self, key: str) -> None:
-        row = self.index.pop(key)
-        last = len(self.ids) - 1
-        moved = self.ids.pop()
-        if row != last:
-            self.matrix[row] = self.matrix[last]
-            self.last_seen[row] = self.last_seen[last]
-            self.ids[row] = moved
-            self.index[moved] = row
-        if len(self.matrix) > _MIN_ROWS and len(self.ids) < len(self.matrix) // 4:
-            self._resize(len(self.matrix) // 2)
-
-    def stale(self, before: float) -> list[str]:
-        rows = np.flatnonzero(self.last_seen[: len(self.ids)] < before)
-        return [self.ids[r] for r in rows]
-
-    def _resize(self, rows: int) -> None:
-        n = len(self.ids)
-        matrix = np.zeros((rows, self.matrix.shape[1]), dtype=np.float32)
-        matrix[:n] = self.matrix[:n]
-        last_seen = np.zeros(rows, dtype=np.float64)
-        last_seen[:n] = self.last_seen[:n]
-        self.matrix, self.last_seen = matrix, last_seen
-
-
-class OnlineMF(Recommender):
+class OnlineMF(_ItemSide, Recommender):
     """Online implicit-feedback matrix factorisation; see the module docstring.
 
     Defaults from the first half of the first 100k Online Retail purchases (prequential
@@ -221,11 +136,11 @@ class OnlineMF(Recommender):
         users = self._users
         user_row = users.index.get(interaction.user_id)
         if user_row is None:
-            user_row = users.add(interaction.user_id, self._initial(interaction.user_id),
-                                 interaction.ts)
+            user_row = users.add(interaction.user_id, initial_vector(
+                interaction.user_id, self.seed, self.n_factors), interaction.ts)
         users.last_seen[user_row] = max(users.last_seen[user_row], interaction.ts)
         self._clock = max(self._clock, interaction.ts)
-        rows = [row, *self._sample_negatives(interaction.item_id, self._rng)]
+        rows = [row, *self._items.sample(self.negatives, self._rng, besides=interaction.item_id)]
         self._queued.append(_Queued(user_row, rows, interaction, len(self._deferred)))
         self._deferred.append(None)  # its item step, once the user half has run
         if not self.defer_item_steps:
@@ -274,48 +189,6 @@ class OnlineMF(Recommender):
         steps, self._deferred = self._deferred, []
         return steps  # type: ignore[return-value]  # every placeholder is filled by now
 
-    def apply_item_step(self, step: ItemStep) -> list[str]:
-        """Apply an item half; return the items whose vectors changed (or were just created)."""
-        return self.apply_item_steps([step])[0]
-
-    def apply_item_steps(self, steps: Iterable[ItemStep]) -> list[list[str]]:
-        """Apply item halves in order; per step, the items whose vectors changed (or were just
-        created).
-
-        A step counts the item, admitting it on its ``min_item_count``-th interaction, and
-        restarts its TTL clock. When both vectors exist, it steps the item toward ``user_vec``
-        and pushes ``negatives`` other items drawn uniformly from this model's items away from
-        it (their TTL clocks stay). The counting and the draws happen step by step; the vector
-        updates then run together (:meth:`_step_items`).
-        """
-        self._run_user_steps()
-        items = self._items
-        changed: list[list[str]] = []
-        updates: list[tuple[int, float, np.ndarray, float]] = []  # row, target, user, weight
-        for step in steps:
-            item_id, ts, user_vec = step.item_id, step.ts, step.user_vec
-            self._clock = max(self._clock, ts)
-            row = items.index.get(item_id)
-            if row is None:
-                count = self._pending.pop(item_id, (0, ts))[0] + 1
-                if count < self.min_item_count:
-                    self._pending[item_id] = (count, ts)
-                    changed.append([])
-                else:  # admitted now; it learns from its next interactions
-                    items.add(item_id, self._initial(item_id), ts)
-                    changed.append([item_id])
-                continue
-            items.last_seen[row] = max(items.last_seen[row], ts)
-            if user_vec is None:
-                changed.append([])
-                continue
-            rows = [row, *self._sample_negatives(item_id, self._item_rng)]
-            updates.append((row, 1.0, user_vec, step.weight))
-            updates.extend((negative, 0.0, user_vec, step.weight) for negative in rows[1:])
-            changed.append([items.ids[r] for r in rows])
-        self._step_items(updates)
-        return changed
-
     # -- vectors, for retrieval, ranking features and stores --------------------------------
 
     def user_vector(self, user_id: str) -> np.ndarray | None:
@@ -323,46 +196,10 @@ class OnlineMF(Recommender):
         row = self._users.index.get(user_id)
         return None if row is None else self._users.matrix[row].copy()
 
-    def item_vector(self, item_id: str) -> np.ndarray | None:
-        row = self._items.index.get(item_id)
-        return None if row is None else self._items.matrix[row].copy()
-
     def set_user_vector(self, user_id: str, vec: np.ndarray, ts: float | None = None) -> None:
         """Restore a user's vector (from a store); ``ts`` starts its TTL (default: latest event)."""
         self._run_user_steps()
-        self._set(self._users, user_id, vec, ts)
-
-    def set_item_vector(self, item_id: str, vec: np.ndarray, ts: float | None = None) -> None:
-        """Restore or receive (broadcast) an item's vector; the item passes the filter with it."""
-        self._run_user_steps()
-        self._pending.pop(item_id, None)
-        self._set(self._items, item_id, vec, ts)
-
-    def drop_item(self, item_id: str) -> None:
-        """Forget an item (its owner expired it: the broadcast says so)."""
-        self._run_user_steps()
-        if item_id in self._items.index:
-            self._items.remove(item_id)
-        self._pending.pop(item_id, None)
-
-    def tracks(self, item_id: str) -> bool:
-        """Whether the item has a vector or is counted toward one (not expired)."""
-        return item_id in self._items.index or item_id in self._pending
-
-    def item_last_seen(self, item_id: str) -> float | None:
-        """When the item was last interacted with (its TTL clock), for the broadcast."""
-        row = self._items.index.get(item_id)
-        return None if row is None else float(self._items.last_seen[row])
-
-    def item_ids(self) -> list[str]:
-        """Items with an embedding, in the row order of :meth:`item_matrix`."""
-        return list(self._items.ids)
-
-    def item_matrix(self) -> np.ndarray:
-        """A read-only view of the item vectors, valid until the model next changes."""
-        view = self._items.matrix[: len(self._items)]
-        view.flags.writeable = False
-        return view
+        self._users.put(user_id, vec, self._clock if ts is None else ts)
 
     def score_items(self, user_id: str, item_ids: Sequence[str]) -> np.ndarray:
         """Dot products of the user's vector with each item's; 0.0 (no opinion) for unknowns."""
@@ -406,22 +243,12 @@ class OnlineMF(Recommender):
         return len(self._users)
 
     @property
-    def n_items(self) -> int:
-        return len(self._items)
-
-    @property
     def nbytes(self) -> int:
         """Memory held by the vectors and their clocks (for a gauge: it follows the live ids)."""
         return sum(rows.matrix.nbytes + rows.last_seen.nbytes
                    for rows in (self._users, self._items))
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _initial(self, key: str) -> np.ndarray:
-        # Seeded by the id, not by arrival order: every worker starts an id at the same vector,
-        # whichever partition meets it first and whatever it met before.
-        rng = np.random.default_rng([self.seed, zlib.crc32(key.encode())])
-        return rng.normal(0.0, _INIT_STD, self.n_factors).astype(np.float32)
 
     def _emit(self, step: ItemStep) -> None:
         if self.defer_item_steps:
@@ -430,8 +257,8 @@ class OnlineMF(Recommender):
             self.apply_item_step(step)
 
     def _run_user_steps(self) -> None:
-        """Run the queued user halves, in waves of distinct users, each wave as a few matrix
-        operations instead of a dozen numpy calls per event.
+        """Run the queued user halves, in waves of distinct users (:mod:`models.waves`), each
+        wave as a few matrix operations instead of a dozen numpy calls per event.
 
         A user half reads the item table, which nothing changes while halves are queued
         (every method that changes it runs the queue first), and writes only its user's row.
@@ -441,75 +268,16 @@ class OnlineMF(Recommender):
         if not self._queued:
             return
         queued, self._queued = self._queued, []
-        waves = _waves(queued, key=attrgetter("user_row"))
-        users, items = self._users, self._items
-        for wave in waves:
+        for wave in waves(queued, key=attrgetter("user_row")):
             if len({len(entry.item_rows) for entry in wave}) > 1:  # fewer items than negatives
                 for entry in wave:
-                    self._run_wave([entry], users, items)
+                    self._run_wave([entry])
             else:
-                self._run_wave(wave, users, items)
+                self._run_wave(wave)
 
-    def _run_wave(self, wave: list[_Queued], users: _Rows, items: _Rows) -> None:
-        # Logistic loss, per event: gradient (target - sigmoid(u.v)) v over the positive and
-        # its negatives; the tanh form never overflows.
-        user_rows = [entry.user_row for entry in wave]
-        before = users.matrix[user_rows]  # a copy: the item halves learn from it
-        vecs = items.matrix[[entry.item_rows for entry in wave]]  # (events, 1 + negatives, k)
-        dots = np.einsum("ejk,ek->ej", vecs, before)
-        targets = np.zeros(dots.shape[1], dtype=np.float32)
-        targets[0] = 1.0
-        scale = np.array([self.learning_rate * entry.interaction.weight for entry in wave],
-                         dtype=np.float32)
-        grad = scale[:, None] * (targets - (0.5 + 0.5 * np.tanh(0.5 * dots)))
-        delta = np.einsum("ej,ejk->ek", grad, vecs)
-        if self.regularization:
-            delta -= (self.learning_rate * self.regularization) * before
-        users.matrix[user_rows] = before + delta
+    def _run_wave(self, wave: list[_Queued]) -> None:
+        before = step_users(self._users.matrix, self._items.matrix,
+                            [(entry.user_row, entry.item_rows, entry.interaction.weight)
+                             for entry in wave], self.learning_rate, self.regularization)
         for entry, user_vec in zip(wave, before, strict=True):
             self._deferred[entry.slot] = self.item_step(entry.interaction, user_vec)
-
-    def _sample_negatives(self, positive: str, rng: random.Random) -> list[int]:
-        """Rows of ``negatives`` items drawn uniformly, with replacement, from all but the
-        positive."""
-        skip = self._items.index.get(positive)
-        others = len(self._items) - (skip is not None)
-        if others <= 0:
-            return []
-        randrange = rng.randrange
-        drawn = []
-        for _ in range(self.negatives):
-            row = randrange(others)
-            if skip is not None and row >= skip:  # rows past the positive's shift up by one
-                row += 1
-            drawn.append(row)
-        return drawn
-
-    def _step_items(self, updates: list[tuple[int, float, np.ndarray, float]]) -> None:
-        """Step item rows toward (target 1) or away from (target 0) user vectors, in order.
-
-        An update reads and writes its own row only, so updates of distinct rows commute: the
-        k-th update of each row runs in wave k, a few matrix operations per wave, and every row
-        sees its updates in stream order (a negative drawn twice included).
-        """
-        matrix, rate = self._items.matrix, self.learning_rate
-        for wave in _waves(updates, key=itemgetter(0)):
-            rows, targets, user_vecs, weights = zip(*wave, strict=True)
-            vecs = matrix[list(rows)]
-            users = np.stack(user_vecs)
-            dots = np.einsum("ek,ek->e", vecs, users)
-            grad = (rate * np.array(weights, dtype=np.float32)) * (
-                np.array(targets, dtype=np.float32) - (0.5 + 0.5 * np.tanh(0.5 * dots)))
-            step = grad[:, None] * users
-            if self.regularization:
-                step -= (rate * self.regularization) * vecs
-            matrix[list(rows)] = vecs + step
-
-    def _set(self, rows: _Rows, key: str, vec: np.ndarray, ts: float | None) -> None:
-        stamp = self._clock if ts is None else ts
-        row = rows.index.get(key)
-        if row is None:
-            rows.add(key, vec, stamp)
-        else:
-            rows.matrix[row] = vec
-            rows.last_seen[row] = stamp

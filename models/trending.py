@@ -77,6 +77,34 @@ def _scope_keys(location: str | None, condition: str | None) -> tuple[str, ...]:
     return tuple(keys)
 
 
+def _share_terms(counts_by_scope: Mapping[str, dict[str, float]], mass: Mapping[str, float],
+                 factor: float, m: float, context: Context) -> list[tuple[dict[str, float], float]]:
+    """The smoothed share of the module docstring as a weighted sum of stored counts, with the
+    scopes' stored counts and masses, ``factor`` (:meth:`ForwardDecay.factor`) at the request's
+    time and ``m`` the prior mass.
+
+    Each level of scopes is a linear map of the share above it, so the share of an item is
+    ``sum(coefficient * counts.get(item))`` over the context's scopes, and the coefficients
+    (set by the scopes' masses) are computed once per request, not once per item.
+    """
+    terms = [(counts_by_scope[GLOBAL], 1.0 / mass[GLOBAL])]
+    location, condition = context.location, context.condition
+    levels = ([location and f"location={location}", condition and f"condition={condition}"],
+              [location and condition and f"location,condition={location}|{condition}"])
+    for scopes in levels:
+        own = []  # (counts, a, b): share = a * decayed count + b * the parent's share
+        for scope in filter(None, scopes):  # a scope of the context's known facts
+            counts = counts_by_scope.get(scope)
+            if counts:
+                denominator = factor * mass[scope] + m
+                own.append((counts, factor / denominator, m / denominator))
+        if own:  # the mean over the level's scopes
+            inherited = sum(b for _, _, b in own) / len(own)
+            terms = ([(counts, c * inherited) for counts, c in terms]
+                     + [(counts, a / len(own)) for counts, a, _ in own])
+    return terms
+
+
 class ForwardDecay:
     """Exponential decay by forward decay (Cormode, Shkapenyuk, Srivastava & Xu, 2009).
 
@@ -252,7 +280,9 @@ class Trending(Recommender):
         for scope in reversed(_scope_keys(context.location, context.condition)):
             for item in self._best(scope, n, excluded):
                 candidates[item] = 0.0
-        for counts, coefficient in self._share_terms(context):
+        terms = _share_terms(self._counts, self._mass, self._decay.factor(context.ts),
+                             self.prior_mass, context)
+        for counts, coefficient in terms:
             get = counts.get
             for item in candidates:
                 candidates[item] += coefficient * get(item, 0.0)
@@ -268,31 +298,6 @@ class Trending(Recommender):
             ranked = heapq.nlargest(k + len(excluded), counts.items(), key=itemgetter(1))
             best = [item for item, _ in ranked if item not in excluded][:k]
         return best
-
-    def _share_terms(self, context: Context) -> list[tuple[dict[str, float], float]]:
-        """The smoothed share of the module docstring as a weighted sum of stored counts.
-
-        Each level of scopes is a linear map of the share above it, so the share of an item is
-        ``sum(coefficient * counts.get(item))`` over the context's scopes, and the coefficients
-        (set by the scopes' masses) are computed once per request, not once per item.
-        """
-        factor, m = self._decay.factor(context.ts), self.prior_mass
-        terms = [(self._counts[GLOBAL], 1.0 / self._mass[GLOBAL])]
-        location, condition = context.location, context.condition
-        levels = ([location and f"location={location}", condition and f"condition={condition}"],
-                  [location and condition and f"location,condition={location}|{condition}"])
-        for scopes in levels:
-            own = []  # (counts, a, b): share = a * decayed count + b * the parent's share
-            for scope in filter(None, scopes):  # a scope of the context's known facts
-                counts = self._counts.get(scope)
-                if counts:
-                    denominator = factor * self._mass[scope] + m
-                    own.append((counts, factor / denominator, m / denominator))
-            if own:  # the mean over the level's scopes
-                inherited = sum(b for _, _, b in own) / len(own)
-                terms = ([(counts, c * inherited) for counts, c in terms]
-                         + [(counts, a / len(own)) for counts, a, _ in own])
-        return terms
 
     def _set(self, scope: str, item: str, value: float) -> None:
         """Set an item's stored sum in a scope (never below the one it had)."""
