@@ -153,6 +153,11 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.web_port is not None:
         settings = settings.replace(worker_web_port=args.web_port)
+    try:
+        settings.check_deployment()
+    except SettingsError as exc:
+        print(f"recstream: {exc}", file=sys.stderr)
+        return 2
     return run_worker(settings)
 
 

@@ -51,6 +51,11 @@ CONFIG_FILE_ENV = "RECSTREAM_CONFIG_FILE"
 NOT_SETTINGS = frozenset({CONFIG_FILE_ENV, "RECSTREAM_DATA"})
 
 
+# Words of the placeholders in deploy/ and docs: a key holding one was copied, not generated.
+PLACEHOLDER_WORDS = ("change-me", "changeme", "change_me", "random secret", "placeholder",
+                     "example", "xxxx")
+
+
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names it and says what was expected."""
 
@@ -160,6 +165,9 @@ class WorkerSettings(Section):
     batch_max_age_s: float = Field(0.1, gt=0, le=30)
     recent_items: int = Field(50, ge=1, le=10_000)
     max_message_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
+    # How far an event's ts may lie ahead of the time the broker appended it; later events are
+    # dead letters (ts_in_future): one event dated 2100 must not move any model's clock.
+    event_time_max_ahead_s: float = Field(3600.0, ge=0, le=366 * 86400)
     # How long the group waits for a silent worker before its partitions move (a crashed worker
     # is detected this fast); heartbeats go every third of it.
     session_timeout_s: float = Field(10.0, ge=6, le=300, alias="worker_session_timeout_s")
@@ -173,8 +181,8 @@ class WorkerSettings(Section):
 
 class LearningSettings(Section):
     enabled: bool = Field(True, alias="learning")
-    # HMAC key of model snapshots; unset on a local stack, a random key is kept in the state
-    # folder (set it in production, from a secret, the same for every worker).
+    # HMAC key of model snapshots, the same for every worker, from a secret. Required outside
+    # the local stack (there a random key is kept in the state folder).
     snapshot_key: SecretStr | None = None
     # A shard's models are snapshotted (with the offsets they cover) this often and on
     # revocation; a crash costs at most this much re-learning.
@@ -197,6 +205,21 @@ class LearningSettings(Section):
     item_vector_publish_s: float = Field(1.0, gt=0, le=60)
     # Weather to use where a user's location is unknown or has no series.
     default_location: str | None = None
+
+    @field_validator("snapshot_key")
+    @classmethod
+    def _a_real_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """A placeholder copied from an example, or a short key, would let anyone who read the
+        example sign a snapshot (and unpickling a snapshot runs code)."""
+        if value is None:
+            return None
+        key = value.get_secret_value()
+        if any(word in key.lower() for word in PLACEHOLDER_WORDS):
+            raise ValueError("is a placeholder from an example; set a random secret "
+                             "(e.g. `openssl rand -hex 32`)")
+        if len(key) < 32:
+            raise ValueError(f"must be at least 32 characters (got {len(key)})")
+        return value
 
 
 class ServingSettings(Section):
@@ -232,6 +255,11 @@ SECTIONS: dict[str, type[Section]] = {
 def _flat_name(name: str, info: FieldInfo) -> str:
     return info.alias or name
 
+
+# The settings that are secrets: each may also be given as RECSTREAM_<NAME>_FILE, a file's path.
+SECRETS = frozenset(
+    _flat_name(name, info) for cls in SECTIONS.values() for name, info in cls.model_fields.items()
+    if info.annotation is not None and "SecretStr" in str(info.annotation))
 
 # flat name -> (section, field): how a flat setting finds its place.
 FLAT: dict[str, tuple[str, str]] = {
@@ -294,6 +322,21 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
 
+    @property
+    def on_local_stack(self) -> bool:
+        """Whether Kafka and Redis are the local stack's (`recstream stack up`)."""
+        return (self.kafka.bootstrap == f"127.0.0.1:{self.stack.kafka_port}"
+                and self.redis.url == f"redis://127.0.0.1:{self.stack.redis_port}/0")
+
+    def check_deployment(self) -> None:
+        """What a worker needs beyond valid values: a snapshot key outside the local stack,
+        or a worker on another host could neither read its predecessor's snapshots nor trust
+        them. Raises :class:`SettingsError` naming the setting."""
+        if self.learning.enabled and self.learning.snapshot_key is None and not self.on_local_stack:
+            raise SettingsError(
+                f"missing setting {ENV_PREFIX}SNAPSHOT_KEY: outside the local stack every worker "
+                f"needs the same snapshot key, from a secret (e.g. `openssl rand -hex 32`)")
+
     def flat(self) -> dict[str, Any]:
         """Every setting by its flat name (secrets still wrapped)."""
         values: dict[str, Any] = {}
@@ -348,9 +391,23 @@ class _FlatEnvironment(PydanticBaseSettingsSource):
         raise NotImplementedError  # __call__ reads the whole environment at once
 
     def __call__(self) -> dict[str, Any]:
-        return {name.removeprefix(ENV_PREFIX).lower(): value
-                for name, value in os.environ.items()
-                if name.startswith(ENV_PREFIX) and name not in NOT_SETTINGS}
+        values = {}
+        for name, value in os.environ.items():
+            if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS:
+                continue
+            flat = name.removeprefix(ENV_PREFIX).lower()
+            if flat.removesuffix("_file") in SECRETS and flat.endswith("_file"):
+                # A secret from a file (Docker and Kubernetes mount secrets as files).
+                flat, value = flat.removesuffix("_file"), _read_secret(name, value)
+            values[flat] = value
+        return values
+
+
+def _read_secret(name: str, path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{name} names {path!r}, which cannot be read: {exc.strerror}") from None
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -380,6 +437,7 @@ def _describe(exc: ValidationError) -> str:
         loc = [str(part) for part in error["loc"]]
         # ("kafka", "kafka_bootstrap") for a field, ("kafka",) for a section's own check.
         name = f"{ENV_PREFIX}{loc[-1].upper()}" if len(loc) > 1 else "settings"
-        got = f" (got {error['input']!r})" if not isinstance(error["input"], dict) else ""
+        shown = not isinstance(error["input"], dict) and loc[-1] not in SECRETS
+        got = f" (got {error['input']!r})" if shown else ""  # a secret is never echoed
         lines.append(f"invalid setting {name}: {message}{got}")
     return "; ".join(lines)

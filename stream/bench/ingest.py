@@ -28,7 +28,7 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from stream.bench.namespace import clean_up
-from stream.contracts.internal import Changes, decode_scope, decode_scope_key, decode_vector
+from stream.contracts.internal import Changes, decode_broadcast
 from stream.contracts.records import Decoded, Record
 from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent, WeatherEvent
 from stream.data.sources import open_source
@@ -225,13 +225,9 @@ def _take_weather(core: LearnerCore, batch: list[Decoded]) -> None:
 
 def _changes(settings: Settings, plan: Plan) -> Changes:
     """The broadcast's messages as a worker's reader decodes them."""
-    changes = Changes([], [])
-    for topic, _, key, value in plan.messages:
-        if topic == settings.topics.item_vectors:
-            changes.vectors.append((key.decode(), None if value is None else decode_vector(value)))
-        elif value is not None:
-            changes.scopes.append((*decode_scope_key(key), decode_scope(value)))
-    return changes
+    return decode_broadcast((Record(topic, 0, 0, key, value)
+                             for topic, _, key, value in plan.messages),
+                            settings.topics.item_vectors)
 
 
 def _raw_consume_rate(settings: Settings, expected: int) -> float:

@@ -45,9 +45,8 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
                  "the stream drained", 1800, interval_s=0.5)
         time.sleep(2)  # the last batch's embeddings follow its state
         used_after = reader.used_memory()
-        user_ids = [k.split(":")[-2] for k in reader.scan(f"{keys.prefix}:u:*:recent")]
-        item_ids = [k.split(":")[-1] for k in reader.scan(f"{keys.prefix}:i:*")
-                    if k.count(":") == 2]
+        user_ids = [k.split(":", 2)[2] for k in reader.scan(keys.recent("*"))]
+        item_ids = [k.split(":", 2)[2] for k in reader.scan(keys.item("*"))]
         rng = random.Random(0)
         per_user = reader.mean_bytes([
             [keys.user(u), keys.recent(u), keys.purchased(u), keys.profile(u),

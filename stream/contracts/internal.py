@@ -18,22 +18,51 @@
 >>> part = ScopeBest(landmark=0.0, mass=7.5, best={"tea": 2.5}, gone=["rum"])
 >>> decode_scope_key(scope_key(3, "location=Leeds")), decode_scope(encode_scope(part)) == part
 ((3, 'location=Leeds'), True)
+
+Any worker may find any bytes on these topics (a bug, an operator's test message), so decoding
+checks every field and raises :class:`InvalidInternal`: the record becomes a dead letter and
+the worker carries on, where a malformed record used to stop every worker that read it.
+
+>>> decode_steps(b'{"src": 0}')
+Traceback (most recent call last):
+...
+stream.contracts.internal.InvalidInternal: invalid item-step message: KeyError('wm')
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from models.embeddings import ItemStep, pack, unpack
+from stream.contracts.records import Record
 
 _CLOCK = struct.Struct("<d")
+# Vectors are at most this long (the models use 32 factors): a bound on what a message may ask a
+# worker to allocate.
+MAX_DIMENSIONS = 1024
+
+
+class InvalidInternal(ValueError):
+    """An internal message that cannot be used; the message says why in one line."""
+
+
+def _checked(what: str, decode: Any) -> Any:
+    """Run ``decode``; any failure to parse or to match the shape is an InvalidInternal."""
+    try:
+        return decode()
+    except InvalidInternal:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError,
+            struct.error) as exc:
+        raise InvalidInternal(f"invalid {what}: {exc!r}") from None
 
 
 @dataclass(frozen=True)
@@ -66,14 +95,41 @@ def encode_steps(source: int, watermark: Mapping[str, int], steps: Iterable[Item
 
 
 def decode_steps(value: bytes) -> StepMessage:
+    return _checked("item-step message", lambda: _decode_steps(value))
+
+
+def _decode_steps(value: bytes) -> StepMessage:
     doc = json.loads(value)
-    dim = doc["dim"]
-    vectors = unpack(base64.b64decode(doc["vecs"])).reshape(-1, dim) if dim else None
-    steps = [ItemStep(item, ts, weight,
-                      None if row < 0 or vectors is None else vectors[row],
-                      (topic, offset), location, condition)
-             for topic, offset, item, ts, weight, row, location, condition in doc["steps"]]
-    return StepMessage(doc["src"], doc["wm"], steps)
+    source, watermark, dim = doc["src"], doc["wm"], doc["dim"]
+    if not (_is_int(source) and isinstance(watermark, dict)
+            and all(isinstance(t, str) and _is_int(o) for t, o in watermark.items())):
+        raise ValueError("source or watermark of the wrong type")
+    if not (_is_int(dim) and 0 <= dim <= MAX_DIMENSIONS):
+        raise ValueError(f"dim {dim!r} out of range")
+    vectors = (unpack(base64.b64decode(doc["vecs"], validate=True)).reshape(-1, dim)
+               if dim else None)
+    if vectors is not None and not np.isfinite(vectors).all():
+        raise ValueError("a user vector is not finite")
+    steps = []
+    for topic, offset, item, ts, weight, row, location, condition in doc["steps"]:
+        if not (isinstance(topic, str) and _is_int(offset) and isinstance(item, str)
+                and _finite(ts) and _finite(weight) and _is_int(row)
+                and all(x is None or isinstance(x, str) for x in (location, condition))):
+            raise ValueError("a step field of the wrong type")
+        if row >= 0 and (vectors is None or row >= len(vectors)):
+            raise ValueError(f"row {row} is not in the message")
+        steps.append(ItemStep(item, float(ts), float(weight),
+                              None if row < 0 or vectors is None else vectors[row],
+                              (topic, offset), location, condition))
+    return StepMessage(source, watermark, steps)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class ScopeBest(NamedTuple):
@@ -90,11 +146,33 @@ VectorChange = tuple[str, tuple[np.ndarray, float] | None]  # item, (vector, TTL
 ScopeChange = tuple[int, str, ScopeBest]  # item shard, scope, its part
 
 
-class Changes(NamedTuple):
-    """What one poll of the broadcast brought, oldest first (a later change of a key wins)."""
+@dataclass
+class Changes:
+    """What one poll of the broadcast brought, oldest first (a later change of a key wins), and
+    the records that could not be decoded (to become dead letters)."""
 
-    vectors: list[VectorChange]
-    scopes: list[ScopeChange]
+    vectors: list[VectorChange] = field(default_factory=list)
+    scopes: list[ScopeChange] = field(default_factory=list)
+    rejected: list[tuple[Record, str]] = field(default_factory=list)
+
+
+def decode_broadcast(records: Iterable[Record], vectors_topic: str) -> Changes:
+    """The broadcast's records (of ``vectors_topic`` or the trending one) as changes."""
+    changes = Changes()
+    for record in records:
+        try:
+            if record.key is None:
+                raise InvalidInternal("invalid broadcast message: no key")
+            if record.topic == vectors_topic:
+                item = _checked("item id", lambda key=record.key: key.decode())
+                vector = None if record.value is None else decode_vector(record.value)
+                changes.vectors.append((item, vector))
+            elif record.value is not None:  # a trending part's tombstone changes nothing
+                source, scope = decode_scope_key(record.key)
+                changes.scopes.append((source, scope, decode_scope(record.value)))
+        except InvalidInternal as exc:
+            changes.rejected.append((record, str(exc)))
+    return changes
 
 
 def encode_vector(vec: np.ndarray, last_seen: float) -> bytes:
@@ -102,7 +180,15 @@ def encode_vector(vec: np.ndarray, last_seen: float) -> bytes:
 
 
 def decode_vector(value: bytes) -> tuple[np.ndarray, float]:
-    return unpack(value[_CLOCK.size:]), _CLOCK.unpack_from(value)[0]
+    return _checked("item vector", lambda: _decode_vector(value))
+
+
+def _decode_vector(value: bytes) -> tuple[np.ndarray, float]:
+    vector, clock = unpack(value[_CLOCK.size:]), _CLOCK.unpack_from(value)[0]
+    if not (0 < len(vector) <= MAX_DIMENSIONS and np.isfinite(vector).all()
+            and math.isfinite(clock)):
+        raise ValueError("an empty, oversized or non-finite vector, or a non-finite clock")
+    return vector, clock
 
 
 def scope_key(shard: int, scope: str) -> bytes:
@@ -110,7 +196,13 @@ def scope_key(shard: int, scope: str) -> bytes:
 
 
 def decode_scope_key(key: bytes) -> tuple[int, str]:
+    return _checked("trending key", lambda: _decode_scope_key(key))
+
+
+def _decode_scope_key(key: bytes) -> tuple[int, str]:
     shard, scope = json.loads(key)
+    if not (_is_int(shard) and isinstance(scope, str)):
+        raise ValueError("shard or scope of the wrong type")
     return shard, scope
 
 
@@ -119,4 +211,13 @@ def encode_scope(part: ScopeBest) -> bytes:
 
 
 def decode_scope(value: bytes) -> ScopeBest:
-    return ScopeBest(*json.loads(value))
+    return _checked("trending part", lambda: _decode_scope(value))
+
+
+def _decode_scope(value: bytes) -> ScopeBest:
+    landmark, mass, best, gone = json.loads(value)
+    if not (_finite(landmark) and _finite(mass) and isinstance(best, dict)
+            and all(isinstance(i, str) and _finite(v) for i, v in best.items())
+            and isinstance(gone, list) and all(isinstance(i, str) for i in gone)):
+        raise ValueError("a field of the wrong type or not finite")
+    return ScopeBest(float(landmark), float(mass), best, gone)

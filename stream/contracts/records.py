@@ -17,6 +17,9 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
+    # When the broker appended it (the event topics use LogAppendTime): what event time is
+    # checked against, since any producer can write any ``ts``.
+    timestamp_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

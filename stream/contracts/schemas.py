@@ -17,6 +17,7 @@ milliseconds), prices and quantities are non-negative and enums hold known value
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -190,8 +191,27 @@ class RecommendationResponse(Contract):
     ts: Timestamp
 
 
+# Bytes of a rejected payload a dead letter keeps. JSON escaping can make text up to six times
+# longer (a control character becomes \u0000), so 64 KiB of text stays under 400 KB, and a
+# longer payload keeps its first 64 KiB as base64 (88 KB): a letter always fits the producer's
+# and the broker's 1 MiB limits, whatever it carries.
+DEAD_LETTER_KEPT_BYTES = 64 * 1024
+# Reasons and keys are cut too: they may quote the input.
+DEAD_LETTER_TEXT_CHARS = 2_000
+
+
 class DeadLetter(Contract):
-    """An input that could not be used, kept whole for an operator, readable by any Kafka client."""
+    """An input that could not be used, kept for an operator, readable by any Kafka client.
+
+    A payload longer than :data:`DEAD_LETTER_KEPT_BYTES` is cut (``payload_truncated``); its
+    whole size and SHA-256 identify it in the source topic.
+
+    >>> letter = DeadLetter.wrap(b"x" * 100_000, topic="t", partition=0, offset=1, reason="big")
+    >>> letter.payload_truncated, letter.payload_size, len(letter.original())
+    (True, 100000, 65536)
+    >>> len(letter.to_json()) < 100_000
+    True
+    """
 
     source_topic: str
     partition: int
@@ -199,6 +219,9 @@ class DeadLetter(Contract):
     reason: str
     payload: str
     payload_encoding: Literal["utf-8", "base64"]
+    payload_size: int | None = None  # bytes of the whole payload
+    payload_sha256: str | None = None  # of the whole payload
+    payload_truncated: bool = False
     key: str | None = None
     ts: Timestamp
 
@@ -207,19 +230,30 @@ class DeadLetter(Contract):
         cls, raw: bytes, *, topic: str, partition: int, offset: int, reason: str,
         key: bytes | None = None,
     ) -> DeadLetter:
-        try:
-            payload, encoding = raw.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            payload, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+        kept = raw[:DEAD_LETTER_KEPT_BYTES]
+        # A cut payload goes as base64: the cut may split a character.
+        text = _utf8(raw) if len(kept) == len(raw) else None
+        payload: str = base64.b64encode(kept).decode("ascii") if text is None else text
+        encoding: Literal["utf-8", "base64"] = "base64" if text is None else "utf-8"
         return cls(
-            source_topic=topic, partition=partition, offset=offset, reason=reason,
-            payload=payload, payload_encoding=encoding,
-            key=key.decode("utf-8", "backslashreplace") if key is not None else None,
+            source_topic=topic, partition=partition, offset=offset,
+            reason=reason[:DEAD_LETTER_TEXT_CHARS], payload=payload, payload_encoding=encoding,
+            payload_size=len(raw), payload_sha256=hashlib.sha256(raw).hexdigest(),
+            payload_truncated=len(kept) < len(raw),
+            key=(key.decode("utf-8", "backslashreplace")[:DEAD_LETTER_TEXT_CHARS]
+                 if key is not None else None),
             ts=datetime.now(UTC),
         )
 
     def original(self) -> bytes:
-        """The exact bytes that were rejected."""
+        """The rejected bytes (their first DEAD_LETTER_KEPT_BYTES when ``payload_truncated``)."""
         if self.payload_encoding == "base64":
             return base64.b64decode(self.payload)
         return self.payload.encode("utf-8")
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None

@@ -51,11 +51,13 @@ class Ingestor:
     """
 
     def __init__(self, contracts: Mapping[str, type[Event]], writer: StateWriter,
-                 publisher: Publisher, max_message_bytes: int) -> None:
+                 publisher: Publisher, max_message_bytes: int,
+                 max_ahead_s: float = 3600.0) -> None:
         self.contracts = contracts
         self.writer = writer
         self.publisher = publisher
         self.max_message_bytes = max_message_bytes
+        self.max_ahead_ms = max_ahead_s * 1000
 
     async def stored_offsets(self, partitions: Sequence[tuple[str, int]]
                              ) -> dict[tuple[str, int], int]:
@@ -68,6 +70,12 @@ class Ingestor:
                            max_bytes=self.max_message_bytes)
         except InvalidMessage as exc:
             return Decoded(record, None, exc.reason)
+        if record.timestamp_ms is not None:
+            ahead_ms = event.ts.timestamp() * 1000 - record.timestamp_ms
+            if ahead_ms > self.max_ahead_ms:
+                return Decoded(record, None, f"ts_in_future: ts {event.ts.isoformat()} is "
+                                             f"{ahead_ms / 1000:.0f} s after the broker's "
+                                             f"timestamp (at most {self.max_ahead_ms / 1000:.0f})")
         if record.key is None or record.key.decode("utf-8", "replace") != event.key:
             return Decoded(record, None, misrouted=event)
         return Decoded(record, event)

@@ -74,7 +74,8 @@ class Checkpoint:
             self._pending = Plan()
         for kind, partition, shard in snapshots:  # 3
             started = time.perf_counter()
-            await self.store.save_snapshot(kind, partition, self.codec.encode(shard))
+            await self.store.save_snapshot(kind, partition,
+                                           self.codec.encode(shard, f"{kind}:{partition}"))
             log.debug("%s shard %d snapshotted in %.0f ms", kind, partition,
                       1000 * (time.perf_counter() - started))
         if commit is not None:  # 4

@@ -22,14 +22,27 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from models.base import ItemInfo
-from stream.contracts.internal import Changes, ScopeBest, decode_steps, encode_steps
-from stream.contracts.records import Decoded, Record
-from stream.contracts.schemas import ClickEvent, Impression, ItemUpsert, PurchaseEvent, UserProfile
+from stream.contracts.internal import (
+    Changes,
+    InvalidInternal,
+    ScopeBest,
+    decode_steps,
+    encode_steps,
+)
+from stream.contracts.records import Decoded, Message, Record
+from stream.contracts.schemas import (
+    ClickEvent,
+    DeadLetter,
+    Impression,
+    ItemUpsert,
+    PurchaseEvent,
+    UserProfile,
+)
 from stream.learning.context import ContextAnswers, ContextQuery, WorkerContext
 from stream.learning.item_shard import ItemShard, route
 from stream.learning.plan import Plan
 from stream.learning.publish import publish
-from stream.learning.user_shard import UserShard
+from stream.learning.user_shard import FACTORS, UserShard
 from stream.settings import LearningSettings, TopicSettings
 
 log = logging.getLogger(__name__)
@@ -72,7 +85,7 @@ class LearnerCore:
                 shard.take_scope(source, scope, part)
         if partition not in self.item_shards:
             self.item_shards[partition] = items or ItemShard.new(
-                partition, min_item_count=self.learning.min_item_count,
+                partition, n_factors=FACTORS, min_item_count=self.learning.min_item_count,
                 ttl_s=self.learning.state_ttl_s)
         covered = {(topic, partition): self.shards[partition].offsets.get(topic, 0)
                    for topic in self.topics.user_keyed}
@@ -96,14 +109,21 @@ class LearnerCore:
         return items
 
     # --- a batch --------------------------------------------------------------------------------
-    def apply_steps(self, records: Sequence[Record]) -> None:
-        """Item steps for this worker's item shards, each applied once."""
+    def apply_steps(self, records: Sequence[Record]) -> Plan:
+        """Item steps for this worker's item shards, each applied once; a message that cannot
+        be applied becomes a dead letter (in the plan) and the shard moves past it."""
+        plan = Plan()
         for record in records:
             shard = self.item_shards.get(record.partition)
-            if shard is None or record.offset < shard.offset or record.value is None:
+            if shard is None or record.offset < shard.offset:
                 continue
-            shard.apply(decode_steps(record.value))
             shard.offset = record.offset + 1
+            try:
+                shard.apply(decode_steps(record.value or b""))
+            except Exception as exc:  # no I/O here: nothing transient, never worth a crash
+                shard.rejected += 1
+                plan.messages.append(self._dead_letter(record, _reason(exc)))
+        return plan
 
     def query(self, batch: Sequence[Decoded], now: float) -> ContextQuery:
         """The context facts the batch's interactions need that this worker lacks."""
@@ -213,10 +233,16 @@ class LearnerCore:
         """What the item shards changed since the last time (stream/learning/publish.py)."""
         return publish(self.item_shards.values(), self.topics)
 
-    def receive(self, changes: Changes) -> None:
+    def receive(self, changes: Changes) -> Plan:
         """Item vectors (None: removed) and trending parts from the broadcast into every user
-        shard."""
+        shard; what could not be decoded becomes a dead letter."""
+        plan = Plan(messages=[self._dead_letter(record, reason)
+                              for record, reason in changes.rejected])
         for item, vector in changes.vectors:
+            if vector is not None and len(vector[0]) != FACTORS:
+                log.error("broadcast vector of %r has %d dimensions, not %d: ignored", item,
+                          len(vector[0]), FACTORS)
+                continue
             if vector is None:
                 self.item_table.pop(item, None)
             else:
@@ -227,3 +253,15 @@ class LearnerCore:
             self.scope_table[(source, scope)] = part._replace(gone=[])
             for shard in self.shards.values():
                 shard.take_scope(source, scope, part)
+        return plan
+
+    def _dead_letter(self, record: Record, reason: str) -> Message:
+        letter = DeadLetter.wrap(record.value or b"", topic=record.topic,
+                                 partition=record.partition, offset=record.offset,
+                                 reason=reason, key=record.key)
+        return (self.topics.dlq, None,
+                f"{record.topic}:{record.partition}:{record.offset}".encode(), letter.to_json())
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, InvalidInternal) else f"could not be applied: {exc!r}"

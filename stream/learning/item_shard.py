@@ -66,6 +66,7 @@ class ItemShard:
     applied: int = 0  # steps applied: one per interaction of the whole stream
     negatives: int = 0  # negatives drawn here and pushed away
     duplicates: int = 0
+    rejected: int = 0  # messages that could not be applied (dead letters)
     dirty: set[str] = field(default_factory=set)  # vectors changed since their last broadcast
     dirty_counts: set[tuple[str, str]] = field(default_factory=set)  # (item, scope) changed
 
@@ -127,5 +128,6 @@ class ItemShard:
 
     def figures(self) -> dict[str, Any]:
         return {"applied": self.applied, "negatives": self.negatives,
-                "duplicates": self.duplicates, "items": self.mf.n_items,
+                "duplicates": self.duplicates, "rejected": self.rejected,
+                "items": self.mf.n_items,
                 "offset": self.offset}

@@ -87,7 +87,7 @@ class Learner:
             return None
         what = f"shard {partition}" if kind == "user" else f"item shard {partition}"
         try:
-            shard = self.checkpoint.codec.decode(blob)
+            shard = self.checkpoint.codec.decode(blob, f"{kind}:{partition}")
         except SnapshotRejected as exc:
             # Start the shard again from the beginning of the retained log.
             log.error("snapshot of %s refused (%s): learning it again", what, exc)
@@ -104,7 +104,7 @@ class Learner:
         """Apply the item steps, learn the batch, then checkpoint; how many were learned."""
         async with self._lock:
             await self.checkpoint.run()  # what an earlier, failed run left
-            self.core.apply_steps(steps)
+            self.checkpoint.add(self.core.apply_steps(steps))
             now = time.monotonic()
             query = self.core.query(batch, now)
             # Reads first: if Redis fails here the batch is retried with nothing learned.
@@ -127,7 +127,7 @@ class Learner:
 
     async def receive(self, changes: Changes) -> None:
         async with self._lock:
-            self.core.receive(changes)
+            self.checkpoint.add(self.core.receive(changes))
 
     async def _checkpoint(self, snapshots: Sequence[Snapshot] = (),
                           commit: Commit | None = None) -> None:

@@ -1,16 +1,20 @@
 """Authenticated model snapshots: pickles are only ever loaded after their HMAC verifies.
 
-A snapshot is ``HMAC-SHA256(key, payload) || payload`` stored in Redis, the payload being the
-:data:`FORMAT` byte then the pickle. Unpickling runs code, so a snapshot written by anyone
-without the key (or damaged) is refused, never loaded; so is one of another format.
+A snapshot is ``HMAC-SHA256(key, shard || payload) || payload`` stored in Redis, the payload
+being the :data:`FORMAT` byte then the pickle, and ``shard`` the identity of the shard it holds
+(``user:3``). Unpickling runs code, so a snapshot written by anyone without the key (or damaged)
+is refused, never loaded; so is one of another format, and one moved under another shard's key
+(which would otherwise restore shard 3's users as shard 5's, with shard 3's offsets). Nothing of
+the host is signed: a snapshot written under one state folder restores under another with the
+same key.
 
 >>> store = SnapshotCodec(b"a-key-of-32-bytes-or-so-for-hmac")
->>> store.decode(store.encode({"offsets": {"clicks": 7}}))
+>>> store.decode(store.encode({"offsets": {"clicks": 7}}, "user:3"), "user:3")
 {'offsets': {'clicks': 7}}
->>> SnapshotCodec(b"another-key-of-similar-length!!").decode(store.encode({"a": 1}))
+>>> store.decode(store.encode({"a": 1}, "user:3"), "user:5")
 Traceback (most recent call last):
 ...
-stream.learning.snapshots.SnapshotRejected: snapshot signature does not match the configured key
+stream.learning.snapshots.SnapshotRejected: snapshot signature does not match the configured key and this shard
 """
 
 from __future__ import annotations
@@ -42,18 +46,24 @@ class SnapshotCodec:
             raise ValueError("the snapshot key must be at least 16 bytes")
         self.key = key
 
-    def encode(self, obj: Any) -> bytes:
+    def encode(self, obj: Any, shard: str) -> bytes:
         payload = bytes([FORMAT]) + pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        return hmac.digest(self.key, payload, "sha256") + payload
+        return self._mac(shard, payload) + payload
 
-    def decode(self, blob: bytes) -> Any:
+    def decode(self, blob: bytes, shard: str) -> Any:
         mac, payload = blob[:_MAC_BYTES], blob[_MAC_BYTES:]
-        if len(mac) != _MAC_BYTES or not hmac.compare_digest(
-                mac, hmac.digest(self.key, payload, "sha256")):
-            raise SnapshotRejected("snapshot signature does not match the configured key")
+        if len(mac) != _MAC_BYTES or not hmac.compare_digest(mac, self._mac(shard, payload)):
+            raise SnapshotRejected(
+                "snapshot signature does not match the configured key and this shard")
         if payload[:1] != bytes([FORMAT]):
             raise SnapshotRejected(f"snapshot of another format (this worker reads {FORMAT})")
         return pickle.loads(payload[1:])
+
+    def _mac(self, shard: str, payload: bytes) -> bytes:
+        # The identity is length-prefixed so that no (shard, payload) pair reads as another.
+        identity = shard.encode()
+        return hmac.digest(self.key, len(identity).to_bytes(4, "big") + identity + payload,
+                           "sha256")
 
 
 def snapshot_key(settings: Settings) -> bytes:

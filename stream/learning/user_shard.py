@@ -40,6 +40,8 @@ from stream.settings import LearningSettings
 
 log = logging.getLogger(__name__)
 SYSTEM = "recstream"
+# Dimensions of the user and item vectors, the same in every worker (they travel between them).
+FACTORS = 32
 
 
 def recstream_model(partition: int, learning: LearningSettings) -> ContextReranked:
@@ -49,8 +51,8 @@ def recstream_model(partition: int, learning: LearningSettings) -> ContextRerank
     per item). Trending comes by broadcast too: the items' shards count every interaction.
     """
     return ContextReranked(seed=partition, recommender=HybridRecommender(
-        mf=OnlineMF(min_item_count=learning.min_item_count, ttl_s=learning.state_ttl_s,
-                    defer_item_steps=True), learn_trending=False))
+        mf=OnlineMF(n_factors=FACTORS, min_item_count=learning.min_item_count,
+                    ttl_s=learning.state_ttl_s, defer_item_steps=True), learn_trending=False))
 
 
 @dataclass

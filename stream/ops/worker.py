@@ -45,7 +45,7 @@ class WorkerParts:
         self.ingestor: Ingestor | CountingIngestor = (
             CountingIngestor(writer) if settings.worker.noop else
             Ingestor(contracts_by_topic(settings), writer, self.publisher,
-                     settings.worker.max_message_bytes))
+                     settings.worker.max_message_bytes, settings.worker.event_time_max_ahead_s))
         self.learner: Learner | None = None
         if settings.learning.enabled and not settings.worker.noop:
             self.learner = build_learner(settings, self.redis, self.publisher)

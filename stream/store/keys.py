@@ -1,22 +1,33 @@
 """Every Redis key name recstream uses, in one place, for the writers and the readers.
 
+**No id can name another key.** Ids come from the outside (a user id may be ``alice:recent``), so
+a key is ``<prefix>:<space>:<id>``: the prefix holds no ``:`` (a setting checked at start-up),
+each space is a fixed word without ``:``, and the id, whatever it holds, comes last. The space is
+then everything between the first and the second ``:``, so two keys are equal only when their
+spaces and their ids are: one user's id can never spell another user's list, or an item's hash.
+
 Keys (``p`` is ``settings.redis.key_prefix``):
-  p:u:<user>            hash: clicks, purchases; ts_ms (last seen) and location, newest wins
-  p:u:<user>:recent     list: newest first, trimmed to ``recent_items``
-  p:u:<user>:purchased  set of item ids
-  p:u:<user>:profile    hash: the latest UserProfile (ts_ms guards order)
-  p:i:<item>            hash: clicks, purchases, units
-  p:i:<item>:meta       hash: the latest ItemUpsert (ts_ms guards order)
-  p:w:<location>        hash: the latest weather (ts_ms guards order)
-  p:w:<location>:history  sorted set by ts_ms: the last WEATHER_HISTORY reports
-  p:u:<user>:emb, p:i:<item>:emb   packed float32 vectors (the learner, stream/store/learner.py)
-  p:trending:<scope>    sorted set: item -> log2 of its decayed count at time 0, so the order
-                        holds at any time (value at t: 2 ** (score - t / half-life)); scopes
-                        "global", "location=<l>", "condition=<c>", "location,condition=<l>|<c>"
+  p:user:<user>             hash: clicks, purchases; ts_ms (last seen) and location, newest wins
+  p:recent:<user>           list: newest first, trimmed to ``recent_items``
+  p:purchased:<user>        set of item ids
+  p:profile:<user>          hash: the latest UserProfile (ts_ms guards order)
+  p:item:<item>             hash: clicks, purchases, units
+  p:item-meta:<item>        hash: the latest ItemUpsert (ts_ms guards order)
+  p:weather:<location>      hash: the latest weather (ts_ms guards order)
+  p:weather-history:<location>  sorted set by ts_ms: the last WEATHER_HISTORY reports
+  p:user-vec:<user>, p:item-vec:<item>   packed float32 vectors (the learner,
+                            stream/store/learner.py)
+  p:trending:<scope>        sorted set: item -> log2 of its decayed count at time 0, so the order
+                            holds at any time (value at t: 2 ** (score - t / half-life)); scopes
+                            "global", "location=<l>", "condition=<c>", "location,condition=<l>|<c>"
   p:learning:<shard>, p:snapshot:<shard>   a user shard's figures and signed snapshot
-  p:learning:items:<shard>, p:snapshot:items:<shard>   the same for an item shard
+  p:item-learning:<shard>, p:item-snapshot:<shard>   the same for an item shard
   p:offsets:<topic>:<partition>  the next offset not yet applied
-  p:stats               hash: events applied per kind, dead letters, re-keyed (forwarded)
+  p:stats                   hash: events applied per kind, dead letters, re-keyed (forwarded)
+
+>>> keys = Keys("p")
+>>> keys.recent("alice"), keys.user("alice:recent")
+('p:recent:alice', 'p:user:alice:recent')
 """
 
 from __future__ import annotations
@@ -26,55 +37,60 @@ class Keys:
     """Key names under one prefix."""
 
     def __init__(self, prefix: str) -> None:
+        if ":" in prefix:
+            raise ValueError(f"a key prefix holds no ':' (got {prefix!r})")
         self.prefix = prefix
 
+    def _key(self, space: str, name: str) -> str:
+        return f"{self.prefix}:{space}:{name}"
+
     def user(self, user_id: str) -> str:
-        return f"{self.prefix}:u:{user_id}"
+        return self._key("user", user_id)
 
     def recent(self, user_id: str) -> str:
-        return f"{self.prefix}:u:{user_id}:recent"
+        return self._key("recent", user_id)
 
     def purchased(self, user_id: str) -> str:
-        return f"{self.prefix}:u:{user_id}:purchased"
+        return self._key("purchased", user_id)
 
     def profile(self, user_id: str) -> str:
-        return f"{self.prefix}:u:{user_id}:profile"
-
-    def item(self, item_id: str) -> str:
-        return f"{self.prefix}:i:{item_id}"
-
-    def item_meta(self, item_id: str) -> str:
-        return f"{self.prefix}:i:{item_id}:meta"
-
-    def weather(self, location: str) -> str:
-        return f"{self.prefix}:w:{location}"
-
-    def weather_history(self, location: str) -> str:
-        return f"{self.prefix}:w:{location}:history"
+        return self._key("profile", user_id)
 
     def user_embedding(self, user_id: str) -> str:
-        return f"{self.prefix}:u:{user_id}:emb"
+        return self._key("user-vec", user_id)
 
-    def trending(self, scope: str) -> str:
-        return f"{self.prefix}:trending:{scope}"
+    def item(self, item_id: str) -> str:
+        return self._key("item", item_id)
+
+    def item_meta(self, item_id: str) -> str:
+        return self._key("item-meta", item_id)
 
     def item_embedding(self, item_id: str) -> str:
-        return f"{self.prefix}:i:{item_id}:emb"
+        return self._key("item-vec", item_id)
+
+    def weather(self, location: str) -> str:
+        return self._key("weather", location)
+
+    def weather_history(self, location: str) -> str:
+        return self._key("weather-history", location)
+
+    def trending(self, scope: str) -> str:
+        return self._key("trending", scope)
 
     def learning(self, shard: int) -> str:
-        return f"{self.prefix}:learning:{shard}"
+        return self._key("learning", str(shard))
 
     def snapshot(self, shard: int) -> str:
-        return f"{self.prefix}:snapshot:{shard}"
+        return self._key("snapshot", str(shard))
 
     def item_learning(self, shard: int) -> str:
-        return f"{self.prefix}:learning:items:{shard}"
+        return self._key("item-learning", str(shard))
 
     def item_snapshot(self, shard: int) -> str:
-        return f"{self.prefix}:snapshot:items:{shard}"
+        return self._key("item-snapshot", str(shard))
 
     def offset(self, topic: str, partition: int) -> str:
-        return f"{self.prefix}:offsets:{topic}:{partition}"
+        return self._key("offsets", f"{topic}:{partition}")
 
     @property
     def stats(self) -> str:

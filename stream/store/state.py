@@ -13,6 +13,7 @@ Key names are in :mod:`stream.store.keys`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 
 from redis.asyncio import Redis
@@ -27,8 +28,23 @@ from stream.store.state_plan import plan_writes
 # one JSON document. Facts of compacted/weather topics ("latest") are set only when their
 # timestamp is not older than the stored one: they may be replayed or arrive late, and the latest
 # fact must win (Feast's Redis store does the same). Every value arrives as a string.
+# A script is not rolled back when a command in it fails, so it first checks that every key it
+# will write holds nothing or the type it writes, and otherwise writes nothing and returns the
+# keys in the way: a batch applies whole or not at all.
 _APPLY_BATCH = """
 local ops = cjson.decode(ARGV[1])
+local conflicts = {}
+local function expect(key, kind)
+  local found = redis.call('TYPE', key).ok
+  if found ~= 'none' and found ~= kind then table.insert(conflicts, {key, found, kind}) end
+end
+for _, op in ipairs(ops.incr) do expect(op[1], 'hash') end
+for _, op in ipairs(ops.push) do expect(op[1], 'list') end
+for _, op in ipairs(ops.add) do expect(op[1], 'set') end
+for _, op in ipairs(ops.latest) do expect(op[1], 'hash') end
+for _, op in ipairs(ops.zadd) do expect(op[1], 'zset') end
+for _, op in ipairs(ops.set) do expect(op[1], 'string') end
+if #conflicts > 0 then return conflicts end
 for _, op in ipairs(ops.incr) do redis.call('HINCRBY', op[1], op[2], op[3]) end
 for _, op in ipairs(ops.push) do
   redis.call('LPUSH', op[1], unpack(op[3]))
@@ -47,9 +63,14 @@ for _, op in ipairs(ops.zadd) do
 end
 for _, op in ipairs(ops.set) do redis.call('SET', op[1], op[2]) end
 for _, key in ipairs(ops.expire) do redis.call('EXPIRE', key, ops.ttl) end
-return #ops.incr
+return {}
 """
 
+
+
+class StateConflict(RuntimeError):
+    """Keys recstream needs hold data of another type: the key prefix is shared with another
+    program. Not a record's fault, so no dead letter can help: the worker stops, saying so."""
 
 
 BeforeCommit = Callable[[list[Decoded]], Awaitable[None]]
@@ -87,6 +108,7 @@ class StateWriter:
         """
         if not batch:
             return []
+        batch = list(batch)
         partitions = sorted({(d.record.topic, d.record.partition) for d in batch})
         offset_keys = [self.keys.offset(t, p) for t, p in partitions]
         while True:
@@ -104,7 +126,36 @@ class StateWriter:
                     pipe.multi()
                     await self._apply_batch(keys=[], args=[plan_writes(
                         fresh, self.keys, self.recent_items, self.ttl_s)], client=pipe)
-                    await pipe.execute()
-                    return fresh
+                    conflicts, = await pipe.execute()
                 except WatchError:
                     continue  # someone else advanced a partition of ours: re-read and retry
+            if not conflicts:
+                return fresh
+            # Keys of another type under our prefix (not ours: no id can name another key):
+            # the records that would write them are dead letters, the rest is applied.
+            before, batch = batch, _dead_lettered(batch, self.keys, conflicts)
+            if batch == before:  # the stats or offset keys themselves: not a record's doing
+                raise StateConflict(f"keys under the prefix {self.keys.prefix!r} hold other "
+                                    f"types: {conflicts!r}; is another program using it?")
+
+
+def _dead_lettered(batch: list[Decoded], keys: Keys, conflicts: list[list[bytes]]
+                   ) -> list[Decoded]:
+    """The batch with each record that writes a conflicting key turned into a dead letter."""
+    found = {key.decode(): (held.decode(), kind.decode()) for key, held, kind in conflicts}
+    result = []
+    for decoded in batch:
+        touched = [key for key in found if key in _keys_of(decoded, keys)]
+        if decoded.event is None or not touched:
+            result.append(decoded)
+            continue
+        held, kind = found[touched[0]]
+        result.append(Decoded(decoded.record, None, f"state_conflict: key {touched[0]!r} holds "
+                                                    f"a {held}, where this event writes a {kind}"))
+    return result
+
+
+def _keys_of(decoded: Decoded, keys: Keys) -> set[str]:
+    doc = json.loads(plan_writes([decoded], keys, recent_items=1, ttl_s=1))
+    written = {op[0] for name in ("incr", "push", "add", "latest", "zadd") for op in doc[name]}
+    return written - {keys.stats}  # every record counts there: not one record's key

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stream.contracts.internal import Changes, decode_scope, decode_scope_key, decode_vector
+from stream.contracts.internal import Changes, decode_broadcast
+from stream.contracts.records import Record
 from stream.settings import Settings
 from stream.transport.kafka_config import aiokafka_config
 
@@ -49,13 +50,6 @@ class VectorReader:
         assert self.consumer is not None, "start() first"
         fetched = await self.consumer.getmany(
             timeout_ms=int(self.settings.worker.batch_max_age_s * 1000), max_records=5_000)
-        changes = Changes([], [])
-        for tp, messages in fetched.items():
-            if tp.topic == self.settings.topics.item_vectors:
-                changes.vectors.extend(
-                    (m.key.decode(), None if m.value is None else decode_vector(m.value))
-                    for m in messages if m.key is not None)
-            else:
-                changes.scopes.extend((*decode_scope_key(m.key), decode_scope(m.value))
-                                      for m in messages if m.key is not None and m.value)
-        return changes
+        return decode_broadcast((Record(m.topic, m.partition, m.offset, m.key, m.value)
+                                 for messages in fetched.values() for m in messages),
+                                self.settings.topics.item_vectors)

@@ -293,4 +293,5 @@ class BatchConsumerService(Service):
 
 
 def _record(message: ConsumerRecord) -> Record:
-    return Record(message.topic, message.partition, message.offset, message.key, message.value)
+    return Record(message.topic, message.partition, message.offset, message.key, message.value,
+                  message.timestamp)

@@ -40,15 +40,18 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic the project needs, derived from the settings."""
     events = {"cleanup.policy": "delete", "retention.ms": str(EVENT_RETENTION_MS)}
     compacted = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+    # Input topics carry the broker's append time, not the producer's: event time is checked
+    # against it (a producer can write any timestamp, the broker's clock it cannot).
+    appended = {"message.timestamp.type": "LogAppendTime"}
     n = settings.kafka.partitions
     return [
-        TopicSpec(settings.topics.clicks, n, events),
-        TopicSpec(settings.topics.purchases, n, events),
-        TopicSpec(settings.topics.weather, n, events),
-        TopicSpec(settings.topics.items, n, compacted),
-        TopicSpec(settings.topics.users, n, compacted),
+        TopicSpec(settings.topics.clicks, n, events | appended),
+        TopicSpec(settings.topics.purchases, n, events | appended),
+        TopicSpec(settings.topics.weather, n, events | appended),
+        TopicSpec(settings.topics.items, n, compacted | appended),
+        TopicSpec(settings.topics.users, n, compacted | appended),
         TopicSpec(settings.topics.dlq, n, {"retention.ms": str(DLQ_RETENTION_MS)}),
-        TopicSpec(settings.topics.impressions, n, events),
+        TopicSpec(settings.topics.impressions, n, events | appended),
         # A day of item steps is plenty: their consumers are the workers themselves, seconds
         # behind; a restored item shard replays from its snapshot (at most snapshot_every_s).
         TopicSpec(settings.topics.item_steps, n,

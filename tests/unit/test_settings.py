@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from pydantic import SecretStr
+
 from stream.settings import Settings, SettingsError, load_settings
 
 
@@ -104,3 +106,28 @@ def test_every_setting_keeps_its_flat_name_in_the_environment():
     assert (env["RECSTREAM_PARTITIONS"], env["RECSTREAM_WORKER_SESSION_TIMEOUT_S"],
             env["RECSTREAM_LEARNING"]) == ("5", "12.0", "False")
     assert Settings(**{k.removeprefix("RECSTREAM_").lower(): v for k, v in env.items()}) == settings
+
+
+@pytest.mark.parametrize("key", ["change-me-to-a-long-random-secret", "too-short-to-be-a-key"])
+def test_a_placeholder_or_short_snapshot_key_is_refused_and_never_echoed(key):
+    with pytest.raises(SettingsError, match="RECSTREAM_SNAPSHOT_KEY") as refused:
+        load_settings(snapshot_key=key)
+    assert key not in str(refused.value)
+
+
+def test_outside_the_local_stack_a_worker_needs_a_snapshot_key():
+    elsewhere = load_settings(kafka_bootstrap="kafka:9092", redis_url="redis://redis:6379/0")
+    with pytest.raises(SettingsError, match="missing setting RECSTREAM_SNAPSHOT_KEY"):
+        elsewhere.check_deployment()
+    load_settings().check_deployment()  # the local stack keeps a key in its state folder
+    elsewhere.replace(snapshot_key=SecretStr("f" * 64)).check_deployment()
+
+
+def test_a_secret_may_come_from_a_file_as_mounted_secrets_do(monkeypatch, tmp_path):
+    secret = tmp_path / "snapshot_key"
+    secret.write_text("0123456789abcdef" * 4 + "\n")
+    monkeypatch.setenv("RECSTREAM_SNAPSHOT_KEY_FILE", str(secret))
+    assert load_settings().learning.snapshot_key.get_secret_value() == "0123456789abcdef" * 4
+    monkeypatch.setenv("RECSTREAM_SNAPSHOT_KEY_FILE", str(tmp_path / "missing"))
+    with pytest.raises(SettingsError, match="RECSTREAM_SNAPSHOT_KEY_FILE"):
+        load_settings()

@@ -160,3 +160,37 @@ async def test_a_newer_click_without_a_location_keeps_the_older_ones_location(wr
     stored = redis_client.hgetall(writer.keys.user("u1"))
     assert stored["location"] == "France"
     assert stored["ts_ms"] == str(int((T0 + timedelta(hours=1)).timestamp() * 1000))
+
+
+@in_loop
+async def test_an_id_that_spells_another_key_writes_only_its_own(writer_factory, redis_client):
+    writer = writer_factory()
+    keys = Keys(writer.keys.prefix)
+    # The first reproduction of the hardening issue: alice, then a user named "alice:recent".
+    await writer.apply([click(0, user="alice"), click(1, user="alice:recent", item="i2")],
+                       nothing)
+    assert redis_client.lrange(keys.recent("alice"), 0, -1) == ["i1"]
+    assert redis_client.lrange(keys.recent("alice:recent"), 0, -1) == ["i2"]
+    assert redis_client.hget(keys.user("alice:recent"), "clicks") == "1"
+
+
+@in_loop
+async def test_a_key_of_another_type_dead_letters_its_records_and_the_rest_applies_whole(
+        writer_factory, redis_client):
+    writer = writer_factory()
+    keys = Keys(writer.keys.prefix)
+    redis_client.set(keys.recent("mallory"), "put here by another program")
+    letters: list[Decoded] = []
+
+    async def dead_letters(fresh: list[Decoded]) -> None:
+        letters.extend(d for d in fresh if d.event is None)
+
+    applied = await writer.apply([click(0, user="mallory"), click(1, user="bob")], dead_letters)
+    assert [d.event is None for d in applied] == [True, False]
+    assert applied[0].reason.startswith("state_conflict: key") and "holds a string" in applied[0].reason
+    assert [d.record.offset for d in letters] == [0]
+    assert redis_client.get(keys.recent("mallory")) == "put here by another program"
+    assert redis_client.hget(keys.user("mallory"), "clicks") is None  # nothing of it written
+    assert redis_client.hget(keys.user("bob"), "clicks") == "1"
+    assert redis_client.get(keys.offset("clicks", 0)) == "2"
+    assert redis_client.hget(keys.stats, "dead_letters") == "1"

@@ -73,3 +73,14 @@ def test_an_event_under_another_key_is_forwarded_under_its_own_not_applied():
                               Record("clicks", 0, 1, None, CLICK.to_json()))
     assert all(d.event is None and d.misrouted == CLICK for d in decoded)
     assert sent.forwarded == [("clicks", b"ann", CLICK.to_json())] * 2 and sent.letters == []
+
+
+def test_an_event_dated_after_the_brokers_clock_allows_is_a_dead_letter():
+    appended = int(CLICK.ts.timestamp() * 1000)
+    soon = CLICK.model_copy(update={"ts": CLICK.ts.replace(minute=59)})
+    late = CLICK.model_copy(update={"ts": CLICK.ts.replace(year=2100)})
+    decoded, _, sent = ingest(Record("clicks", 0, 0, b"ann", soon.to_json(), appended),
+                              Record("clicks", 0, 1, b"ann", late.to_json(), appended))
+    assert decoded[0].event == soon  # 59 minutes ahead: within the hour allowed
+    assert decoded[1].event is None and decoded[1].reason.startswith("ts_in_future")
+    assert [letter.offset for letter in sent.letters] == [1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from stream.contracts.internal import (
@@ -19,7 +20,7 @@ from stream.contracts.internal import (
     decode_vector,
 )
 from stream.contracts.records import Decoded, Record
-from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
+from stream.contracts.schemas import ClickEvent, DeadLetter, Event, PurchaseEvent
 from stream.learning.context import ContextAnswers
 from stream.learning.core import LearnerCore
 from stream.learning.plan import Plan
@@ -171,3 +172,27 @@ def test_a_new_shard_takes_what_the_broadcast_brought_before_it_came():
     core.release(1)
     core.adopt(1, None, None)
     assert core.shards[1].embeddings.item_vector("tea") is not None
+
+
+def test_a_malformed_item_step_message_becomes_a_dead_letter_and_the_shard_moves_on():
+    core, stream = make_core(), Stream()
+    plan = learn(core, [stream.click("ann", "tea"), stream.click("bob", "tea")])
+    (_, target, key, value), = plan.messages
+    bad = Record(TOPICS.item_steps, target, 0, b"0", b'{"src": "garbage"}')
+    good = Record(TOPICS.item_steps, target, 1, key, value)
+    dead = core.apply_steps([bad, good])
+    (topic, _, letter_key, letter), = dead.messages
+    assert topic == TOPICS.dlq and letter_key == f"{TOPICS.item_steps}:{target}:0".encode()
+    assert DeadLetter.model_validate_json(letter).reason.startswith("invalid item-step message")
+    shard = core.item_shards[target]
+    assert (shard.rejected, shard.applied, shard.offset) == (1, 2, 2)
+
+
+def test_a_broadcast_record_that_cannot_be_used_is_a_dead_letter_and_changes_nothing():
+    core, stream = make_core(), Stream()
+    learn(core, [stream.click("ann", "tea")])
+    bad = Record(TOPICS.item_vectors, 0, 9, b"tea", b"\x01")
+    wrong_size = ("jam", (np.ones(3, dtype=np.float32), 0.0))
+    plan = core.receive(Changes(vectors=[wrong_size], rejected=[(bad, "invalid item vector")]))
+    assert [m[0] for m in plan.messages] == [TOPICS.dlq]
+    assert all(shard.embeddings.item_vector("jam") is None for shard in core.shards.values())

@@ -11,12 +11,31 @@ KEY = b"a-key-of-32-bytes-or-so-for-hmac"
 
 
 def test_a_snapshot_of_another_format_is_refused_not_unpickled(monkeypatch):
-    written = SnapshotCodec(KEY).encode({"offsets": {"clicks": 7}})
+    written = SnapshotCodec(KEY).encode({"offsets": {"clicks": 7}}, "user:0")
     monkeypatch.setattr(snapshots, "FORMAT", snapshots.FORMAT + 1)  # the code moved on
     with pytest.raises(SnapshotRejected, match="another format"):
-        SnapshotCodec(KEY).decode(written)
+        SnapshotCodec(KEY).decode(written, "user:0")
 
 
 def test_a_snapshot_of_this_format_and_key_round_trips():
     codec = SnapshotCodec(KEY)
-    assert codec.decode(codec.encode({"offsets": {"clicks": 7}})) == {"offsets": {"clicks": 7}}
+    assert codec.decode(codec.encode({"offsets": {"clicks": 7}}, "items:2"), "items:2") == {
+        "offsets": {"clicks": 7}}
+
+
+@pytest.mark.parametrize("written, read", [("user:3", "user:5"), ("user:3", "items:3"),
+                                           ("user:1", "user:13")])
+def test_a_snapshot_is_bound_to_its_shard(written, read):
+    codec = SnapshotCodec(KEY)
+    with pytest.raises(SnapshotRejected, match="this shard"):
+        codec.decode(codec.encode({"learned": 1}, written), read)
+
+
+def test_a_snapshot_restores_under_another_state_folder_with_the_same_key(tmp_path):
+    from stream.settings import load_settings
+
+    key = "0123456789abcdef" * 4
+    here = snapshots.snapshot_key(load_settings(snapshot_key=key, state_dir=tmp_path / "a"))
+    there = snapshots.snapshot_key(load_settings(snapshot_key=key, state_dir=tmp_path / "b"))
+    blob = SnapshotCodec(here).encode({"learned": 5}, "user:0")
+    assert SnapshotCodec(there).decode(blob, "user:0") == {"learned": 5}

@@ -33,27 +33,27 @@ def test_counters_are_summed_per_key_into_one_increment_each():
     doc = plan(at(0, click("ann", "tea", 1)), at(1, click("ann", "tea", 2)),
                at(2, click("bob", "tea", 3)))
     incr = {(key, name): amount for key, name, amount in doc["incr"]}
-    assert incr[("p:u:ann", "clicks")] == 2 and incr[("p:i:tea", "clicks")] == 3
+    assert incr[("p:user:ann", "clicks")] == 2 and incr[("p:item:tea", "clicks")] == 3
     assert incr[("p:stats", "clicks")] == 3
     assert len(doc["incr"]) == len(incr)  # one increment per (key, field)
 
 
 def test_recent_items_are_pushed_in_order_and_trimmed_to_the_setting():
     doc = plan(at(0, click("ann", "tea", 1)), at(1, click("ann", "jam", 2)), recent_items=7)
-    assert doc["push"] == [["p:u:ann:recent", 7, ["tea", "jam"]]]  # LPUSH leaves jam first
+    assert doc["push"] == [["p:recent:ann", 7, ["tea", "jam"]]]  # LPUSH leaves jam first
 
 
 def test_a_purchase_counts_units_and_joins_the_purchased_set():
     buy = PurchaseEvent(event_id="b", user_id="ann", order_id="o", item_id="tea", quantity=4,
                         price=2.5, ts=T0)
     doc = plan(at(0, buy, "purchases"))
-    assert ["p:i:tea", "units", 4] in doc["incr"]
-    assert doc["add"] == [["p:u:ann:purchased", ["tea"]]]
+    assert ["p:item:tea", "units", 4] in doc["incr"]
+    assert doc["add"] == [["p:purchased:ann", ["tea"]]]
 
 
 def test_the_newest_fact_wins_field_by_field_whatever_the_order_in_the_batch():
     doc = plan(at(0, click("ann", "tea", 5, location="Leeds")), at(1, click("ann", "jam", 1)))
-    (_, ts_ms, fields), = [op for op in doc["latest"] if op[0] == "p:u:ann"]
+    (_, ts_ms, fields), = [op for op in doc["latest"] if op[0] == "p:user:ann"]
     fields = dict(zip(fields[::2], fields[1::2], strict=True))
     # The later click (minute 5) sets the time; the older one without a location erases nothing.
     assert ts_ms == str(int((T0 + timedelta(minutes=5)).timestamp() * 1000))
@@ -64,9 +64,9 @@ def test_weather_keeps_a_bounded_history_and_the_latest_report():
     report = WeatherEvent(location="UK", ts=T0, temp_c=5, precip_mm=1, condition="rain")
     doc = plan(at(0, report, "weather"))
     (key, _, member, kept), = doc["zadd"]
-    assert (key, kept) == ("p:w:UK:history", str(WEATHER_HISTORY))
+    assert (key, kept) == ("p:weather-history:UK", str(WEATHER_HISTORY))
     assert json.loads(member) == {"condition": "rain", "temp_c": 5.0}
-    assert doc["latest"][0][0] == "p:w:UK"
+    assert doc["latest"][0][0] == "p:weather:UK"
 
 
 def test_offsets_advance_past_every_record_dead_letters_and_forwards_included():
@@ -81,4 +81,4 @@ def test_offsets_advance_past_every_record_dead_letters_and_forwards_included():
 def test_per_user_and_per_item_keys_expire_but_the_stats_do_not():
     doc = plan(at(0, click("ann", "tea", 1)))
     assert doc["ttl"] == 3600
-    assert set(doc["expire"]) == {"p:u:ann", "p:i:tea", "p:u:ann:recent"}
+    assert set(doc["expire"]) == {"p:user:ann", "p:item:tea", "p:recent:ann"}
