@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     _json_flag(inspect)
     inspect.set_defaults(run=_inspect)
 
+    stats = commands.add_parser("stats", help="what the fleet has done: applied, dead letters, "
+                                              "learned, per shard")
+    _json_flag(stats)
+    stats.set_defaults(run=_stats)
+
     evaluate = commands.add_parser(
         "evaluate", help="prequential figures of recstream and baselines on one stream")
     evaluate.add_argument("--dataset", required=True,
@@ -202,6 +207,14 @@ def _inspect(settings: Settings, args: argparse.Namespace) -> int:
     report = (inspect_user if args.kind == "user" else inspect_item)(
         StateReader(settings.redis), args.id)
     _emit(args, report, _format_report)
+    return 0
+
+
+def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.ops.stats import fleet_stats, format_stats
+    from stream.store.reads import StateReader
+
+    _emit(args, fleet_stats(StateReader(settings.redis), settings.kafka.partitions), format_stats)
     return 0
 
 

@@ -257,3 +257,13 @@ def _utf8(raw: bytes) -> str | None:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def reason_kind(reason: str | None) -> str:
+    """What a dead letter's reason counts under: its words before the first ``:`` (the reasons
+    are written by recstream, e.g. ``invalid ClickEvent: ...``, ``ts_in_future: ...``).
+
+    >>> reason_kind("invalid ClickEvent: user_id: Field required"), reason_kind(None)
+    ('invalid ClickEvent', 'invalid')
+    """
+    return (reason or "invalid").split(":", 1)[0][:100]

@@ -29,7 +29,7 @@ from stream.contracts.internal import (
     decode_steps,
     encode_steps,
 )
-from stream.contracts.records import Decoded, Message, Record
+from stream.contracts.records import Decoded, Record
 from stream.contracts.schemas import (
     ClickEvent,
     DeadLetter,
@@ -37,6 +37,7 @@ from stream.contracts.schemas import (
     ItemUpsert,
     PurchaseEvent,
     UserProfile,
+    reason_kind,
 )
 from stream.learning.context import ContextAnswers, ContextQuery, WorkerContext
 from stream.learning.item_shard import ItemShard, route
@@ -122,7 +123,7 @@ class LearnerCore:
                 shard.apply(decode_steps(record.value or b""))
             except Exception as exc:  # no I/O here: nothing transient, never worth a crash
                 shard.rejected += 1
-                plan.messages.append(self._dead_letter(record, _reason(exc)))
+                self._dead_letter(plan, record, _reason(exc))
         return plan
 
     def query(self, batch: Sequence[Decoded], now: float) -> ContextQuery:
@@ -236,8 +237,9 @@ class LearnerCore:
     def receive(self, changes: Changes) -> Plan:
         """Item vectors (None: removed) and trending parts from the broadcast into every user
         shard; what could not be decoded becomes a dead letter."""
-        plan = Plan(messages=[self._dead_letter(record, reason)
-                              for record, reason in changes.rejected])
+        plan = Plan()
+        for record, reason in changes.rejected:
+            self._dead_letter(plan, record, reason)
         for item, vector in changes.vectors:
             if vector is not None and len(vector[0]) != FACTORS:
                 log.error("broadcast vector of %r has %d dimensions, not %d: ignored", item,
@@ -255,12 +257,14 @@ class LearnerCore:
                 shard.take_scope(source, scope, part)
         return plan
 
-    def _dead_letter(self, record: Record, reason: str) -> Message:
+    def _dead_letter(self, plan: Plan, record: Record, reason: str) -> None:
         letter = DeadLetter.wrap(record.value or b"", topic=record.topic,
                                  partition=record.partition, offset=record.offset,
                                  reason=reason, key=record.key)
-        return (self.topics.dlq, None,
-                f"{record.topic}:{record.partition}:{record.offset}".encode(), letter.to_json())
+        plan.messages.append((self.topics.dlq, None,
+                              f"{record.topic}:{record.partition}:{record.offset}".encode(),
+                              letter.to_json()))
+        plan.dead_letters[reason_kind(reason)] += 1
 
 
 def _reason(exc: Exception) -> str:

@@ -13,6 +13,7 @@ earlier one (each write sets a whole value, so writing the latest is writing all
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,8 @@ class Plan:
     item_vectors: dict[str, np.ndarray] = field(default_factory=dict)
     # (scope, log score, item): the item's place in the scope's trending set.
     trending: list[tuple[str, float, str]] = field(default_factory=list)
+    # Dead letters among the messages, per kind of reason (counted beside the state's).
+    dead_letters: Counter[str] = field(default_factory=Counter)
     figures: dict[int, dict[str, Any]] = field(default_factory=dict)  # user shard -> figures
     item_figures: dict[int, dict[str, Any]] = field(default_factory=dict)  # item shard -> ...
 
@@ -38,6 +41,7 @@ class Plan:
         self.user_vectors.update(later.user_vectors)
         self.item_vectors.update(later.item_vectors)
         self.trending.extend(later.trending)
+        self.dead_letters.update(later.dead_letters)
         for mine, theirs in ((self.figures, later.figures),
                              (self.item_figures, later.item_figures)):
             for shard, figures in theirs.items():
@@ -47,4 +51,4 @@ class Plan:
     def writes(self) -> bool:
         """Whether anything is to be stored."""
         return bool(self.user_vectors or self.item_vectors or self.trending or self.figures
-                    or self.item_figures)
+                    or self.item_figures or self.dead_letters)

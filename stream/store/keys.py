@@ -24,6 +24,7 @@ Keys (``p`` is ``settings.redis.key_prefix``):
   p:item-learning:<shard>, p:item-snapshot:<shard>   the same for an item shard
   p:offsets:<topic>:<partition>  the next offset not yet applied
   p:stats                   hash: events applied per kind, dead letters, re-keyed (forwarded)
+  p:dead-letter-reasons     hash: dead letters per kind of reason (``invalid ClickEvent``, ...)
 
 >>> keys = Keys("p")
 >>> keys.recent("alice"), keys.user("alice:recent")
@@ -95,3 +96,7 @@ class Keys:
     @property
     def stats(self) -> str:
         return f"{self.prefix}:stats"
+
+    @property
+    def dead_letter_reasons(self) -> str:
+        return f"{self.prefix}:dead-letter-reasons"

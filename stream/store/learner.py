@@ -96,6 +96,10 @@ class RedisLearnerStore:
         if vectors:
             await self._set_vectors(keys=list(vectors), client=pipe,
                                     args=[*vectors.values(), self.ttl_s])
+        if plan.dead_letters:
+            pipe.hincrby(self.keys.stats, "dead_letters", sum(plan.dead_letters.values()))
+            for kind, count in plan.dead_letters.items():
+                pipe.hincrby(self.keys.dead_letter_reasons, kind, count)
         if plan.trending:
             places = [(self.keys.trending(scope), score, item)
                       for scope, score, item in plan.trending]

@@ -38,6 +38,14 @@ class StateReader:
         the forwarded copy: it is left out here so totals equal the records produced."""
         return sum(v for k, v in self.stats().items() if k != "rekeyed")
 
+    def dead_letter_reasons(self) -> dict[str, int]:
+        """Dead letters per kind of reason."""
+        return {kind: int(n) for kind, n in self._hash(self.keys.dead_letter_reasons).items()}
+
+    def item_learning(self, shard: int) -> dict[str, str]:
+        """An item shard's exported figures."""
+        return self._hash(self.keys.item_learning(shard))
+
     def learning(self, shard: int) -> dict[str, str]:
         """A user shard's exported figures."""
         return self._hash(self.keys.learning(shard))

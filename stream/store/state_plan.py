@@ -21,6 +21,7 @@ from stream.contracts.schemas import (
     PurchaseEvent,
     UserProfile,
     WeatherEvent,
+    reason_kind,
 )
 from stream.store.keys import Keys
 
@@ -41,6 +42,8 @@ def plan_writes(fresh: Sequence[Decoded], keys: Keys, recent_items: int, ttl_s: 
         event = decoded.event
         if event is None:
             stats["rekeyed" if decoded.misrouted else "dead_letters"] += 1
+            if not decoded.misrouted:
+                counters[keys.dead_letter_reasons][reason_kind(decoded.reason)] += 1
             continue
         ts_ms = int(event.ts.timestamp() * 1000)
         if isinstance(event, (ClickEvent, PurchaseEvent)):

@@ -14,7 +14,7 @@ import pytest
 
 @pytest.mark.parametrize("command", [
     ["stack", "up"], ["stack", "status"], ["stack", "down"], ["worker"], ["replay"],
-    ["inspect", "user", "x"], ["demo"], ["evaluate", "--dataset", "synthetic"],
+    ["inspect", "user", "x"], ["stats"], ["demo"], ["evaluate", "--dataset", "synthetic"],
     ["bench", "ingest"], ["bench", "freshness"], ["bench", "memory"],
 ])
 def test_every_documented_command_exists(command):

@@ -11,7 +11,7 @@ import pytest
 from stream.ops.fleet import REPO_ROOT
 from stream.settings import Settings
 from tests.integration.conftest import wait_until
-from tests.integration.traffic import applied_events
+from tests.integration.traffic import applied_events, mixed_traffic, send_raw
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +65,34 @@ def test_replay_then_inspect_shows_what_the_workers_learned(settings, start_work
 def test_replay_of_a_missing_file_names_it(settings):
     result = recstream(settings, "replay", "--source", "online-retail", "--path", "/nope.csv.gz")
     assert result.returncode == 1 and "/nope.csv.gz" in result.stderr
+
+
+def test_stats_reports_what_the_fleet_applied_dead_lettered_and_learned(
+        settings, start_worker, redis_client):
+    worker = start_worker()
+    traffic = mixed_traffic(settings, 3_000, malformed_every=50, seed=8)
+    send_raw(settings, traffic.messages)
+    interactions = sum(traffic.item_clicks.values()) + sum(traffic.item_purchases.values())
+
+    def report() -> dict:
+        result = recstream(settings, "stats", "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def learned_and_stepped(stats: dict) -> bool:
+        return stats["learned"] >= interactions and sum(
+            s["item_steps_applied"] for s in stats["shards"]) >= interactions
+
+    wait_until(lambda: learned_and_stepped(report()), 120, "everything learned",
+               workers=[worker])
+    stats = report()
+    assert set(stats) == {"applied", "dead_letters", "dead_letter_reasons", "rekeyed",
+                          "learned", "shards"}
+    applied = stats["applied"]
+    assert applied["clicks"] + applied["purchases"] + applied["weather"] == traffic.valid_count
+    assert stats["dead_letters"] == len(traffic.malformed)
+    assert sum(stats["dead_letter_reasons"].values()) == len(traffic.malformed)
+    assert "invalid JSON" in stats["dead_letter_reasons"]
+    assert stats["learned"] == interactions == sum(s["learned"] for s in stats["shards"])
+    assert sum(s["item_steps_applied"] for s in stats["shards"]) == interactions
+    assert len(stats["shards"]) == settings.kafka.partitions
