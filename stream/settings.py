@@ -145,6 +145,11 @@ class RedisSettings(Section):
     # Every key recstream writes starts with this, so several deployments (or tests) share a
     # server.
     key_prefix: str = Field("rs", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    # A hung Redis must not hang a worker: a call that takes longer fails (and is retried as a
+    # transient error). A batch's script takes a few ms; a snapshot write of a large shard
+    # (tens of MB) stays well inside 10 s here.
+    connect_timeout_s: float = Field(5.0, gt=0, le=300, alias="redis_connect_timeout_s")
+    socket_timeout_s: float = Field(10.0, gt=0, le=600, alias="redis_socket_timeout_s")
 
     @field_validator("url")
     @classmethod

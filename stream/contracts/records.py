@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from stream.contracts.schemas import Event
 
+# The header a re-keyed copy carries its source record in.
+ORIGIN_HEADER = "recstream-origin"
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -20,6 +23,14 @@ class Record:
     # When the broker appended it (the event topics use LogAppendTime): what event time is
     # checked against, since any producer can write any ``ts``.
     timestamp_ms: int | None = None
+    # A re-keyed copy's source record, "<topic>:<partition>:<offset>" (header ORIGIN_HEADER):
+    # its owner applies each source record once, however often it was forwarded.
+    origin: str | None = None
+
+    @property
+    def source(self) -> str:
+        """This record as an origin."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
 
 
 @dataclass(frozen=True, slots=True)

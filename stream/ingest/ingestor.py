@@ -21,8 +21,8 @@ class Publisher(Protocol):
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Deliver dead letters to the DLQ topic."""
 
-    async def forward(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
-        """Re-publish (topic, key, value) so the partition owner of the right key applies it."""
+    async def forward(self, records: Sequence[tuple[str, bytes, bytes, str]]) -> None:
+        """Re-publish (topic, key, value, origin) so the owner of the right key applies it."""
 
 
 class CountingIngestor:
@@ -85,7 +85,17 @@ class Ingestor:
         own offsets, which may lag the state's after a restore)."""
         decoded = [self.decode(r) for r in records]
         await self.writer.apply(decoded, self._publish)
-        return decoded
+        origins = sorted({d.record.origin for d in decoded
+                          if d.record.origin is not None and d.event is not None})
+        if not origins:
+            return decoded
+        # A copy forwarded twice (its forwarder crashed between the forward and its commit)
+        # is applied once: the learners must not learn the other copy either, now or on replay.
+        applied = await self.writer.applied_copies(origins)
+        return [Decoded(d.record, None, f"duplicate of {applied[d.record.origin]}")
+                if d.record.origin in applied and d.event is not None
+                and applied[d.record.origin] != d.record.source else d
+                for d in decoded]
 
     async def _publish(self, fresh: list[Decoded]) -> None:
         letters = [
@@ -96,7 +106,8 @@ class Ingestor:
         ]
         if letters:
             await self.publisher.dead_letters(letters)
-        forwards = [(d.record.topic, d.misrouted.key.encode(), d.record.value or b"")
+        forwards = [(d.record.topic, d.misrouted.key.encode(), d.record.value or b"",
+                     d.record.origin or d.record.source)
                     for d in fresh if d.misrouted is not None]
         if forwards:
             await self.publisher.forward(forwards)

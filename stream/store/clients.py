@@ -18,7 +18,9 @@ TRANSIENT = (RedisConnectionError, RedisTimeoutError)
 
 def _options(redis_settings: RedisSettings) -> dict[str, Any]:
     password = redis_settings.password.get_secret_value() if redis_settings.password else None
-    return {"username": redis_settings.username, "password": password}
+    return {"username": redis_settings.username, "password": password,
+            "socket_connect_timeout": redis_settings.connect_timeout_s,
+            "socket_timeout": redis_settings.socket_timeout_s}
 
 
 def async_redis(redis_settings: RedisSettings) -> Redis:

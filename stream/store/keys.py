@@ -23,6 +23,8 @@ Keys (``p`` is ``settings.redis.key_prefix``):
   p:learning:<shard>, p:snapshot:<shard>   a user shard's figures and signed snapshot
   p:item-learning:<shard>, p:item-snapshot:<shard>   the same for an item shard
   p:offsets:<topic>:<partition>  the next offset not yet applied
+  p:forwarded:<topic>:<partition>:<offset>  which re-keyed copy of that source record was
+                            applied (its own topic:partition:offset), kept past the retention
   p:stats                   hash: events applied per kind, dead letters, re-keyed (forwarded)
   p:dead-letter-reasons     hash: dead letters per kind of reason (``invalid ClickEvent``, ...)
 
@@ -89,6 +91,9 @@ class Keys:
 
     def item_snapshot(self, shard: int) -> str:
         return self._key("item-snapshot", str(shard))
+
+    def forwarded(self, origin: str) -> str:
+        return self._key("forwarded", origin)
 
     def offset(self, topic: str, partition: int) -> str:
         return self._key("offsets", f"{topic}:{partition}")

@@ -44,6 +44,7 @@ for _, op in ipairs(ops.add) do expect(op[1], 'set') end
 for _, op in ipairs(ops.latest) do expect(op[1], 'hash') end
 for _, op in ipairs(ops.zadd) do expect(op[1], 'zset') end
 for _, op in ipairs(ops.set) do expect(op[1], 'string') end
+for _, op in ipairs(ops.once) do expect(op[1], 'string') end
 if #conflicts > 0 then return conflicts end
 for _, op in ipairs(ops.incr) do redis.call('HINCRBY', op[1], op[2], op[3]) end
 for _, op in ipairs(ops.push) do
@@ -62,6 +63,7 @@ for _, op in ipairs(ops.zadd) do
   redis.call('ZREMRANGEBYRANK', op[1], 0, -tonumber(op[4]) - 1)
 end
 for _, op in ipairs(ops.set) do redis.call('SET', op[1], op[2]) end
+for _, op in ipairs(ops.once) do redis.call('SET', op[1], op[2], 'EX', op[3]) end
 for _, key in ipairs(ops.expire) do redis.call('EXPIRE', key, ops.ttl) end
 return {}
 """
@@ -96,6 +98,12 @@ class StateWriter:
         values = await self.client.mget([self.keys.offset(t, p) for t, p in partitions])
         return {tp: int(v) for tp, v in zip(partitions, values, strict=True) if v is not None}
 
+    async def applied_copies(self, origins: Sequence[str]) -> dict[str, str]:
+        """For forwarded source records, which copy was applied (``topic:partition:offset``)."""
+        winners = await self.client.mget([self.keys.forwarded(o) for o in origins])
+        return {origin: (w.decode() if isinstance(w, bytes) else w)
+                for origin, w in zip(origins, winners, strict=True) if w is not None}
+
     async def count(self, name: str, n: int) -> None:
         """Add to one of the stats counters (what a no-op worker consumed)."""
         await self.client.hincrby(self.keys.stats, name, n)
@@ -111,13 +119,20 @@ class StateWriter:
         batch = list(batch)
         partitions = sorted({(d.record.topic, d.record.partition) for d in batch})
         offset_keys = [self.keys.offset(t, p) for t, p in partitions]
+        origins = sorted({d.record.origin for d in batch if d.record.origin is not None})
+        once_keys = [self.keys.forwarded(origin) for origin in origins]
         while True:
             async with self.client.pipeline(transaction=True) as pipe:
                 try:
-                    await pipe.watch(*offset_keys)
+                    # The forwarded records' keys too: two owners racing on one source record
+                    # (after a rebalance) cannot both apply it.
+                    await pipe.watch(*offset_keys, *once_keys)
                     stored = await pipe.mget(offset_keys)
                     applied = {tp: int(v) if v is not None else 0
                                for tp, v in zip(partitions, stored, strict=True)}
+                    seen = ([origin for origin, winner in zip(
+                        origins, await pipe.mget(once_keys), strict=True) if winner is not None]
+                        if once_keys else [])
                     fresh = [d for d in batch
                              if d.record.offset >= applied[(d.record.topic, d.record.partition)]]
                     if not fresh:
@@ -125,7 +140,7 @@ class StateWriter:
                     await before_commit(fresh)
                     pipe.multi()
                     await self._apply_batch(keys=[], args=[plan_writes(
-                        fresh, self.keys, self.recent_items, self.ttl_s)], client=pipe)
+                        fresh, self.keys, self.recent_items, self.ttl_s, seen)], client=pipe)
                     conflicts, = await pipe.execute()
                 except WatchError:
                     continue  # someone else advanced a partition of ours: re-read and retry

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from stream.contracts.records import Decoded
@@ -25,12 +25,24 @@ from stream.contracts.schemas import (
 )
 from stream.store.keys import Keys
 
+# How long a forwarded source record is remembered: longer than the event topics' retention,
+# so no copy of it can still arrive after it is forgotten.
+FORWARD_MEMORY_S = 8 * 86_400
+
 # Reports kept per location: two years of daily weather.
 WEATHER_HISTORY = 730
 
 
-def plan_writes(fresh: Sequence[Decoded], keys: Keys, recent_items: int, ttl_s: float) -> str:
-    """The batch's writes, aggregated per key, as the JSON document the batch script reads."""
+def plan_writes(fresh: Sequence[Decoded], keys: Keys, recent_items: int, ttl_s: float,
+                applied_origins: Collection[str] = ()) -> str:
+    """The batch's writes, aggregated per key, as the JSON document the batch script reads.
+
+    A re-keyed copy (``record.origin``) is applied only if no copy of its source record was
+    (``applied_origins``, or an earlier copy in this batch); the first records itself as the one
+    applied.
+    """
+    once: list[list[Any]] = []
+    applied = set(applied_origins)
     counters: defaultdict[str, Counter[str]] = defaultdict(Counter)
     recent: defaultdict[str, list[str]] = defaultdict(list)
     purchased: defaultdict[str, set[str]] = defaultdict(set)
@@ -45,6 +57,13 @@ def plan_writes(fresh: Sequence[Decoded], keys: Keys, recent_items: int, ttl_s: 
             if not decoded.misrouted:
                 counters[keys.dead_letter_reasons][reason_kind(decoded.reason)] += 1
             continue
+        origin = decoded.record.origin
+        if origin is not None:
+            if origin in applied:
+                stats["duplicate_forwards"] += 1
+                continue
+            applied.add(origin)
+            once.append([keys.forwarded(origin), decoded.record.source, FORWARD_MEMORY_S])
         ts_ms = int(event.ts.timestamp() * 1000)
         if isinstance(event, (ClickEvent, PurchaseEvent)):
             kind = "clicks" if isinstance(event, ClickEvent) else "purchases"
@@ -89,7 +108,9 @@ def plan_writes(fresh: Sequence[Decoded], keys: Keys, recent_items: int, ttl_s: 
         "latest": [[key, str(ts_ms), [str(x) for pair in fields.items() for x in pair]]
                    for key, (ts_ms, fields) in latest.items()],
         "zadd": history,
-        "expire": sorted({key for key in counters if key != keys.stats}
+        "once": once,
+        "expire": sorted({key for key in counters
+                          if key not in (keys.stats, keys.dead_letter_reasons)}
                          | {keys.recent(u) for u in recent}
                          | {keys.purchased(u) for u in purchased}),
         "ttl": int(ttl_s),

@@ -34,7 +34,7 @@ from aiokafka.errors import (
 from mode import Service
 
 from stream.contracts.internal import Changes
-from stream.contracts.records import Decoded, Record
+from stream.contracts.records import ORIGIN_HEADER, Decoded, Record
 from stream.settings import Settings
 from stream.transport.broadcast import VectorReader
 from stream.transport.kafka_config import aiokafka_config
@@ -293,5 +293,7 @@ class BatchConsumerService(Service):
 
 
 def _record(message: ConsumerRecord) -> Record:
+    origin = next((value.decode("utf-8", "replace") for name, value in message.headers or ()
+                   if name == ORIGIN_HEADER), None)
     return Record(message.topic, message.partition, message.offset, message.key, message.value,
-                  message.timestamp)
+                  message.timestamp, origin)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from stream.contracts.records import Message
+from stream.contracts.records import ORIGIN_HEADER, Message
 from stream.contracts.schemas import DeadLetter
 from stream.settings import Settings
 from stream.transport.kafka_config import aiokafka_config
@@ -41,8 +41,11 @@ class KafkaPublisher:
              letter.to_json(), [("reason", letter.reason.encode()[:1000])])
             for letter in letters])
 
-    async def forward(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
-        await self._send([(topic, None, key, value, []) for topic, key, value in records])
+    async def forward(self, records: Sequence[tuple[str, bytes, bytes, str]]) -> None:
+        """(topic, key, value, origin): each copy names its source record, so its owner applies
+        it once even when a crash made this worker forward it twice."""
+        await self._send([(topic, None, key, value, [(ORIGIN_HEADER, origin.encode())])
+                          for topic, key, value, origin in records])
 
     async def send(self, messages: Sequence[Message]) -> None:
         """(topic, partition or None for the key's, key, value or None for a tombstone)."""

@@ -8,7 +8,8 @@ import signal
 import time
 
 import pytest
-from confluent_kafka import Consumer
+import redis
+from confluent_kafka import Consumer, Producer
 
 from stream.contracts.schemas import DeadLetter
 from stream.settings import Settings
@@ -106,3 +107,42 @@ def test_an_event_under_the_wrong_key_is_forwarded_to_its_owner_and_applied_once
     time.sleep(1.0)
     assert redis_client.hgetall(stats_key) == {"clicks": "2", "rekeyed": "2"}
     assert redis_client.hget(Keys(settings.redis.key_prefix).user("u42"), "clicks") == "2"
+
+
+def test_a_record_forwarded_twice_is_applied_and_learned_once(settings, start_worker,
+                                                              redis_client):
+    # What a forwarder that crashed after its forward and before its commit leaves: two copies
+    # of one source record, each naming it in the origin header.
+    click = (b'{"schema_version":1,"event_id":"e1","user_id":"u42","item_id":"i9",'
+             b'"ts":"2011-03-01T09:00:00Z"}')
+    other = click.replace(b"e1", b"e2").replace(b"i9", b"i8")
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap})
+    for value, origin in ((click, b"shop.clicks:3:17"), (click, b"shop.clicks:3:17"),
+                          (other, b"shop.clicks:3:18")):
+        producer.produce(settings.topics.clicks, value, b"u42",
+                         headers=[("recstream-origin", origin)])
+    assert producer.flush(30) == 0
+    worker = start_worker()
+    keys = Keys(settings.redis.key_prefix)
+    wait_until(lambda: int(redis_client.hget(keys.stats, "duplicate_forwards") or 0) == 1
+               and learned_total(redis_client, settings) == 2, 60,
+               "both source records applied and learned, the second copy skipped",
+               workers=[worker])
+    assert redis_client.hget(keys.user("u42"), "clicks") == "2"
+    assert redis_client.lrange(keys.recent("u42"), 0, -1) == ["i8", "i9"]
+    worker.stop()
+    # The learners start again from nothing (no snapshot, no figures) and replay the topic,
+    # both copies included: the applied copy is learned, the other is not.
+    for partition in range(settings.kafka.partitions):
+        redis_client.delete(keys.snapshot(partition), keys.learning(partition))
+    restarted = start_worker()
+    wait_until(lambda: learned_total(redis_client, settings) >= 2, 60, "the replay learned",
+               workers=[restarted])
+    assert learned_total(redis_client, settings) == 2
+    assert redis_client.hget(keys.user("u42"), "clicks") == "2"
+
+
+def learned_total(client: redis.Redis, settings: Settings) -> int:
+    keys = Keys(settings.redis.key_prefix)
+    return sum(int(client.hget(keys.learning(p), "learned") or 0)
+               for p in range(settings.kafka.partitions))

@@ -30,12 +30,12 @@ class Applied:
 class Sent:
     def __init__(self) -> None:
         self.letters: list[DeadLetter] = []
-        self.forwarded: list[tuple[str, bytes, bytes]] = []
+        self.forwarded: list[tuple[str, bytes, bytes, str]] = []
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         self.letters.extend(letters)
 
-    async def forward(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+    async def forward(self, records: Sequence[tuple[str, bytes, bytes, str]]) -> None:
         self.forwarded.extend(records)
 
 
@@ -72,7 +72,9 @@ def test_an_event_under_another_key_is_forwarded_under_its_own_not_applied():
     decoded, _, sent = ingest(Record("clicks", 0, 0, b"bob", CLICK.to_json()),
                               Record("clicks", 0, 1, None, CLICK.to_json()))
     assert all(d.event is None and d.misrouted == CLICK for d in decoded)
-    assert sent.forwarded == [("clicks", b"ann", CLICK.to_json())] * 2 and sent.letters == []
+    assert sent.forwarded == [("clicks", b"ann", CLICK.to_json(), "clicks:0:0"),
+                              ("clicks", b"ann", CLICK.to_json(), "clicks:0:1")]
+    assert sent.letters == []
 
 
 def test_an_event_dated_after_the_brokers_clock_allows_is_a_dead_letter():
