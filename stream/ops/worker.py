@@ -57,6 +57,9 @@ class WorkerParts:
         await self.publisher.stop()
         await self.redis.aclose()
 
+    async def ping(self) -> None:
+        await self.redis.ping()
+
 
 def build_learner(settings: Settings, client: Redis, sender: Sender) -> Learner:
     learning = settings.learning
@@ -91,6 +94,12 @@ def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
     async def stats(web: Any, request: Any) -> Any:
         return web.json({"batches": service.batches, "records": service.records,
                          "learned": service.learned})
+
+    @app.page("/ready")
+    async def ready(web: Any, request: Any) -> Any:
+        """200 when the worker does its work now, else 503 with what is wrong (probes)."""
+        report = await service.readiness()
+        return web.json(report, status=200 if report["ready"] else 503)
 
     return app, service
 

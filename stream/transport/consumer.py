@@ -96,6 +96,9 @@ class Parts(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> None:
+        """Raise unless the store answers."""
+
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):
     def __init__(self, service: BatchConsumerService) -> None:
@@ -121,6 +124,9 @@ class BatchConsumerService(Service):
         self.ingestor: Ingesting | None = None
         self.learner: Learning | None = None
         self._transient: tuple[type[BaseException], ...] = ()
+        # For readiness: when the loop last came round, and what a batch waits out now.
+        self.loop_at = time.monotonic()
+        self.waiting_on: str | None = None
         self.vectors: VectorReader | None = None
         self.learned = 0
         self.consumer: AIOKafkaConsumer | None = None
@@ -206,6 +212,7 @@ class BatchConsumerService(Service):
         timeout_ms = int(self.settings.worker.batch_max_age_s * 1000)
         steps_topic = self.settings.topics.item_steps
         while not self.should_stop:
+            self.loop_at = time.monotonic()
             # Item steps first: behind a backlog of events (a replay, a restart) they would
             # otherwise wait for it to drain, and the user shards would learn without the item
             # vectors the steps make. aiokafka drains its buffer partition by partition.
@@ -243,6 +250,32 @@ class BatchConsumerService(Service):
                             1000 * (ingested - started), 1000 * (time.perf_counter() - ingested))
             self.batches += 1
             self.records += len(records)
+
+    async def readiness(self) -> dict[str, Any]:
+        """Whether this worker does its work now: the consume loop comes round, no batch is
+        waiting out an outage, and Redis and the Kafka brokers answer (each within 2 s)."""
+        checks: dict[str, str] = {}
+        stalled_s = time.monotonic() - self.loop_at
+        checks["consumer"] = ("ok" if stalled_s < max(10.0, 50 * self.settings.worker.batch_max_age_s)
+                              else f"the consume loop has not come round for {stalled_s:.0f} s")
+        checks["batches"] = "ok" if self.waiting_on is None else f"retrying: {self.waiting_on}"
+        for name, probe in (("redis", self._ping_redis), ("kafka", self._ping_kafka)):
+            try:
+                await asyncio.wait_for(probe(), timeout=2.0)
+                checks[name] = "ok"
+            except Exception as exc:  # any failure is the answer, not an error of the probe
+                checks[name] = repr(exc) or type(exc).__name__
+        return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
+
+    async def _ping_redis(self) -> None:
+        if self.parts is None:
+            raise RuntimeError("not started")
+        await self.parts.ping()
+
+    async def _ping_kafka(self) -> None:
+        if self.consumer is None:
+            raise RuntimeError("not started")
+        await self.consumer.topics()  # a metadata request to the brokers
 
     def _caught_up(self, events: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
         """Whether the events fetched reach the end of their partitions (their highwater).
@@ -283,10 +316,14 @@ class BatchConsumerService(Service):
         backoff = 0.1
         while True:
             try:
-                return await call()
+                result = await call()
+                self.waiting_on = None
+                return result
             except (*TRANSIENT, *self._transient) as exc:
                 if self.should_stop:
                     raise
+                self.waiting_on = repr(exc)
+                self.loop_at = time.monotonic()  # waiting, not stuck
                 log.warning("batch failed, retrying in %.1fs: %r", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
