@@ -145,9 +145,18 @@ class ForwardDecay:
         return factor
 
     def factor(self, now_ts: float) -> float:
-        """A stored sum times this is its decayed value at ``now_ts``."""
+        """A stored sum times this is its decayed value at ``now_ts``.
+
+        A time long before the landmark (a request dated 1970 in a stream of 2026) is taken as
+        one epoch before it: the factor stays finite (2 ** 3000 is not a double), and no time
+        within the epoch that the stream can reach is changed.
+
+        >>> ForwardDecay(half_life_s=10.0).factor(-1e12)  # no landmark yet: nothing decayed
+        1.0
+        """
         if self.landmark is None:
             return 1.0
+        now_ts = max(now_ts, self.landmark - self.epoch_s)
         return 2.0 ** ((self.landmark - now_ts) / self.half_life_s)
 
 
@@ -253,8 +262,19 @@ class Trending(Recommender):
     def log_score(self, value: float) -> float:
         """A stored sum as ``log2`` of its decayed value at time 0: ranks as the decayed value
         does at any time and never needs rescaling, for a store that many writers share
-        (the value at time t is ``2 ** (score - t / half_life_s)``)."""
-        return math.log2(value) + self._decay.landmark / self.half_life_s  # type: ignore[operator]
+        (the value at time t is ``2 ** (score - t / half_life_s)``).
+
+        A sum of events long before the landmark decays to 0 (a double's underflow): it ranks
+        last, at the smallest double's score, instead of failing.
+
+        >>> trending = Trending(half_life_s=10.0)
+        >>> trending.learn_one(Interaction("ann", "tea", ts=100.0))
+        >>> trending.log_score(0.0) < trending.log_score(1.0)
+        True
+        """
+        smallest = math.ulp(0.0)  # the smallest positive double
+        return (math.log2(max(value, smallest))
+                + self._decay.landmark / self.half_life_s)  # type: ignore[operator]
 
     def top(self, scope: str, k: int, now_ts: float) -> list[tuple[str, float]]:
         """The scope's ``k`` most counted items with their decayed counts at ``now_ts``."""

@@ -43,7 +43,7 @@ from stream.learning.context import ContextAnswers, ContextQuery, WorkerContext
 from stream.learning.item_shard import ItemShard, route
 from stream.learning.plan import Plan
 from stream.learning.publish import publish
-from stream.learning.user_shard import FACTORS, UserShard
+from stream.learning.user_shard import FACTORS, BasketFailed, UserShard
 from stream.settings import LearningSettings, TopicSettings
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class LearnerCore:
         self.scope_table: dict[tuple[int, str], ScopeBest] = {}
         self.context = WorkerContext(learning.default_location)
         self._curve_points: dict[int, int] = {}  # user shard -> points of its curve exported
+        self._failed = Plan()  # dead letters of what the models failed on, for the next plan
 
     # --- partitions ---------------------------------------------------------------------------
     def adopt(self, partition: int, shard: UserShard | None, items: ItemShard | None
@@ -186,22 +187,43 @@ class LearnerCore:
         touched: dict[int, set[str]] = {shard.partition: set() for shard, _, _ in todo}
         builder = self.context.builder
         for shard, record, event in todo:
-            if isinstance(event, Impression):
-                shard.shown(event, builder.context(event.user_id, event.location,
-                                                   event.ts.timestamp()))
-                continue
-            line = builder.interaction(event, origin=(record.topic, record.offset))
-            touched[shard.partition].update(i.user_id for i in shard.feed(line))
+            try:
+                if isinstance(event, Impression):
+                    shard.shown(event, builder.context(event.user_id, event.location,
+                                                       event.ts.timestamp()))
+                    continue
+                line = builder.interaction(event, origin=(record.topic, record.offset))
+                touched[shard.partition].update(i.user_id for i in shard.feed(line))
+            except BasketFailed as failed:
+                self._basket_failed(shard.partition, failed)
+            except Exception as exc:  # no I/O here: whatever it is, it is this record's
+                log.exception("could not learn %s:%d:%d", record.topic, record.partition,
+                              record.offset)
+                self._dead_letter(self._failed, record, f"could not be learned: {exc!r}")
         return touched
 
     def _close_baskets(self) -> dict[int, set[str]]:
-        return {partition: {line.user_id for line in shard.close_basket()}
-                for partition, shard in self.shards.items() if shard.baskets.open}
+        touched: dict[int, set[str]] = {}
+        for partition, shard in self.shards.items():
+            if shard.baskets.open:
+                try:
+                    touched[partition] = {line.user_id for line in shard.close_basket()}
+                except BasketFailed as failed:
+                    self._basket_failed(partition, failed)
+        return touched
+
+    def _basket_failed(self, partition: int, failed: BasketFailed) -> None:
+        """Each line of the basket as a dead letter (its record is in an earlier batch: the
+        letter names it by topic, partition and offset)."""
+        for line in failed.basket:
+            topic, offset = line.origin if line.origin is not None else ("", -1)
+            self._dead_letter(self._failed, Record(topic, partition, offset, None, None),
+                              str(failed))
 
     def _exports(self, touched: dict[int, set[str]]) -> Plan:
         """The touched shards' item steps (one message per item partition, with the source's
         watermark), figures and users' vectors."""
-        plan = Plan()
+        plan, self._failed = self._failed, Plan()
         for partition, users in touched.items():
             shard = self.shards[partition]
             steps = shard.embeddings.take_item_steps()

@@ -55,6 +55,14 @@ def recstream_model(partition: int, learning: LearningSettings) -> ContextRerank
                     ttl_s=learning.state_ttl_s, defer_item_steps=True), learn_trending=False))
 
 
+class BasketFailed(Exception):
+    """The models failed on a basket; its lines are to become dead letters."""
+
+    def __init__(self, basket: tuple[Interaction, ...], cause: Exception) -> None:
+        super().__init__(f"could not be learned: {cause!r}")
+        self.basket = basket
+
+
 @dataclass
 class UserShard:
     """The live model of one partition's users, its basket policy and its watching evaluator."""
@@ -99,11 +107,20 @@ class UserShard:
         return closed or ()
 
     def _learn(self, basket: tuple[Interaction, ...]) -> None:
-        """Test then train: the evaluator scores the recommendation before the model learns."""
+        """Test then train: the evaluator scores the recommendation before the model learns.
+
+        A basket the models fail on (a bug, or input no check foresaw) is not learned further:
+        :class:`BasketFailed` names it, so its lines become dead letters and the shard goes on.
+        """
         drifts = self.model.drifts
-        self.evaluator.test(basket)
-        for line in basket:
-            self.model.learn_one(line)
+        try:
+            self.evaluator.test(basket)
+            for line in basket:
+                self.model.learn_one(line)
+        except Exception as exc:  # no I/O here: whatever it is, it is this basket's
+            log.exception("shard %d could not learn a basket of %d lines", self.partition,
+                          len(basket))
+            raise BasketFailed(basket, exc) from exc
         self.evaluator.record(basket)
         self.learned += len(basket)
         if self.model.drifts > drifts:

@@ -35,8 +35,10 @@ class StateReader:
         """Records the state has dealt with: applied, dead-lettered or forwarded, each once.
 
         A forwarded (re-keyed) record is counted again, under its kind, when its owner applies
-        the forwarded copy: it is left out here so totals equal the records produced."""
-        return sum(v for k, v in self.stats().items() if k != "rekeyed")
+        the forwarded copy, and a second copy of one is counted as a duplicate: both are left out
+        here so totals equal the records produced."""
+        copies = ("rekeyed", "duplicate_forwards")
+        return sum(v for k, v in self.stats().items() if k not in copies)
 
     def dead_letter_reasons(self) -> dict[str, int]:
         """Dead letters per kind of reason."""

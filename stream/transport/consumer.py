@@ -300,7 +300,7 @@ class BatchConsumerService(Service):
             return
         while not self.should_stop:
             changes = await self.vectors.poll()
-            if changes.vectors or changes.scopes:
+            if changes.vectors or changes.scopes or changes.rejected:
                 await self.learner.receive(changes)
 
     async def _commit(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:

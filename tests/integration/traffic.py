@@ -63,13 +63,13 @@ class Traffic:
 
 
 def mixed_traffic(settings: Settings, n: int, malformed_every: int = 100, seed: int = 1,
-                  users: int = 300, items: int = 200) -> Traffic:
+                  users: int = 300, items: int = 200, start: datetime = BASE_TS) -> Traffic:
     """``n`` messages: clicks, purchases and weather; every ``malformed_every``-th is broken."""
     rng = random.Random(seed)
     traffic = Traffic()
     for i in range(n):
         user, item = f"u{rng.randrange(users)}", f"i{rng.randrange(items)}"
-        ts = (BASE_TS + timedelta(seconds=i)).isoformat()
+        ts = (start + timedelta(seconds=i)).isoformat()
         roll = rng.random()
         if roll < 0.02:
             location = rng.choice(["United Kingdom", "France"])
@@ -114,10 +114,17 @@ def send_raw(settings: Settings, messages: list[tuple[str, bytes | None, bytes]]
     """Send as any Kafka client would (no SDK, no validation), e.g. kcat."""
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap, "linger.ms": 5,
                          "message.max.bytes": 2_000_000})
+    refused: list[str] = []
+
+    def delivered(error: object, message: object) -> None:
+        if error is not None:
+            refused.append(str(error))
+
     for topic, key, value in messages:
-        producer.produce(topic, value, key)
+        producer.produce(topic, value, key, on_delivery=delivered)
         producer.poll(0)
     assert producer.flush(30) == 0, "the broker did not take every test message"
+    assert not refused, f"the broker refused {len(refused)} messages: {refused[:3]}"
 
 
 def applied_events(client: redis.Redis, settings: Settings) -> int:

@@ -196,3 +196,22 @@ def test_a_broadcast_record_that_cannot_be_used_is_a_dead_letter_and_changes_not
     plan = core.receive(Changes(vectors=[wrong_size], rejected=[(bad, "invalid item vector")]))
     assert [m[0] for m in plan.messages] == [TOPICS.dlq]
     assert all(shard.embeddings.item_vector("jam") is None for shard in core.shards.values())
+
+
+def test_a_basket_the_models_fail_on_becomes_dead_letters_and_the_shard_learns_on(monkeypatch):
+    core, stream = make_core(), Stream()
+    model = core.shards[0].model
+    learn_one = model.learn_one
+
+    def fragile(line):
+        if line.item_id == "poison":
+            raise OverflowError("Numerical result out of range")
+        learn_one(line)
+
+    monkeypatch.setattr(model, "learn_one", fragile)
+    plan = learn(core, [stream.click("ann", "tea"), stream.click("bob", "poison"),
+                        stream.click("cid", "jam")])
+    letters = [DeadLetter.model_validate_json(m[3]) for m in plan.messages if m[0] == TOPICS.dlq]
+    assert [(letter.source_topic, letter.offset) for letter in letters] == [(TOPICS.clicks, 1)]
+    assert "OverflowError" in letters[0].reason and plan.dead_letters
+    assert core.shards[0].learned == 2  # tea and jam

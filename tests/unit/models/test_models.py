@@ -489,3 +489,13 @@ def test_the_context_models_fused_step_is_rivers_learn_one(l2):
         ours.learn_one(f"u{n % 5}", item, context, label)
     assert ours._classifier.intercept == river.intercept
     assert dict(ours._classifier._weights) == dict(river._weights)
+
+
+def test_trending_answers_for_a_time_a_century_before_what_it_counted():
+    from models.base import Context, Interaction
+    from models.trending import Trending
+
+    model = Trending(half_life_s=7 * 86_400.0)
+    model.learn_one(Interaction("ann", "tea", ts=1.7e9, location="Leeds", condition="rain"))
+    old = model.recommend("bob", 3, Context(ts=-2.2e9, location="Leeds", condition="rain"))
+    assert [s.item_id for s in old] == ["tea"] and all(math.isfinite(s.score) for s in old)
