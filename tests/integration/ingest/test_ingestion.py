@@ -51,7 +51,7 @@ def test_mixed_stream_is_applied_exactly_once_and_malformed_go_to_the_dlq(
 
     wait_until(lambda: applied_events(redis_client, settings) >= traffic.valid_count, 120,
                "every valid event in Redis", workers=[worker])
-    time.sleep(1.0)  # nothing more may arrive: a double count would show now
+    worker.stop()  # a clean stop: nothing more can arrive, so a double count would show now
     assert_state_matches(redis_client, settings, traffic)
 
     letters = read_dead_letters(settings, len(traffic.malformed))
@@ -86,7 +86,7 @@ def test_a_worker_killed_mid_stream_resumes_without_losing_or_repeating(
     second = start_worker()
     wait_until(lambda: applied_events(redis_client, settings) >= traffic.valid_count, 120,
                "the restarted worker to drain the stream", workers=[second])
-    time.sleep(1.0)
+    second.stop()
     assert_state_matches(redis_client, settings, traffic)
     letters = read_dead_letters(settings, len(traffic.malformed))
     # At least once across a crash: a letter may come twice (same key), none may be missing.
@@ -104,7 +104,7 @@ def test_an_event_under_the_wrong_key_is_forwarded_to_its_owner_and_applied_once
     stats_key = Keys(settings.redis.key_prefix).stats
     wait_until(lambda: redis_client.hget(stats_key, "clicks") == "2", 60,
                "both clicks applied by the owner of u42", workers=[worker])
-    time.sleep(1.0)
+    worker.stop()
     assert redis_client.hgetall(stats_key) == {"clicks": "2", "rekeyed": "2"}
     assert redis_client.hget(Keys(settings.redis.key_prefix).user("u42"), "clicks") == "2"
 
