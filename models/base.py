@@ -106,6 +106,11 @@ class Recommender(abc.ABC):
     def observe_item(self, info: ItemInfo) -> None:  # noqa: B027
         """Catalogue updates; models that use item features override this."""
 
+    # An optional hook too: models that keep something per user override it.
+    def forget_users(self, users: Iterable[str]) -> None:  # noqa: B027
+        """Drop everything kept about these users (their owner bounds its memory: the users
+        unseen longest go first); a forgotten user is a new user again."""
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({params})"

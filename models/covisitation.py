@@ -58,6 +58,10 @@ class CoVisitation(Recommender):
         self._neighbours: dict[str, dict[str, float]] = {}
         self._totals: dict[str, float] = {}  # item -> sum of its neighbours' counts
 
+    def forget_users(self, users: Iterable[str]) -> None:
+        for user in users:
+            self._recent.pop(user, None)
+
     def increments_for(self, interaction: Interaction,
                        recent_items: Sequence[str]) -> list[tuple[str, str, float]]:
         """``(item_a, item_b, amount)`` for a store (pure): ``recent_items`` are the items before

@@ -233,6 +233,12 @@ class OnlineMF(_ItemSide, Recommender):
         self._pending = {i: p for i, p in self._pending.items() if p[1] >= before}
         return removed[0], removed[1]
 
+    def forget_users(self, users: Iterable[str]) -> None:
+        self._run_user_steps()
+        for user in users:
+            if user in self._users.index:
+                self._users.remove(user)
+
     @property
     def clock(self) -> float:
         """The latest event time seen: expiry is measured against it, not the wall clock."""

@@ -117,6 +117,11 @@ class PrequentialEvaluator:
         if closed:
             self.process_basket(closed)
 
+    def forget_users(self, users: Iterable[str]) -> None:
+        """Drop the purchases remembered of these users (their owner forgot them too)."""
+        for user in users:
+            self._purchased.pop(user, None)
+
     def process_basket(self, basket: Sequence[Interaction]) -> None:
         """Test then train on the lines of one basket (see the module's protocol)."""
         self.test(basket)

@@ -123,6 +123,13 @@ class HybridRecommender(Recommender):
         if len(profile) > _PROFILE_KEPT:
             self._prune(user_id, profile, now)
 
+    def forget_users(self, users: Iterable[str]) -> None:
+        users = list(users)
+        self.mf_.forget_users(users)
+        self.covisitation_.forget_users(users)
+        for user in users:
+            self._profiles.pop(user, None)
+
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:
         if k <= 0:

@@ -130,6 +130,9 @@ class ContextReranked(Recommender):
         return [Scored(candidates[i].item_id, float(final[i]), candidates[i].source)
                 for i in order]
 
+    def forget_users(self, users: Iterable[str]) -> None:
+        self.recommender_.forget_users(users)
+
     def observe_item(self, info: ItemInfo) -> None:
         self.recommender_.observe_item(info)
         self.context_model_.observe_item(info)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from models.base import ItemInfo
 from stream.contracts.schemas import ClickEvent, Impression, PurchaseEvent
@@ -59,8 +60,11 @@ class ContextAnswers:
 class WorkerContext:
     """The builder of interactions and what this worker knows it does not know."""
 
-    def __init__(self, default_location: str | None) -> None:
+    def __init__(self, default_location: str | None, max_remembered: int = 250_000) -> None:
         self.default_location = default_location
+        # What is read from Redis is a cache here: each map keeps its latest max_remembered
+        # entries (a forgotten one is read again when needed), locations a tenth of that.
+        self.max_remembered = max_remembered
         self.builder = InteractionBuilder(default_location=default_location)
         self._weather_read: dict[str, float] = {}  # location -> last report's ts_ms read
         # Users whose profile had no location when read. Profiles are keyed by user, so the
@@ -80,6 +84,10 @@ class WorkerContext:
 
     def catalogued(self, info: ItemInfo) -> None:
         self._uncatalogued.pop(info.item_id, None)
+        _remember(self.builder.items, info.item_id, info, self.max_remembered)
+
+    def located(self, user_id: str, location: str) -> None:
+        _remember(self.builder.user_locations, user_id, location, self.max_remembered)
 
     def query(self, events: Sequence[ClickEvent | PurchaseEvent | Impression], now: float
               ) -> ContextQuery:
@@ -101,21 +109,31 @@ class WorkerContext:
         for user_id in query.users:
             location = answers.locations.get(user_id)
             if location:
-                self.builder.user_locations[user_id] = location
-            else:
+                self.located(user_id, location)
+            elif len(self._unplaced) < self.max_remembered:
                 self._unplaced.add(user_id)
         for location, reports in answers.weather.items():
             for ts_ms, report in reports:
                 self.builder.add_weather(location, ts_ms / 1000, report)
             if reports:
-                self._weather_read[location] = reports[-1][0]
+                _remember(self._weather_read, location, reports[-1][0],
+                          self.max_remembered // 10)
+                while len(self.builder.weather) > self.max_remembered // 10:  # the oldest read
+                    self.builder.weather.pop(next(iter(self.builder.weather)))
         found = []
         for item_id in query.items:
             info = answers.items.get(item_id)
             if info is None:
-                self._uncatalogued[item_id] = now
+                _remember(self._uncatalogued, item_id, now, self.max_remembered)
             else:
-                self.builder.items[item_id] = info
                 self.catalogued(info)
                 found.append(info)
         return found
+
+
+def _remember(entries: dict[str, Any], key: str, value: Any, most: int) -> None:
+    """Set ``key`` as the newest entry; beyond ``most`` entries the oldest set goes."""
+    entries.pop(key, None)
+    entries[key] = value
+    while len(entries) > most:
+        del entries[next(iter(entries))]

@@ -66,7 +66,7 @@ class LearnerCore:
         # shards assigned later.
         self.item_table: dict[str, tuple[np.ndarray, float]] = {}
         self.scope_table: dict[tuple[int, str], ScopeBest] = {}
-        self.context = WorkerContext(learning.default_location)
+        self.context = WorkerContext(learning.default_location, learning.max_users_per_shard)
         self._curve_points: dict[int, int] = {}  # user shard -> points of its curve exported
         self._failed = Plan()  # dead letters of what the models failed on, for the next plan
 
@@ -144,7 +144,8 @@ class LearnerCore:
         for decoded in batch:
             event = decoded.event
             if isinstance(event, UserProfile):  # this worker's users' newer locations
-                self.context.builder.feed(event)
+                if event.location:
+                    self.context.located(event.user_id, event.location)
                 self.context.placed(event.user_id)
             elif isinstance(event, ItemUpsert):  # catalogue entries this worker ingests
                 info = self.context.builder.feed(event)

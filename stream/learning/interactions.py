@@ -34,6 +34,9 @@ from stream.contracts.schemas import (
     WeatherEvent,
 )
 
+# Reports kept per location: two years of daily weather (the state writer keeps as many).
+REPORTS_KEPT = 730
+
 
 @dataclass(frozen=True, slots=True)
 class Weather:
@@ -71,9 +74,12 @@ class InteractionBuilder:
         return None
 
     def add_weather(self, location: str, ts: float, weather: Weather) -> None:
-        """A weather report; reports may arrive out of order."""
-        bisect.insort(self.weather.setdefault(location, []), (ts, weather),
-                      key=lambda row: row[0])
+        """A weather report; reports may arrive out of order. A location keeps its latest
+        REPORTS_KEPT (what the state keeps too), so a flood of reports costs no memory."""
+        history = self.weather.setdefault(location, [])
+        bisect.insort(history, (ts, weather), key=lambda row: row[0])
+        if len(history) > REPORTS_KEPT:
+            del history[:len(history) - REPORTS_KEPT]
 
     def weather_at(self, location: str | None, ts: float) -> Weather | None:
         """The weather last reported at or before ``ts`` at ``location``; a place without a

@@ -32,8 +32,9 @@ _MAC_BYTES = hashlib.sha256().digest_size
 # What the pickled shards look like. Bump it when a shard class changes its attributes: a worker
 # refuses a snapshot of another format (the shard learns again from the retained log) instead of
 # restoring objects its code cannot use. 2: trending counts moved to the item shards. 3: user
-# shards own their model and basket policy (the evaluator watches).
-FORMAT = 3
+# shards own their model and basket policy (the evaluator watches). 4: user shards bound the
+# users they keep (``seen``).
+FORMAT = 4
 
 
 class SnapshotRejected(ValueError):

@@ -73,6 +73,11 @@ class UserShard:
     baskets: Baskets = field(default_factory=Baskets)
     offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset covered
     learned: int = 0
+    max_users: int = 250_000
+    ttl_s: float | None = None
+    # user -> the time of their latest line, least recently active first: what to forget.
+    seen: dict[str, float] = field(default_factory=dict)
+    clock: float = float("-inf")  # the latest event time fed: the TTL counts from it
 
     @classmethod
     def new(cls, partition: int, learning: LearningSettings, exclude_purchased: bool
@@ -82,7 +87,8 @@ class UserShard:
                                          exclude_purchased=exclude_purchased,
                                          sample_every=learning.eval_sample_every,
                                          report_both=learning.eval_report_both)
-        return cls(partition, model, evaluator)
+        return cls(partition, model, evaluator, max_users=learning.max_users_per_shard,
+                   ttl_s=learning.state_ttl_s)
 
     @property
     def embeddings(self) -> OnlineMF:
@@ -94,6 +100,9 @@ class UserShard:
         A basket (an invoice's lines) is learned when the next one begins, so it is scored once
         before any of its lines is learned.
         """
+        self.seen.pop(line.user_id, None)
+        self.seen[line.user_id] = line.ts
+        self.clock = max(self.clock, line.ts)
         closed = self.baskets.feed(line)
         if closed:
             self._learn(closed)
@@ -142,10 +151,24 @@ class UserShard:
         return watermark
 
     def expire(self) -> int:
-        """Forget users unseen for the TTL (in event time); how many went. (Items go when
-        their owner broadcasts their removal.)"""
-        users, _ = self.embeddings.expire(self.embeddings.clock)
-        return len(users)
+        """Forget users unseen for the TTL (in event time), and beyond ``max_users`` those
+        unseen longest; how many went. Every model and the evaluator forget them, so memory
+        follows the active users. (Items go when their owner broadcasts their removal.)"""
+        self.embeddings.expire(self.embeddings.clock)
+        before = self.clock - self.ttl_s if self.ttl_s is not None else None
+        keep = {line.user_id for line in self.baskets.open}  # their lines are still to learn
+        going = [user for user, ts in self.seen.items()
+                 if before is not None and ts < before and user not in keep]
+        excess = len(self.seen) - len(going) - self.max_users
+        if excess > 0:
+            gone = set(going)
+            going += [user for user in self.seen
+                      if user not in gone and user not in keep][:excess]
+        for user in going:
+            del self.seen[user]
+        self.model.forget_users(going)
+        self.evaluator.forget_users(going)
+        return len(going)
 
     def take_vector(self, item: str, vector: tuple[np.ndarray, float] | None) -> None:
         """An item's vector and TTL clock from the broadcast (None: removed)."""
