@@ -39,12 +39,15 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
     used_before = reader.used_memory()
     worker = WorkerProcess(settings, settings.stack.state_dir / "bench-memory-worker.log")
     try:
+        wait_for(lambda: "assigned" in worker.output(), [worker], "the worker joined", 120)
+        rss_before = worker.rss_bytes()
         with EventProducer(settings) as producer:
             producer.send_many(stream)
         wait_for(lambda: reader.applied_total() >= len(stream), [worker],
                  "the stream drained", 1800, interval_s=0.5)
         time.sleep(2)  # the last batch's embeddings follow its state
         used_after = reader.used_memory()
+        rss_after = worker.rss_bytes()
         user_ids = [k.split(":", 2)[2] for k in reader.scan(keys.recent("*"))]
         item_ids = [k.split(":", 2)[2] for k in reader.scan(keys.item("*"))]
         rng = random.Random(0)
@@ -72,6 +75,15 @@ def run_memory_bench(base: Settings, users: int = 100_000, items: int = 5_000,
         "trending_sets": len(trending_sets),
         "redis_used_memory_growth_bytes": used_after - used_before,
         "growth_per_user_bytes": round((used_after - used_before) / max(len(user_ids), 1), 1),
+        # The worker's resident memory (all its user and item shards, caches and the item
+        # table), its growth over the run divided by the users and, separately, the items:
+        # each ratio charges all the growth to one kind, so both are upper bounds.
+        "worker_rss_before_bytes": rss_before,
+        "worker_rss_after_bytes": rss_after,
+        "worker_rss_per_100k_users_bytes": round(
+            (rss_after - rss_before) / max(len(user_ids), 1) * 100_000),
+        "worker_rss_per_100k_items_bytes": round(
+            (rss_after - rss_before) / max(len(item_ids), 1) * 100_000),
     }
 
 
@@ -95,4 +107,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"{report['trending_bytes_per_item']:,.0f} of it the item's share of "
             f"{report['trending_sets']} trending sets); "
             f"Redis grew {report['redis_used_memory_growth_bytes'] / 2**20:,.1f} MiB, "
-            f"{report['growth_per_user_bytes']:,.0f} bytes per user all in")
+            f"{report['growth_per_user_bytes']:,.0f} bytes per user all in; the worker's RSS "
+            f"grew {(report['worker_rss_after_bytes'] - report['worker_rss_before_bytes']) / 2**20:,.0f}"
+            f" MiB: {report['worker_rss_per_100k_users_bytes'] / 2**20:,.0f} MiB per 100k "
+            f"users, {report['worker_rss_per_100k_items_bytes'] / 2**20:,.0f} MiB per 100k items "
+            f"(each charged all of it)")

@@ -60,7 +60,7 @@ class ContextAnswers:
 class WorkerContext:
     """The builder of interactions and what this worker knows it does not know."""
 
-    def __init__(self, default_location: str | None, max_remembered: int = 250_000) -> None:
+    def __init__(self, default_location: str | None, max_remembered: int = 50_000) -> None:
         self.default_location = default_location
         # What is read from Redis is a cache here: each map keeps its latest max_remembered
         # entries (a forgotten one is read again when needed), locations a tenth of that.

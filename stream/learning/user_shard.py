@@ -73,7 +73,7 @@ class UserShard:
     baskets: Baskets = field(default_factory=Baskets)
     offsets: dict[str, int] = field(default_factory=dict)  # topic -> next offset covered
     learned: int = 0
-    max_users: int = 250_000
+    max_users: int = 50_000
     ttl_s: float | None = None
     # user -> the time of their latest line, least recently active first: what to forget.
     seen: dict[str, float] = field(default_factory=dict)

@@ -49,6 +49,12 @@ class WorkerProcess:
                 self.process.wait()
         self._out.close()
 
+    def rss_bytes(self) -> int:
+        """The worker's resident memory now (Linux /proc), for the memory benchmark."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+        return int(kib) * 1024
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
