@@ -117,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     freshness.set_defaults(run=_bench_freshness)
     memory = bench_kinds.add_parser("memory", help="Redis bytes per user and per item")
     memory.add_argument("--users", type=int, default=100_000)
+    memory.add_argument("--curve", action="store_true",
+                        help="the worker's RSS over a long replay of a fixed population")
+    memory.add_argument("--events", type=int, default=1_000_000, help="with --curve")
     memory.add_argument("--json", dest="json_file", type=Path, default=None)
     memory.set_defaults(run=_bench_memory)
     return parser
@@ -251,6 +254,13 @@ def _bench_freshness(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench_memory(settings: Settings, args: argparse.Namespace) -> int:
+    if args.curve:
+        from stream.bench.memory_curve import format_curve, run_memory_curve
+
+        report = run_memory_curve(settings, events=args.events, users=args.users)
+        print(format_curve(report))
+        _save(args.json_file, report)
+        return 0
     from stream.bench.memory import format_report, run_memory_bench
 
     report = run_memory_bench(settings, users=args.users)
