@@ -19,26 +19,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-import numpy as np
-
 from models.base import ItemInfo
 from stream.contracts.internal import (
     Changes,
-    InvalidInternal,
-    ScopeBest,
-    decode_steps,
     encode_steps,
 )
 from stream.contracts.records import Decoded, Record
 from stream.contracts.schemas import (
     ClickEvent,
-    DeadLetter,
     Impression,
     ItemUpsert,
     PurchaseEvent,
     UserProfile,
-    reason_kind,
 )
+from stream.learning.broadcast_copy import BroadcastCopy
 from stream.learning.context import ContextAnswers, ContextQuery, WorkerContext
 from stream.learning.item_shard import ItemShard, route
 from stream.learning.plan import Plan
@@ -62,15 +56,11 @@ class LearnerCore:
         self.partition_of = partition_of  # an item's partition: where its steps go
         self.shards: dict[int, UserShard] = {}
         self.item_shards: dict[int, ItemShard] = {}
-        # The broadcast's latest vectors (with TTL clocks) and item shards' trending parts, for
-        # shards assigned later.
-        self.item_table: dict[str, tuple[np.ndarray, float]] = {}
-        self.scope_table: dict[tuple[int, str], ScopeBest] = {}
+        self.broadcast = BroadcastCopy()
         self.context = WorkerContext(learning.default_location, learning.max_users_per_shard)
         self._curve_points: dict[int, int] = {}  # user shard -> points of its curve exported
         self._failed = Plan()  # dead letters of what the models failed on, for the next plan
 
-    # --- partitions ---------------------------------------------------------------------------
     def adopt(self, partition: int, shard: UserShard | None, items: ItemShard | None
               ) -> dict[tuple[str, int], int]:
         """Take partition's shards (restored ones, or None for new); return the offsets they
@@ -81,10 +71,7 @@ class LearnerCore:
             self.shards[partition] = shard
             for info in self.context.builder.items.values():
                 shard.model.observe_item(info)
-            for item, vector in self.item_table.items():
-                shard.take_vector(item, vector)
-            for (source, scope), part in self.scope_table.items():
-                shard.take_scope(source, scope, part)
+            self.broadcast.seed(shard)
         if partition not in self.item_shards:
             self.item_shards[partition] = items or ItemShard.new(
                 partition, n_factors=FACTORS, min_item_count=self.learning.min_item_count,
@@ -110,21 +97,14 @@ class LearnerCore:
             log.info("item shard %d expired %d items", partition, len(expired))
         return items
 
-    # --- a batch --------------------------------------------------------------------------------
     def apply_steps(self, records: Sequence[Record]) -> Plan:
         """Item steps for this worker's item shards, each applied once; a message that cannot
         be applied becomes a dead letter (in the plan) and the shard moves past it."""
         plan = Plan()
         for record in records:
             shard = self.item_shards.get(record.partition)
-            if shard is None or record.offset < shard.offset:
-                continue
-            shard.offset = record.offset + 1
-            try:
-                shard.apply(decode_steps(record.value or b""))
-            except Exception as exc:  # no I/O here: nothing transient, never worth a crash
-                shard.rejected += 1
-                self._dead_letter(plan, record, _reason(exc))
+            if shard is not None and (reason := shard.take(record)):
+                plan.dead_letter(self.topics.dlq, record, reason)
         return plan
 
     def query(self, batch: Sequence[Decoded], now: float) -> ContextQuery:
@@ -200,7 +180,7 @@ class LearnerCore:
             except Exception as exc:  # no I/O here: whatever it is, it is this record's
                 log.exception("could not learn %s:%d:%d", record.topic, record.partition,
                               record.offset)
-                self._dead_letter(self._failed, record, f"could not be learned: {exc!r}")
+                self._failed.dead_letter(self.topics.dlq, record, f"could not be learned: {exc!r}")
         return touched
 
     def _close_baskets(self) -> dict[int, set[str]]:
@@ -216,10 +196,9 @@ class LearnerCore:
     def _basket_failed(self, partition: int, failed: BasketFailed) -> None:
         """Each line of the basket as a dead letter (its record is in an earlier batch: the
         letter names it by topic, partition and offset)."""
-        for line in failed.basket:
-            topic, offset = line.origin if line.origin is not None else ("", -1)
-            self._dead_letter(self._failed, Record(topic, partition, offset, None, None),
-                              str(failed))
+        for topic, offset in failed.origins():
+            self._failed.dead_letter(self.topics.dlq, Record(topic, partition, offset, None, None),
+                                    str(failed))
 
     def _exports(self, touched: dict[int, set[str]]) -> Plan:
         """The touched shards' item steps (one message per item partition, with the source's
@@ -252,7 +231,6 @@ class LearnerCore:
             for shard in self.shards.values():
                 shard.model.observe_item(info)
 
-    # --- the broadcast ------------------------------------------------------------------------
     def publish(self) -> Plan:
         """What the item shards changed since the last time (stream/learning/publish.py)."""
         return publish(self.item_shards.values(), self.topics)
@@ -262,33 +240,8 @@ class LearnerCore:
         shard; what could not be decoded becomes a dead letter."""
         plan = Plan()
         for record, reason in changes.rejected:
-            self._dead_letter(plan, record, reason)
-        for item, vector in changes.vectors:
-            if vector is not None and len(vector[0]) != FACTORS:
-                log.error("broadcast vector of %r has %d dimensions, not %d: ignored", item,
-                          len(vector[0]), FACTORS)
-                continue
-            if vector is None:
-                self.item_table.pop(item, None)
-            else:
-                self.item_table[item] = vector
-            for shard in self.shards.values():
-                shard.take_vector(item, vector)
-        for source, scope, part in changes.scopes:
-            self.scope_table[(source, scope)] = part._replace(gone=[])
-            for shard in self.shards.values():
-                shard.take_scope(source, scope, part)
+            plan.dead_letter(self.topics.dlq, record, reason)
+        self.broadcast.take(changes, self.shards.values())
         return plan
 
-    def _dead_letter(self, plan: Plan, record: Record, reason: str) -> None:
-        letter = DeadLetter.wrap(record.value or b"", topic=record.topic,
-                                 partition=record.partition, offset=record.offset,
-                                 reason=reason, key=record.key)
-        plan.messages.append((self.topics.dlq, None,
-                              f"{record.topic}:{record.partition}:{record.offset}".encode(),
-                              letter.to_json()))
-        plan.dead_letters[reason_kind(reason)] += 1
 
-
-def _reason(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, InvalidInternal) else f"could not be applied: {exc!r}"

@@ -40,7 +40,8 @@ import numpy as np
 from models.embeddings import ItemStep, OnlineMF
 from models.hybrid import TRENDING_HALF_LIFE_S
 from models.trending import Trending
-from stream.contracts.internal import StepMessage
+from stream.contracts.internal import InvalidInternal, StepMessage, decode_steps
+from stream.contracts.records import Record
 
 
 def route(steps: Iterable[ItemStep], partition_of: Callable[[str], int]
@@ -76,6 +77,20 @@ class ItemShard:
         return cls(partition, OnlineMF(n_factors=n_factors, min_item_count=min_item_count,
                                        ttl_s=ttl_s, seed=0),
                    Trending(half_life_s=TRENDING_HALF_LIFE_S))
+
+    def take(self, record: Record) -> str | None:
+        """Apply a record of the item-steps topic not taken before; the reason it could not
+        be applied, if so (the shard moves past it: it becomes a dead letter)."""
+        if record.offset < self.offset:
+            return None
+        self.offset = record.offset + 1
+        try:
+            self.apply(decode_steps(record.value or b""))
+        except Exception as exc:  # no I/O here: nothing transient, never worth a crash
+            self.rejected += 1
+            return str(exc) if isinstance(exc, InvalidInternal) else (
+                f"could not be applied: {exc!r}")
+        return None
 
     def apply(self, message: StepMessage) -> int:
         """Apply a message's steps not applied before; return how many were applied."""

@@ -62,6 +62,10 @@ class BasketFailed(Exception):
         super().__init__(f"could not be learned: {cause!r}")
         self.basket = basket
 
+    def origins(self) -> list[tuple[str, int]]:
+        """Where the stream found each line: (topic, offset)."""
+        return [line.origin if line.origin is not None else ("", -1) for line in self.basket]
+
 
 @dataclass
 class UserShard:

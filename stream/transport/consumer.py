@@ -237,7 +237,7 @@ class BatchConsumerService(Service):
             ingested = time.perf_counter()
             if self.learner is not None:  # its checkpoint commits the offsets last
                 steps = [r for r in records if r.topic == steps_topic]
-                caught_up = self._caught_up(more)
+                caught_up = _caught_up(self.consumer, more)
                 self.learned += await self._retrying(functools.partial(
                     self.learner.learn, decoded, caught_up, steps,
                     functools.partial(self._commit, fetched)))
@@ -277,22 +277,6 @@ class BatchConsumerService(Service):
             raise RuntimeError("not started")
         await self.consumer.topics()  # a metadata request to the brokers
 
-    def _caught_up(self, events: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
-        """Whether the events fetched reach the end of their partitions (their highwater).
-
-        The learner then closes open baskets at once. Judged from the fetch, not from the batch
-        size: a fetch that returns early (item steps came first) is not the end of a backlog.
-        With no events fetched, the loop's idle path closes baskets once nothing comes at all.
-        """
-        assert self.consumer is not None
-        if not events:
-            return False
-        for tp, messages in events.items():
-            highwater = self.consumer.highwater(tp)
-            if highwater is None or messages[-1].offset + 1 < highwater:
-                return False
-        return True
-
     @Service.task
     async def _follow_item_vectors(self) -> None:
         """The broadcast: every item's latest vector and counts, into this worker's user shards."""
@@ -327,6 +311,23 @@ class BatchConsumerService(Service):
                 log.warning("batch failed, retrying in %.1fs: %r", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def _caught_up(consumer: AIOKafkaConsumer,
+               events: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
+    """Whether the events fetched reach the end of their partitions (their highwater).
+
+    The learner then closes open baskets at once. Judged from the fetch, not from the batch
+    size: a fetch that returns early (item steps came first) is not the end of a backlog.
+    With no events fetched, the loop's idle path closes baskets once nothing comes at all.
+    """
+    if not events:
+        return False
+    for tp, messages in events.items():
+        highwater = consumer.highwater(tp)
+        if highwater is None or messages[-1].offset + 1 < highwater:
+            return False
+    return True
 
 
 def _record(message: ConsumerRecord) -> Record:

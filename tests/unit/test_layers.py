@@ -77,3 +77,17 @@ def test_the_learning_core_loads_no_kafka_or_redis_client_even_indirectly():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, cwd=ROOT)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+@pytest.mark.parametrize("room", ["stream", "models"])
+def test_no_module_over_400_lines_and_no_class_over_200(room):
+    too_big = []
+    for path in modules(room):
+        text = path.read_text()
+        if text.count("\n") > 400:
+            too_big.append(f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > 200:
+                too_big.append(f"{path.relative_to(ROOT)}: class {node.name} "
+                               f"{node.end_lineno - node.lineno + 1} lines")
+    assert not too_big, "\n".join(too_big)
