@@ -121,9 +121,12 @@ class OnlineMF(_ItemSide, Recommender):
         self._rng = random.Random(seed)  # the user side's negatives
         self._item_rng = random.Random(seed + 1)  # the item side's negatives
         self._clock = 0.0  # latest event time seen: the time a restored vector is stamped with
+        self._shares_items = False  # the item table is another's (share_items)
 
     def __getstate__(self) -> dict:
         self._run_user_steps()  # a snapshot holds vectors, not queued work
+        if getattr(self, "_shares_items", False):  # the owner's, not ours to snapshot
+            return {**self.__dict__, "_items": _Rows(self.n_factors), "_shares_items": False}
         return self.__dict__
 
     # -- the Recommender interface ---------------------------------------------------------

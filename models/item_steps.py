@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from models.base import Origin
-from models.vectors import _Rows, initial_vector
+from models.vectors import VectorTable, _Rows, initial_vector
 from models.waves import step_items
 
 __all__ = ["ItemStep"]
@@ -46,6 +46,7 @@ class _ItemSide(abc.ABC):
     min_item_count: int
     seed: int
     _items: _Rows
+    _shares_items: bool
     _pending: dict[str, tuple[int, float]]
     _item_rng: random.Random
     _clock: float
@@ -53,6 +54,22 @@ class _ItemSide(abc.ABC):
     @abc.abstractmethod
     def _run_user_steps(self) -> None:
         """Run the queued user halves, which read the item table: before it changes."""
+
+    def share_items(self, table: VectorTable) -> None:
+        """Read (and draw negatives from) ``table`` instead of an item table of its own.
+
+        A worker's user shards all receive the same item vectors by broadcast: one table held
+        once, not one copy per shard. Its owner runs every sharing model's queue
+        (:meth:`flush`) before it changes the table, so queued user halves read the vectors
+        they were queued with. A snapshot leaves the shared table out.
+        """
+        self._run_user_steps()
+        self._items = table
+        self._shares_items = True
+
+    def flush(self) -> None:
+        """Run the queued user halves now (before a shared item table changes)."""
+        self._run_user_steps()
 
     def apply_item_step(self, step: ItemStep) -> list[str]:
         """Apply an item half; return the items whose vectors changed (or were just created)."""

@@ -18,7 +18,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["initial_vector"]
+__all__ = ["VectorTable", "initial_vector"]
 
 # Vectors start small so first dot products sit near 0 (probability 1/2) and the first steps
 # move positives and negatives by the same amount, whatever the number of factors.
@@ -108,3 +108,7 @@ class _Rows:
         last_seen = np.zeros(rows, dtype=np.float64)
         last_seen[:n] = self.last_seen[:n]
         self.matrix, self.last_seen = matrix, last_seen
+
+
+# The table of vectors a worker's user shards share (OnlineMF.share_items): ids to dense rows.
+VectorTable = _Rows

@@ -26,8 +26,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from models.base import Context, Interaction
 from models.baskets import Baskets
 from models.embeddings import OnlineMF
@@ -173,13 +171,6 @@ class UserShard:
         self.model.forget_users(going)
         self.evaluator.forget_users(going)
         return len(going)
-
-    def take_vector(self, item: str, vector: tuple[np.ndarray, float] | None) -> None:
-        """An item's vector and TTL clock from the broadcast (None: removed)."""
-        if vector is None:
-            self.embeddings.drop_item(item)
-        else:
-            self.embeddings.set_item_vector(item, *vector)
 
     def take_scope(self, source: int, scope: str, part: ScopeBest) -> None:
         """An item shard's part of a trending scope, from the broadcast."""

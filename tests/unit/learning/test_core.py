@@ -215,3 +215,16 @@ def test_a_basket_the_models_fail_on_becomes_dead_letters_and_the_shard_learns_o
     assert [(letter.source_topic, letter.offset) for letter in letters] == [(TOPICS.clicks, 1)]
     assert "OverflowError" in letters[0].reason and plan.dead_letters
     assert core.shards[0].learned == 2  # tea and jam
+
+
+def test_a_workers_user_shards_read_one_item_table():
+    core, stream = make_core(), Stream()
+    plan = learn(core, [stream.click("ann", "tea"), stream.click("bob", "tea")])
+    deliver_steps(core, plan, {})
+    published = core.publish()
+    core.receive(Changes([(key.decode(), decode_vector(value)) for topic, _, key, value
+                          in published.messages if topic == TOPICS.item_vectors and value], []))
+    first, second = core.shards[0].embeddings, core.shards[1].embeddings
+    assert np.shares_memory(first.item_matrix(), second.item_matrix())
+    core.receive(Changes([("tea", None)], []))  # the owner expired it
+    assert first.item_vector("tea") is None and second.item_vector("tea") is None

@@ -499,3 +499,50 @@ def test_trending_answers_for_a_time_a_century_before_what_it_counted():
     model.learn_one(Interaction("ann", "tea", ts=1.7e9, location="Leeds", condition="rain"))
     old = model.recommend("bob", 3, Context(ts=-2.2e9, location="Leeds", condition="rain"))
     assert [s.item_id for s in old] == ["tea"] and all(math.isfinite(s.score) for s in old)
+
+
+def test_models_sharing_an_item_table_learn_exactly_what_a_model_with_its_own_learns():
+    import numpy as np
+
+    from models.base import Interaction
+    from models.embeddings import OnlineMF
+    from models.vectors import VectorTable
+
+    def model() -> OnlineMF:
+        return OnlineMF(n_factors=4, min_item_count=1, defer_item_steps=True, seed=3)
+
+    alone, sharing, table = model(), model(), VectorTable(4)
+    sharing.share_items(table)
+    first = {item: np.full(4, 0.1 * n, dtype=np.float32) for n, item in enumerate("abc")}
+    for item, vector in first.items():
+        alone.set_item_vector(item, vector, ts=0.0)
+        table.put(item, vector, 0.0)
+    for n in range(6):
+        line = Interaction("ann", "abc"[n % 3], ts=float(n + 1))
+        alone.learn_one(line)
+        sharing.learn_one(line)
+    # The broadcast moves a vector: the owner runs the sharing model's queue first.
+    sharing.flush()
+    table.put("a", np.ones(4, dtype=np.float32), 7.0)
+    alone.set_item_vector("a", np.ones(4, dtype=np.float32), ts=7.0)
+    np.testing.assert_array_equal(alone.user_vector("ann"), sharing.user_vector("ann"))
+    np.testing.assert_array_equal(alone.item_matrix(), sharing.item_matrix())
+
+
+def test_a_snapshot_of_a_model_leaves_the_shared_item_table_out():
+    import pickle
+
+    import numpy as np
+
+    from models.embeddings import OnlineMF
+    from models.vectors import VectorTable
+
+    table = VectorTable(4)
+    for n in range(1000):
+        table.put(f"i{n}", np.ones(4, dtype=np.float32), 0.0)
+    sharing = OnlineMF(n_factors=4, defer_item_steps=True)
+    sharing.share_items(table)
+    restored = pickle.loads(pickle.dumps(sharing))
+    assert sharing.n_items == 1000 and restored.n_items == 0
+    restored.share_items(table)
+    assert restored.n_items == 1000
