@@ -155,6 +155,9 @@ class Changes:
     scopes: list[ScopeChange] = field(default_factory=list)
     rejected: list[tuple[Record, str]] = field(default_factory=list)
 
+    def __bool__(self) -> bool:
+        return bool(self.vectors or self.scopes or self.rejected)
+
 
 def decode_broadcast(records: Iterable[Record], vectors_topic: str) -> Changes:
     """The broadcast's records (of ``vectors_topic`` or the trending one) as changes."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stream.contracts.schemas import Event
+from stream.contracts.schemas import DeadLetter, Event
 
 # The header a re-keyed copy carries its source record in.
 ORIGIN_HEADER = "recstream-origin"
@@ -42,6 +42,12 @@ class Decoded:
     event: Event | None
     reason: str | None = None
     misrouted: Event | None = None
+
+
+def dead_letter(record: Record, reason: str) -> DeadLetter:
+    """The record, kept for an operator with the reason it could not be used."""
+    return DeadLetter.wrap(record.value or b"", topic=record.topic, partition=record.partition,
+                           offset=record.offset, reason=reason, key=record.key)
 
 
 # An outgoing message: (topic, partition or None for the key's, key, value or None for a

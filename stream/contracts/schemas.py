@@ -245,6 +245,12 @@ class DeadLetter(Contract):
             ts=datetime.now(UTC),
         )
 
+    @property
+    def source(self) -> str:
+        """The rejected record, ``<topic>:<partition>:<offset>``: the letter's Kafka key, so a
+        letter sent again after a crash is recognisable as the same one."""
+        return f"{self.source_topic}:{self.partition}:{self.offset}"
+
     def original(self) -> bytes:
         """The rejected bytes (their first DEAD_LETTER_KEPT_BYTES when ``payload_truncated``)."""
         if self.payload_encoding == "base64":

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from stream.contracts.codec import InvalidMessage, decode
-from stream.contracts.records import Decoded, Record
+from stream.contracts.records import Decoded, Record, dead_letter
 from stream.contracts.schemas import DeadLetter, Event
 from stream.store.state import StateWriter
 
@@ -98,12 +98,8 @@ class Ingestor:
                 for d in decoded]
 
     async def _publish(self, fresh: list[Decoded]) -> None:
-        letters = [
-            DeadLetter.wrap(d.record.value or b"", topic=d.record.topic,
-                            partition=d.record.partition, offset=d.record.offset,
-                            reason=d.reason or "invalid", key=d.record.key)
-            for d in fresh if d.event is None and d.misrouted is None
-        ]
+        letters = [dead_letter(d.record, d.reason or "invalid")
+                   for d in fresh if d.event is None and d.misrouted is None]
         if letters:
             await self.publisher.dead_letters(letters)
         forwards = [(d.record.topic, d.misrouted.key.encode(), d.record.value or b"",

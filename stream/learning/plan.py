@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from stream.contracts.records import Message, Record
-from stream.contracts.schemas import DeadLetter, reason_kind
+from stream.contracts.records import Message, Record, dead_letter
+from stream.contracts.schemas import reason_kind
 
 
 @dataclass
@@ -50,10 +50,8 @@ class Plan:
 
     def dead_letter(self, dlq: str, record: Record, reason: str) -> None:
         """The record as a dead letter on ``dlq``, counted under its kind of reason."""
-        letter = DeadLetter.wrap(record.value or b"", topic=record.topic,
-                                 partition=record.partition, offset=record.offset,
-                                 reason=reason, key=record.key)
-        self.messages.append((dlq, None, record.source.encode(), letter.to_json()))
+        letter = dead_letter(record, reason)
+        self.messages.append((dlq, None, letter.source.encode(), letter.to_json()))
         self.dead_letters[reason_kind(reason)] += 1
 
     @property

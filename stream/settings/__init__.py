@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -84,7 +84,6 @@ class Settings(BaseSettings):
     models."""
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid")
-    sections: ClassVar[dict[str, type[Section]]] = SECTIONS
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     topics: TopicSettings = Field(default_factory=TopicSettings)

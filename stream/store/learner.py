@@ -9,7 +9,8 @@ scripts (MSET cannot expire; each set is cut to its best after the ZADDs).
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
@@ -86,9 +87,9 @@ class RedisLearnerStore:
     async def write(self, plan: Plan) -> None:
         pipe = self.client.pipeline(transaction=False)
         for partition, figures in plan.figures.items():
-            pipe.hset(self.keys.learning(partition), mapping=_values(figures))
+            pipe.hset(self.keys.learning(partition), mapping=cast(Mapping[FieldT, EncodableT], figures))
         for partition, figures in plan.item_figures.items():
-            pipe.hset(self.keys.item_learning(partition), mapping=_values(figures))
+            pipe.hset(self.keys.item_learning(partition), mapping=cast(Mapping[FieldT, EncodableT], figures))
         vectors = {self.keys.user_embedding(user): pack(vec)
                    for user, vec in plan.user_vectors.items()}
         vectors.update((self.keys.item_embedding(item), pack(vec))
@@ -121,8 +122,3 @@ class RedisLearnerStore:
         return self.keys.item_snapshot(partition)
 
 
-
-def _values(figures: dict[str, Any]) -> dict[FieldT, EncodableT]:
-    """Figures as hash fields (numbers stay numbers, JSON documents are strings already)."""
-    return {name: value if isinstance(value, (str, int, float)) else str(value)
-            for name, value in figures.items()}

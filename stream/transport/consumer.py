@@ -284,7 +284,7 @@ class BatchConsumerService(Service):
             return
         while not self.should_stop:
             changes = await self.vectors.poll()
-            if changes.vectors or changes.scopes or changes.rejected:
+            if changes:
                 await self.learner.receive(changes)
 
     async def _commit(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:

@@ -36,9 +36,8 @@ class KafkaPublisher:
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         await self._send([
-            (self.settings.topics.dlq, None,
-             f"{letter.source_topic}:{letter.partition}:{letter.offset}".encode(),
-             letter.to_json(), [("reason", letter.reason.encode()[:1000])])
+            (self.settings.topics.dlq, None, letter.source.encode(), letter.to_json(),
+             [("reason", letter.reason.encode()[:1000])])
             for letter in letters])
 
     async def forward(self, records: Sequence[tuple[str, bytes, bytes, str]]) -> None:

@@ -13,6 +13,7 @@ from confluent_kafka import Producer
 
 from stream.settings import Settings
 from stream.store.keys import Keys
+from stream.store.reads import StateReader
 
 BASE_TS = datetime(2011, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -130,6 +131,16 @@ def send_raw(settings: Settings, messages: list[tuple[str, bytes | None, bytes]]
 def applied_events(client: redis.Redis, settings: Settings) -> int:
     stats = client.hgetall(Keys(settings.redis.key_prefix).stats)
     return sum(int(stats.get(k, 0)) for k in ("clicks", "purchases", "weather"))
+
+
+def learned(settings: Settings) -> int:
+    """Interactions learned over every user shard."""
+    return StateReader(settings.redis).learned(range(settings.kafka.partitions))
+
+
+def steps_applied(settings: Settings) -> int:
+    """Item steps applied over every item shard: one per interaction, by its item's owner."""
+    return StateReader(settings.redis).steps_applied(range(settings.kafka.partitions))
 
 
 def assert_state_matches(client: redis.Redis, settings: Settings, traffic: Traffic) -> None:

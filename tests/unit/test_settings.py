@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from pydantic import SecretStr
 
 from stream.settings import Settings, SettingsError, load_settings

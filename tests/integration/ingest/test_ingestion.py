@@ -8,14 +8,19 @@ import signal
 import time
 
 import pytest
-import redis
 from confluent_kafka import Consumer, Producer
 
 from stream.contracts.schemas import DeadLetter
 from stream.settings import Settings
 from stream.store.keys import Keys
 from tests.integration.conftest import wait_until
-from tests.integration.traffic import applied_events, assert_state_matches, mixed_traffic, send_raw
+from tests.integration.traffic import (
+    applied_events,
+    assert_state_matches,
+    learned,
+    mixed_traffic,
+    send_raw,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -125,7 +130,7 @@ def test_a_record_forwarded_twice_is_applied_and_learned_once(settings, start_wo
     worker = start_worker()
     keys = Keys(settings.redis.key_prefix)
     wait_until(lambda: int(redis_client.hget(keys.stats, "duplicate_forwards") or 0) == 1
-               and learned_total(redis_client, settings) == 2, 60,
+               and learned(settings) == 2, 60,
                "both source records applied and learned, the second copy skipped",
                workers=[worker])
     assert redis_client.hget(keys.user("u42"), "clicks") == "2"
@@ -136,13 +141,8 @@ def test_a_record_forwarded_twice_is_applied_and_learned_once(settings, start_wo
     for partition in range(settings.kafka.partitions):
         redis_client.delete(keys.snapshot(partition), keys.learning(partition))
     restarted = start_worker()
-    wait_until(lambda: learned_total(redis_client, settings) >= 2, 60, "the replay learned",
+    wait_until(lambda: learned(settings) >= 2, 60, "the replay learned",
                workers=[restarted])
-    assert learned_total(redis_client, settings) == 2
+    assert learned(settings) == 2
     assert redis_client.hget(keys.user("u42"), "clicks") == "2"
 
-
-def learned_total(client: redis.Redis, settings: Settings) -> int:
-    keys = Keys(settings.redis.key_prefix)
-    return sum(int(client.hget(keys.learning(p), "learned") or 0)
-               for p in range(settings.kafka.partitions))

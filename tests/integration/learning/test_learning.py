@@ -15,22 +15,20 @@ from models.trending import Trending
 from stream.settings import Settings
 from stream.store.keys import Keys
 from tests.integration.conftest import wait_until
-from tests.integration.traffic import applied_events, assert_state_matches, mixed_traffic, send_raw
+from tests.integration.traffic import (
+    applied_events,
+    assert_state_matches,
+    learned,
+    mixed_traffic,
+    send_raw,
+    steps_applied,
+)
 
 pytestmark = pytest.mark.integration
 
 
-def learned(client: redis.Redis, settings: Settings) -> int:
-    keys = Keys(settings.redis.key_prefix)
-    return sum(int(client.hget(keys.learning(p), "learned") or 0)
-               for p in range(settings.kafka.partitions))
 
 
-def item_steps_applied(client: redis.Redis, settings: Settings) -> int:
-    """Positive item steps applied by the item shards: one per interaction, by its item's owner."""
-    keys = Keys(settings.redis.key_prefix)
-    return sum(int(client.hget(keys.item_learning(p), "applied") or 0)
-               for p in range(settings.kafka.partitions))
 
 
 def test_two_workers_one_killed_learn_every_interaction_exactly_once(
@@ -41,7 +39,7 @@ def test_two_workers_one_killed_learn_every_interaction_exactly_once(
     first, second = start_worker(settings), start_worker(settings)
     half = len(traffic.messages) // 2
     send_raw(settings, traffic.messages[:half])
-    wait_until(lambda: learned(redis_client, settings) > 3_000, 120,
+    wait_until(lambda: learned(settings) > 3_000, 120,
                "both workers to be learning", workers=[first, second])
     keys = Keys(settings.redis.key_prefix)
     wait_until(lambda: all(redis_client.exists(keys.snapshot(p), keys.item_snapshot(p)) == 2
@@ -53,17 +51,17 @@ def test_two_workers_one_killed_learn_every_interaction_exactly_once(
 
     send_raw(settings, traffic.messages[half:])
     wait_until(lambda: applied_events(redis_client, settings) >= traffic.valid_count
-               and learned(redis_client, settings) >= interactions
-               and item_steps_applied(redis_client, settings) >= interactions, 180,
+               and learned(settings) >= interactions
+               and steps_applied(settings) >= interactions, 180,
                "the survivor to take over and drain the stream", workers=[second])
     second.stop()  # a clean stop: nothing more can arrive, so a double count would show now
     # The survivor restored the dead worker's shards from their snapshots (it did not relearn
     # them from the start: the counts below would still match, but slowly).
     assert second.output().count(" restored") > restored_before
     assert_state_matches(redis_client, settings, traffic)
-    assert learned(redis_client, settings) == interactions
+    assert learned(settings) == interactions
     # The item halves too: each applied once by its item's single writer, replays skipped.
-    assert item_steps_applied(redis_client, settings) == interactions
+    assert steps_applied(settings) == interactions
     # User shards drew negatives from the item vectors the item shards broadcast.
     assert sum(int(redis_client.hget(keys.item_learning(p), "negatives") or 0)
                for p in range(settings.kafka.partitions)) > 0
@@ -112,7 +110,7 @@ def test_a_tampered_snapshot_is_refused_and_the_shard_learns_again(
     interactions = sum(traffic.item_clicks.values()) + sum(traffic.item_purchases.values())
     worker = start_worker(settings)
     send_raw(settings, traffic.messages)
-    wait_until(lambda: learned(redis_client, settings) >= interactions, 120, "learning",
+    wait_until(lambda: learned(settings) >= interactions, 120, "learning",
                workers=[worker])
     worker.stop(signal.SIGTERM)  # a clean stop snapshots every shard
     keys = Keys(settings.redis.key_prefix)
@@ -123,9 +121,9 @@ def test_a_tampered_snapshot_is_refused_and_the_shard_learns_again(
     restarted = start_worker(settings)
     wait_until(lambda: "snapshot of shard 0 refused" in restarted.output(), 60,
                "the refusal to be logged", workers=[restarted])
-    wait_until(lambda: learned(redis_client, settings) >= interactions, 120,
+    wait_until(lambda: learned(settings) >= interactions, 120,
                "shard 0 to learn its partition again", workers=[restarted])
-    assert learned(redis_client, settings) == interactions
+    assert learned(settings) == interactions
 
 
 def test_impressions_joined_with_clicks_label_the_context_model(settings, start_worker,
@@ -148,7 +146,7 @@ def test_impressions_joined_with_clicks_label_the_context_model(settings, start_
             '"event_id":"e2","user_id":"u1","item_id":"d","ts":"2011-03-01T11:05:00Z"')),
     ])
     keys = Keys(settings.redis.key_prefix)
-    wait_until(lambda: learned(redis_client, settings) == 2, 60, "both clicks learned",
+    wait_until(lambda: learned(settings) == 2, 60, "both clicks learned",
                workers=[worker])
     figures = next(f for p in range(settings.kafka.partitions)
                    if (f := redis_client.hgetall(keys.learning(p))))

@@ -26,8 +26,10 @@ from tests.integration.traffic import (
     Traffic,
     applied_events,
     assert_state_matches,
+    learned,
     mixed_traffic,
     send_raw,
+    steps_applied,
 )
 
 pytestmark = pytest.mark.integration
@@ -43,16 +45,8 @@ def readiness(port: int) -> tuple[int, dict]:
         return 0, {}
 
 
-def learned(client: redis.Redis, settings: Settings) -> int:
-    keys = Keys(settings.redis.key_prefix)
-    return sum(int(client.hget(keys.learning(p), "learned") or 0)
-               for p in range(settings.kafka.partitions))
 
 
-def steps_applied(client: redis.Redis, settings: Settings) -> int:
-    keys = Keys(settings.redis.key_prefix)
-    return sum(int(client.hget(keys.item_learning(p), "applied") or 0)
-               for p in range(settings.kafka.partitions))
 
 
 def broadcast_vectors(settings: Settings) -> dict[str, np.ndarray]:
@@ -85,15 +79,15 @@ def broadcast_vectors(settings: Settings) -> dict[str, np.ndarray]:
 def drained(client: redis.Redis, settings: Settings, traffic: Traffic) -> bool:
     interactions = sum(traffic.item_clicks.values()) + sum(traffic.item_purchases.values())
     return (applied_events(client, settings) >= traffic.valid_count
-            and learned(client, settings) >= interactions
-            and steps_applied(client, settings) >= interactions)
+            and learned(settings) >= interactions
+            and steps_applied(settings) >= interactions)
 
 
 def assert_exactly_once(client: redis.Redis, settings: Settings, traffic: Traffic) -> None:
     interactions = sum(traffic.item_clicks.values()) + sum(traffic.item_purchases.values())
     assert_state_matches(client, settings, traffic)
-    assert learned(client, settings) == interactions
-    assert steps_applied(client, settings) == interactions
+    assert learned(settings) == interactions
+    assert steps_applied(settings) == interactions
     keys = Keys(settings.redis.key_prefix)
     raw = redis.Redis.from_url(settings.redis.url)
     shards = broadcast_vectors(settings)

@@ -12,13 +12,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from stream.contracts.internal import (
-    Changes,
-    decode_scope,
-    decode_scope_key,
-    decode_steps,
-    decode_vector,
-)
+from stream.contracts.internal import Changes, decode_broadcast, decode_steps
 from stream.contracts.records import Decoded, Record
 from stream.contracts.schemas import ClickEvent, DeadLetter, Event, PurchaseEvent
 from stream.learning.context import ContextAnswers
@@ -86,6 +80,20 @@ def deliver_steps(core: LearnerCore, plan: Plan, offsets: dict[int, int]) -> int
     return len(records)
 
 
+def publish_tea(core: LearnerCore, stream: Stream) -> Plan:
+    """Two clicks on tea learned, their steps applied by the item shards; what they publish."""
+    plan = learn(core, [stream.click("ann", "tea"), stream.click("bob", "tea")])
+    deliver_steps(core, plan, {})
+    return core.publish()
+
+
+def broadcast(core: LearnerCore, published: Plan) -> None:
+    """The published messages back into the core, as a worker's broadcast reader decodes them."""
+    core.receive(decode_broadcast((Record(topic, 0, 0, key, value)
+                                   for topic, _, key, value in published.messages),
+                                  TOPICS.item_vectors))
+
+
 def test_each_interaction_is_learned_once_even_when_its_batch_comes_again():
     core, stream = make_core(), Stream()
     batch = [stream.click("ann", "tea"), stream.click("bob", "jam"), *stream.order("ann", "o1", "tea", "mug")]
@@ -137,16 +145,11 @@ def stepped(plan: Plan) -> set[str]:
 
 def test_what_the_item_shards_changed_comes_back_to_every_user_shard_by_the_broadcast():
     core, stream = make_core(), Stream()
-    plan = learn(core, [stream.click("ann", "tea"), stream.click("bob", "tea")])
-    deliver_steps(core, plan, {})
-    published = core.publish()
+    published = publish_tea(core, stream)
     vectors = [m for m in published.messages if m[0] == TOPICS.item_vectors]
     assert [m[2] for m in vectors] == [b"tea"] and "tea" in published.item_vectors
     assert ("global", pytest.approx(published.trending[0][1]), "tea") in published.trending
-    core.receive(Changes(
-        [(key.decode(), decode_vector(value)) for topic, _, key, value in vectors if value],
-        [(*decode_scope_key(key), decode_scope(value)) for topic, _, key, value
-         in published.messages if topic == TOPICS.item_trending and value]))
+    broadcast(core, published)
     for shard in core.shards.values():
         assert shard.embeddings.item_vector("tea") is not None
     assert core.publish().messages == []  # nothing changed since
@@ -164,11 +167,7 @@ def test_the_context_query_asks_only_for_what_the_worker_lacks():
 
 def test_a_new_shard_takes_what_the_broadcast_brought_before_it_came():
     core, stream = make_core(), Stream()
-    plan = learn(core, [stream.click("ann", "tea"), stream.click("bob", "tea")])
-    deliver_steps(core, plan, {})
-    published = core.publish()
-    core.receive(Changes([(key.decode(), decode_vector(value)) for topic, _, key, value
-                          in published.messages if topic == TOPICS.item_vectors and value], []))
+    broadcast(core, publish_tea(core, stream))
     core.release(1)
     core.adopt(1, None, None)
     assert core.shards[1].embeddings.item_vector("tea") is not None
@@ -219,11 +218,7 @@ def test_a_basket_the_models_fail_on_becomes_dead_letters_and_the_shard_learns_o
 
 def test_a_workers_user_shards_read_one_item_table():
     core, stream = make_core(), Stream()
-    plan = learn(core, [stream.click("ann", "tea"), stream.click("bob", "tea")])
-    deliver_steps(core, plan, {})
-    published = core.publish()
-    core.receive(Changes([(key.decode(), decode_vector(value)) for topic, _, key, value
-                          in published.messages if topic == TOPICS.item_vectors and value], []))
+    broadcast(core, publish_tea(core, stream))
     first, second = core.shards[0].embeddings, core.shards[1].embeddings
     assert np.shares_memory(first.item_matrix(), second.item_matrix())
     core.receive(Changes([("tea", None)], []))  # the owner expired it
