@@ -163,34 +163,6 @@ class Impression(Event):
     model_version: Text | None = None
 
 
-class RecommendationRequest(Contract):
-    key_field: ClassVar[str] = "user_id"
-    request_id: Id
-    user_id: Id
-    k: int = Field(20, ge=1, le=500)
-    reply_to: Annotated[str, StringConstraints(min_length=1, max_length=249)] = "reco.responses"
-    deadline: Timestamp | None = None
-    location: Location | None = None
-    session_id: Id | None = None
-    exclude: list[Id] = Field(default_factory=list, max_length=1000)
-
-
-class ScoredItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    item_id: Id
-    score: float = Field(allow_inf_nan=False)
-    source: Annotated[str, StringConstraints(max_length=32)] | None = None
-
-
-class RecommendationResponse(Contract):
-    request_id: Id
-    user_id: Id
-    items: list[ScoredItem] = Field(default_factory=list)
-    model_version: Text | None = None
-    error: Text | None = None
-    ts: Timestamp
-
-
 # Bytes of a rejected payload a dead letter keeps. JSON escaping can make text up to six times
 # longer (a control character becomes \u0000), so 64 KiB of text stays under 400 KB, and a
 # longer payload keeps its first 64 KiB as base64 (88 KB): a letter always fits the producer's

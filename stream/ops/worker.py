@@ -18,10 +18,14 @@ from stream.learning.checkpoint import Checkpoint, Sender
 from stream.learning.core import LearnerCore
 from stream.learning.shell import Learner
 from stream.learning.snapshots import SnapshotCodec, snapshot_key
+from stream.serving.rules import Rules
+from stream.serving.server import Sender as ServingSender
+from stream.serving.server import Server, Topics
 from stream.settings import Settings
 from stream.store.clients import TRANSIENT, async_redis
 from stream.store.keys import Keys
 from stream.store.learner import RedisLearnerStore
+from stream.store.serving import RedisServingStore
 from stream.store.state import StateWriter
 from stream.transport.consumer import BatchConsumerService
 from stream.transport.kafka_config import faust_broker_credentials
@@ -47,8 +51,10 @@ class WorkerParts:
             Ingestor(contracts_by_topic(settings), writer, self.publisher,
                      settings.worker.max_message_bytes, settings.worker.event_time_max_ahead_s))
         self.learner: Learner | None = None
+        self.server: Server | None = None
         if settings.learning.enabled and not settings.worker.noop:
             self.learner = build_learner(settings, self.redis, self.publisher)
+            self.server = build_server(settings, self.learner.core, self.redis, self.publisher)
 
     async def open(self) -> None:
         await self.publisher.start()
@@ -69,6 +75,17 @@ def build_learner(settings: Settings, client: Redis, sender: Sender) -> Learner:
     checkpoint = Checkpoint(sender, store, SnapshotCodec(snapshot_key(settings)))
     return Learner(core, store, checkpoint, snapshot_every_s=learning.snapshot_every_s,
                    publish_every_s=learning.item_vector_publish_s)
+
+
+def build_server(settings: Settings, core: LearnerCore, client: Redis, sender: ServingSender
+                 ) -> Server:
+    """The request path over the learner's user shards."""
+    serving = settings.serving
+    return Server(core.shards.get, core.context.builder,
+                  RedisServingStore(client, Keys(settings.redis.key_prefix)), sender,
+                  Rules(serving.exclude_purchased, serving.max_per_category),
+                  Topics(settings.topics.impressions, serving.log_impressions),
+                  serving.default_deadline_ms, settings.worker.max_message_bytes)
 
 
 def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:

@@ -74,6 +74,10 @@ class TopicSettings(Section):
     dlq: str = _topic("dlq", "events.dlq")
     # Filled by the serving path; the workers join it with clicks.
     impressions: str = _topic("impressions", "reco.impressions")
+    # Recommendation requests (keyed by user, co-partitioned with the events) and the default
+    # topic for their replies (keyed by request id; a client may name its own).
+    requests: str = _topic("requests", "reco.requests")
+    responses: str = _topic("responses", "reco.responses")
     # Internal: the item halves of embedding updates, routed to each item's partition (one
     # writer per item), and the item vectors and trending counts their owners broadcast
     # (compacted, read in full).
@@ -193,6 +197,13 @@ class ServingSettings(Section):
     # The business rule: never recommend what the user bought (and the evaluation protocol that
     # measures it).
     exclude_purchased: bool = True
+    # At most this many items of one category in a reply (diversity); 0: no cap.
+    max_per_category: int = Field(0, ge=0, le=200)
+    # How long a request without a deadline_ms may wait before it is answered late.
+    default_deadline_ms: int = Field(1_000, ge=1, le=600_000)
+    # Every reply is logged to the impressions topic (the label join's negatives): off only for
+    # tests of the round trip alone.
+    log_impressions: bool = True
 
 
 class StackSettings(Section):

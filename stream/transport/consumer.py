@@ -78,6 +78,12 @@ class Learning(Protocol):
     async def snapshot_all(self) -> None: ...
 
 
+class Serving(Protocol):
+    """The request path as the consumer drives it (stream/serving/server.py)."""
+
+    async def answer(self, records: Sequence[Record]) -> Any: ...
+
+
 class Parts(Protocol):
     """What a worker runs on (built by stream/ops/worker.py): opened before the first batch,
     closed after the last."""
@@ -87,6 +93,10 @@ class Parts(Protocol):
 
     @property
     def learner(self) -> Learning | None: ...
+
+    @property
+    def server(self) -> Serving | None:
+        """Answers the requests of the partitions this worker learns (None: it learns none)."""
 
     @property
     def transient(self) -> tuple[type[BaseException], ...]:
@@ -123,6 +133,7 @@ class BatchConsumerService(Service):
         self.parts: Parts | None = None
         self.ingestor: Ingesting | None = None
         self.learner: Learning | None = None
+        self.server: Serving | None = None
         self._transient: tuple[type[BaseException], ...] = ()
         # For readiness: when the loop last came round, and what a batch waits out now.
         self.loop_at = time.monotonic()
@@ -138,12 +149,16 @@ class BatchConsumerService(Service):
         self.parts = self._make_parts()
         await self.parts.open()
         self.ingestor, self.learner = self.parts.ingestor, self.parts.learner
+        self.server = self.parts.server
         self._transient = self.parts.transient
         topics = list(s.topics.events)
         if self.learner is not None:
             self.vectors = VectorReader(s)
             await self.vectors.start()
             topics.append(s.topics.item_steps)
+        if self.server is not None:
+            # Same group, range assignment: request partition p comes with shard p's events.
+            topics.append(s.topics.requests)
         self.consumer = AIOKafkaConsumer(
             group_id=s.worker.app_id,
             enable_auto_commit=False,
@@ -180,9 +195,12 @@ class BatchConsumerService(Service):
 
     async def seek_to_stored(self, partitions: list[TopicPartition]) -> None:
         assert self.consumer is not None and self.ingestor is not None
+        # Item steps and requests are not state: the learner, and Kafka's commits, say where
+        # they resume.
+        own = {self.settings.topics.item_steps, self.settings.topics.requests}
         stored = await self._retrying(functools.partial(
             self.ingestor.stored_offsets, [(tp.topic, tp.partition) for tp in partitions
-                                           if tp.topic != self.settings.topics.item_steps]))
+                                           if tp.topic not in own]))
         if self.learner is not None:
             # A restored shard may cover less than the state: resume where the laggard stands.
             # The item steps are the learner's alone: its item shards say where they stand.
@@ -211,6 +229,7 @@ class BatchConsumerService(Service):
         assert self.consumer is not None and self.ingestor is not None
         timeout_ms = int(self.settings.worker.batch_max_age_s * 1000)
         steps_topic = self.settings.topics.item_steps
+        requests_topic = self.settings.topics.requests
         while not self.should_stop:
             self.loop_at = time.monotonic()
             # Item steps first: behind a backlog of events (a replay, a restart) they would
@@ -226,27 +245,39 @@ class BatchConsumerService(Service):
                                                max_records=self.settings.worker.batch_size)
             for tp, messages in more.items():
                 fetched.setdefault(tp, []).extend(messages)
-            if not fetched:
-                if self.learner is not None:  # quiet: still broadcast the changed vectors
-                    self.learned += await self._retrying(self.learner.idle)
+            # Requests are answered after the events fetched with them are learned (a reply
+            # reflects them), and committed only once answered: a crash between the two
+            # answers them again, never not at all.
+            asked = {tp: m for tp, m in fetched.items() if tp.topic == requests_topic}
+            fetched = {tp: m for tp, m in fetched.items() if tp.topic != requests_topic}
+            if not fetched and self.learner is not None:
+                # No events: close baskets, broadcast the changed vectors (requests or none).
+                self.learned += await self._retrying(self.learner.idle)
+            if not fetched and not asked:
                 continue
             started = time.perf_counter()
             records = [_record(m) for messages in fetched.values() for m in messages]
-            events = [r for r in records if r.topic != steps_topic]
-            decoded = await self._retrying(functools.partial(self.ingestor.process, events))
-            ingested = time.perf_counter()
-            if self.learner is not None:  # its checkpoint commits the offsets last
-                steps = [r for r in records if r.topic == steps_topic]
-                caught_up = _caught_up(self.consumer, more)
-                self.learned += await self._retrying(functools.partial(
-                    self.learner.learn, decoded, caught_up, steps,
-                    functools.partial(self._commit, fetched)))
-            else:
-                await self._commit(fetched)
+            steps = [r for r in records if r.topic == steps_topic]
+            ingested = started
+            if fetched:
+                events = [r for r in records if r.topic != steps_topic]
+                decoded = await self._retrying(functools.partial(self.ingestor.process, events))
+                ingested = time.perf_counter()
+                if self.learner is not None:  # its checkpoint commits the offsets last
+                    caught_up = _caught_up(self.consumer, more)
+                    self.learned += await self._retrying(functools.partial(
+                        self.learner.learn, decoded, caught_up, steps,
+                        functools.partial(self._commit, fetched)))
+                else:
+                    await self._commit(fetched)
+            if asked and self.server is not None:
+                await self._retrying(functools.partial(
+                    self.server.answer, [_record(m) for ms in asked.values() for m in ms]))
+                await self._commit(asked)
             if time.perf_counter() - started > SLOW_BATCH_S:
                 log.warning("slow batch: %d records (%d item-step messages) took %.0f ms: "
-                            "state %.0f ms, learning %.0f ms", len(records),
-                            len(records) - len(events), 1000 * (time.perf_counter() - started),
+                            "state %.0f ms, learning and answering %.0f ms", len(records),
+                            len(steps), 1000 * (time.perf_counter() - started),
                             1000 * (ingested - started), 1000 * (time.perf_counter() - ingested))
             self.batches += 1
             self.records += len(records)

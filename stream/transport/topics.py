@@ -1,7 +1,7 @@
 """The topics recstream owns, their partition counts and configs, and their creation.
 
-Keyed event topics share one partition count so that a user's clicks, purchases and (later)
-(once serving exists) recommendation requests land on the same partition number (DESIGN decision 2). Catalogue and
+Keyed event topics share one partition count so that a user's clicks, purchases, impressions
+and recommendation requests land on the same partition number (DESIGN decision 2). Catalogue and
 profile topics are compacted: the latest message per key is the truth.
 """
 
@@ -52,6 +52,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topics.users, n, compacted | appended),
         TopicSpec(settings.topics.dlq, n, {"retention.ms": str(DLQ_RETENTION_MS)}),
         TopicSpec(settings.topics.impressions, n, events | appended),
+        # A request is worth answering for seconds; an hour covers any outage worth waiting out.
+        TopicSpec(settings.topics.requests, n,
+                  {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)}),
+        TopicSpec(settings.topics.responses, n,
+                  {"cleanup.policy": "delete", "retention.ms": str(3600 * 1000)}),
         # A day of item steps is plenty: their consumers are the workers themselves, seconds
         # behind; a restored item shard replays from its snapshot (at most snapshot_every_s).
         TopicSpec(settings.topics.item_steps, n,

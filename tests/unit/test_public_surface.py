@@ -31,11 +31,10 @@ def test_the_sdk_names_users_import_are_there():
         Impression,
         ItemUpsert,
         PurchaseEvent,
-        RecommendationRequest,
-        RecommendationResponse,
         UserProfile,
         WeatherEvent,
     )
+    from stream.contracts.serving import RecommendationReply, RecommendationRequest
     from stream.settings import Settings, SettingsError, load_settings
     from stream.transport.producer import (
         BrokerUnavailable,
@@ -46,7 +45,7 @@ def test_the_sdk_names_users_import_are_there():
 
     names = [BrokerUnavailable, DeliveryError, EventProducer, InvalidEvent, ClickEvent,
              DeadLetter, Impression, ItemUpsert, PurchaseEvent, RecommendationRequest,
-             RecommendationResponse, UserProfile, WeatherEvent, Settings, SettingsError,
+             RecommendationReply, UserProfile, WeatherEvent, Settings, SettingsError,
              load_settings]
     for obj in names:
         assert inspect.isclass(obj) or inspect.isfunction(obj), obj

@@ -13,8 +13,6 @@ from stream.contracts.schemas import (
     DeadLetter,
     ItemUpsert,
     PurchaseEvent,
-    RecommendationRequest,
-    RecommendationResponse,
     UserProfile,
     WeatherEvent,
 )
@@ -105,16 +103,6 @@ def test_a_dead_letter_keeps_the_exact_bytes_as_text_or_base64():
     assert binary.payload_encoding == "base64" and binary.original() == b"\xff\x00\x01"
     on_the_wire = json.loads(text.to_json())  # readable with any JSON parser
     assert on_the_wire["source_topic"] == "shop.clicks" and on_the_wire["offset"] == 42
-
-
-def test_requests_and_responses_have_bounded_defaults():
-    request = RecommendationRequest(request_id="r1", user_id="u1")
-    assert (request.k, request.reply_to, request.exclude) == (20, "reco.responses", [])
-    with pytest.raises(ValueError, match="k"):
-        RecommendationRequest(request_id="r1", user_id="u1", k=0)
-    response = RecommendationResponse(request_id="r1", user_id="u1", ts=datetime.now(UTC),
-                                      items=[{"item_id": "i1", "score": 0.9}])
-    assert response.items[0].item_id == "i1" and response.error is None
 
 
 def test_events_know_their_partition_key():

@@ -1,0 +1,183 @@
+"""The request path's async shell: a batch of request records in, replies and impressions out.
+
+The worker's consumer hands it the requests of each fetch after the batch's events are learned,
+so a reply reflects every event that came before it. Whatever a request is, it is answered:
+
+* malformed: a dead letter, and an ``invalid_request`` error reply when it names a valid
+  ``reply_to`` (an asker whose request id is readable hears at once, not at its timeout);
+* read after its deadline: a ``deadline_exceeded`` error reply at once (shedding a backlog is
+  what lets the next requests make theirs);
+* on a partition this worker no longer holds: ``unavailable``;
+* a failure of the models on it: an ``internal`` error reply and a dead letter; the worker
+  carries on with the next.
+
+Every reply with items is logged to the impressions topic, which the learners join with the
+clicks and purchases that follow (the context model's labels).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from stream.contracts.codec import InvalidMessage, decode
+from stream.contracts.records import Message, Record, dead_letter
+from stream.contracts.schemas import DeadLetter, Impression
+from stream.contracts.serving import (
+    ErrorCode,
+    RecommendationReply,
+    RecommendationRequest,
+    addressing,
+    failed,
+)
+from stream.learning.interactions import InteractionBuilder, Weather
+from stream.learning.user_shard import UserShard
+from stream.serving.answer import Ranked, UserFacts, finish, rank
+from stream.serving.rules import Facts, Rules
+
+log = logging.getLogger(__name__)
+
+
+class ServingStore(Protocol):
+    async def users(self, user_ids: Sequence[str], locations: Sequence[str]
+                    ) -> tuple[dict[str, UserFacts], dict[str, Weather]]: ...
+
+    async def catalogue(self, item_ids: Sequence[str]) -> Facts: ...
+
+    async def count(self, requests: int, errors: int, letters: Sequence[DeadLetter]
+                    ) -> None: ...
+
+
+class Sender(Protocol):
+    async def send(self, messages: Sequence[Message]) -> None: ...
+
+    async def dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+@dataclass
+class Topics:
+    impressions: str
+    log_impressions: bool = True
+
+
+class Server:
+    """Answers batches of request records from the user shards of this worker."""
+
+    def __init__(self, shards: Callable[[int], UserShard | None], builder: InteractionBuilder,
+                 store: ServingStore, sender: Sender, rules: Rules, topics: Topics,
+                 default_deadline_ms: int, max_message_bytes: int) -> None:
+        self.shards = shards
+        self.builder = builder
+        self.store = store
+        self.sender = sender
+        self.rules = rules
+        self.topics = topics
+        self.default_deadline_ms = default_deadline_ms
+        self.max_message_bytes = max_message_bytes
+        self.answered = 0
+
+    async def answer(self, records: Sequence[Record]) -> list[RecommendationReply]:
+        """Answer every record; return the replies sent (in the order of the records that had
+        somewhere to send one)."""
+        started = time.time()
+        letters: list[DeadLetter] = []
+        replies: list[tuple[str, RecommendationReply, str]] = []  # (topic, reply, key)
+        live: list[tuple[Record, RecommendationRequest]] = []
+        for record in records:
+            try:
+                request = decode(RecommendationRequest, record.value,
+                                 max_bytes=self.max_message_bytes)
+            except InvalidMessage as exc:
+                letters.append(dead_letter(record, exc.reason))
+                request_id, reply_to = addressing(record.value)
+                if reply_to is not None:
+                    replies.append((reply_to, failed(request_id or "", ErrorCode.INVALID_REQUEST,
+                                                     exc.reason), request_id or record.source))
+                continue
+            if started * 1000 > self._deadline_ms(request, record):
+                replies.append((request.reply_to, failed(
+                    request.request_id, ErrorCode.DEADLINE_EXCEEDED,
+                    f"read {started * 1000 - self._deadline_ms(request, record):.0f} ms after "
+                    "its deadline"), request.request_id))
+                continue
+            live.append((record, request))
+        impressions = []
+        if live:
+            for request, reply, impression in await self._answer_live(live, started, letters):
+                replies.append((request.reply_to, reply, request.request_id))
+                if impression is not None:
+                    impressions.append(impression)
+        messages: list[Message] = [(topic, None, key.encode(), reply.to_json())
+                                   for topic, reply, key in replies]
+        if self.topics.log_impressions:
+            messages += [(self.topics.impressions, None, i.user_id.encode(), i.to_json())
+                         for i in impressions]
+        await self.sender.send(messages)
+        if letters:
+            await self.sender.dead_letters(letters)
+        errors = sum(1 for _, reply, _ in replies if reply.error is not None)
+        await self.store.count(len(records), errors, letters)
+        self.answered += len(records)
+        return [reply for _, reply, _ in replies]
+
+    async def _answer_live(self, live: list[tuple[Record, RecommendationRequest]],
+                           started: float, letters: list[DeadLetter]
+                           ) -> list[tuple[RecommendationRequest, RecommendationReply,
+                                           Impression | None]]:
+        users = sorted({request.user_id for _, request in live})
+        locations = sorted({request.context.location for _, request in live
+                            if request.context.location})
+        facts, weather = await self.store.users(users, locations)
+        read = time.time()
+        ranked: list[Ranked] = []
+        for record, request in live:
+            try:
+                ranked.append(rank(request, self.shards(record.partition),
+                                   facts[request.user_id], weather, self.builder, self.rules,
+                                   started))
+            except Exception as exc:  # the models failed on this request: it alone fails
+                log.exception("request %s could not be ranked", request.request_id)
+                letters.append(dead_letter(record, f"ranking failed: {exc!r}"))
+                ranked.append(Ranked(request, error=failed(
+                    request.request_id, ErrorCode.INTERNAL, repr(exc)).error))
+        ranked_at = time.time()
+        catalogue = await self.store.catalogue([s.item_id for r in ranked for s in r.candidates])
+        done = time.time()
+        answered = []
+        for (record, request), entry in zip(live, ranked, strict=True):
+            try:
+                reply = finish(entry, Facts(facts[request.user_id].purchased,
+                                            catalogue.out_of_stock, catalogue.categories),
+                               self.rules)
+            except Exception as exc:  # e.g. a score that is not a number
+                log.exception("request %s could not be finished", request.request_id)
+                letters.append(dead_letter(record, f"reply failed: {exc!r}"))
+                reply = failed(request.request_id, ErrorCode.INTERNAL, repr(exc))
+            reply.timings_ms.update({
+                "queued": round(max(started * 1000 - (record.timestamp_ms or started * 1000),
+                                    0.0), 3),
+                "read": round((read - started + done - ranked_at) * 1000, 3),
+                "rank": round((ranked_at - read) * 1000, 3),
+                "total": round((time.time() - started) * 1000, 3)})
+            answered.append((request, reply, _impression(reply, entry)))
+        return answered
+
+    def _deadline_ms(self, request: RecommendationRequest, record: Record) -> float:
+        if request.deadline_ms is not None:
+            return request.deadline_ms
+        sent = record.timestamp_ms if record.timestamp_ms is not None else time.time() * 1000
+        return sent + self.default_deadline_ms
+
+
+def _impression(reply: RecommendationReply, ranked: Ranked) -> Impression | None:
+    """What was shown, at the moment it was ranked for (event time: the label join's clock)."""
+    if not reply.items or ranked.context is None:
+        return None
+    return Impression(request_id=reply.request_id, user_id=ranked.request.user_id,
+                      item_ids=[item.item_id for item in reply.items],
+                      location=ranked.context.location, model_version=ranked.model_version,
+                      ts=datetime.fromtimestamp(ranked.context.ts, tz=UTC))
