@@ -27,7 +27,7 @@ from stream.store.keys import Keys
 from stream.store.learner import RedisLearnerStore
 from stream.store.serving import RedisServingStore
 from stream.store.state import StateWriter
-from stream.transport.consumer import BatchConsumerService
+from stream.transport.consumer import BatchConsumerService, readiness
 from stream.transport.kafka_config import faust_broker_credentials
 from stream.transport.partitioner import partition_of
 from stream.transport.publisher import KafkaPublisher
@@ -115,7 +115,7 @@ def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
     @app.page("/ready")
     async def ready(web: Any, request: Any) -> Any:
         """200 when the worker does its work now, else 503 with what is wrong (probes)."""
-        report = await service.readiness()
+        report = await readiness(service)
         return web.json(report, status=200 if report["ready"] else 503)
 
     return app, service

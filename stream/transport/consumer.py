@@ -282,32 +282,6 @@ class BatchConsumerService(Service):
             self.batches += 1
             self.records += len(records)
 
-    async def readiness(self) -> dict[str, Any]:
-        """Whether this worker does its work now: the consume loop comes round, no batch is
-        waiting out an outage, and Redis and the Kafka brokers answer (each within 2 s)."""
-        checks: dict[str, str] = {}
-        stalled_s = time.monotonic() - self.loop_at
-        checks["consumer"] = ("ok" if stalled_s < max(10.0, 50 * self.settings.worker.batch_max_age_s)
-                              else f"the consume loop has not come round for {stalled_s:.0f} s")
-        checks["batches"] = "ok" if self.waiting_on is None else f"retrying: {self.waiting_on}"
-        for name, probe in (("redis", self._ping_redis), ("kafka", self._ping_kafka)):
-            try:
-                await asyncio.wait_for(probe(), timeout=2.0)
-                checks[name] = "ok"
-            except Exception as exc:  # any failure is the answer, not an error of the probe
-                checks[name] = repr(exc) or type(exc).__name__
-        return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
-
-    async def _ping_redis(self) -> None:
-        if self.parts is None:
-            raise RuntimeError("not started")
-        await self.parts.ping()
-
-    async def _ping_kafka(self) -> None:
-        if self.consumer is None:
-            raise RuntimeError("not started")
-        await self.consumer.topics()  # a metadata request to the brokers
-
     @Service.task
     async def _follow_item_vectors(self) -> None:
         """The broadcast: every item's latest vector and counts, into this worker's user shards."""
@@ -342,6 +316,26 @@ class BatchConsumerService(Service):
                 log.warning("batch failed, retrying in %.1fs: %r", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+async def readiness(service: BatchConsumerService) -> dict[str, Any]:
+    """Whether a worker does its work now: the consume loop comes round, no batch is waiting
+    out an outage, and Redis and the Kafka brokers answer (each within 2 s)."""
+    checks: dict[str, str] = {}
+    stalled_s = time.monotonic() - service.loop_at
+    checks["consumer"] = ("ok" if stalled_s < max(10.0, 50 * service.settings.worker.batch_max_age_s)
+                          else f"the consume loop has not come round for {stalled_s:.0f} s")
+    checks["batches"] = "ok" if service.waiting_on is None else f"retrying: {service.waiting_on}"
+    for name, probe in (("redis", service.parts.ping if service.parts else None),
+                        ("kafka", service.consumer.topics if service.consumer else None)):
+        try:
+            if probe is None:
+                raise RuntimeError("not started")
+            await asyncio.wait_for(probe(), timeout=2.0)  # kafka: a metadata request
+            checks[name] = "ok"
+        except Exception as exc:  # any failure is the answer, not an error of the probe
+            checks[name] = repr(exc) or type(exc).__name__
+    return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
 
 
 def _caught_up(consumer: AIOKafkaConsumer,
