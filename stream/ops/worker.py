@@ -84,8 +84,10 @@ def build_server(settings: Settings, core: LearnerCore, client: Redis, sender: S
     return Server(core.shards.get, core.context.builder,
                   RedisServingStore(client, Keys(settings.redis.key_prefix)), sender,
                   Rules(serving.exclude_purchased, serving.max_per_category),
-                  Topics(settings.topics.impressions, serving.log_impressions),
-                  serving.default_deadline_ms, settings.worker.max_message_bytes)
+                  Topics(settings.topics.requests, settings.topics.impressions,
+                         serving.log_impressions),
+                  serving.default_deadline_ms, settings.worker.max_message_bytes,
+                  functools.partial(partition_of, partitions=settings.kafka.partitions))
 
 
 def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:

@@ -8,6 +8,8 @@ so a reply reflects every event that came before it. Whatever a request is, it i
 * read after its deadline: a ``deadline_exceeded`` error reply at once (shedding a backlog is
   what lets the next requests make theirs);
 * on a partition this worker no longer holds: ``unavailable``;
+* on the wrong partition (a producer whose partitioner is not Kafka's default murmur2, such as
+  librdkafka's default): forwarded to its user's partition, whose owner holds the user's state;
 * a failure of the models on it: an ``internal`` error reply and a dead letter; the worker
   carries on with the next.
 
@@ -60,6 +62,7 @@ class Sender(Protocol):
 
 @dataclass
 class Topics:
+    requests: str
     impressions: str
     log_impressions: bool = True
 
@@ -69,8 +72,10 @@ class Server:
 
     def __init__(self, shards: Callable[[int], UserShard | None], builder: InteractionBuilder,
                  store: ServingStore, sender: Sender, rules: Rules, topics: Topics,
-                 default_deadline_ms: int, max_message_bytes: int) -> None:
+                 default_deadline_ms: int, max_message_bytes: int,
+                 partition_of: Callable[[str], int]) -> None:
         self.shards = shards
+        self.partition_of = partition_of
         self.builder = builder
         self.store = store
         self.sender = sender
@@ -87,6 +92,7 @@ class Server:
         letters: list[DeadLetter] = []
         replies: list[tuple[str, RecommendationReply, str]] = []  # (topic, reply, key)
         live: list[tuple[Record, RecommendationRequest]] = []
+        forwards: list[Message] = []
         for record in records:
             try:
                 request = decode(RecommendationRequest, record.value,
@@ -104,6 +110,11 @@ class Server:
                     f"read {started * 1000 - self._deadline_ms(request, record):.0f} ms after "
                     "its deadline"), request.request_id))
                 continue
+            owner = self.partition_of(request.user_id)
+            if owner != record.partition:
+                forwards.append((self.topics.requests, owner, request.user_id.encode(),
+                                 record.value))
+                continue
             live.append((record, request))
         impressions = []
         if live:
@@ -111,8 +122,8 @@ class Server:
                 replies.append((request.reply_to, reply, request.request_id))
                 if impression is not None:
                     impressions.append(impression)
-        messages: list[Message] = [(topic, None, key.encode(), reply.to_json())
-                                   for topic, reply, key in replies]
+        messages: list[Message] = forwards + [(topic, None, key.encode(), reply.to_json())
+                                              for topic, reply, key in replies]
         if self.topics.log_impressions:
             messages += [(self.topics.impressions, None, i.user_id.encode(), i.to_json())
                          for i in impressions]

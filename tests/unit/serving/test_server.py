@@ -77,11 +77,12 @@ def shard() -> UserShard:
 
 
 class Harness:
-    def __init__(self, shard: UserShard, rules: Rules = Rules()) -> None:
+    def __init__(self, shard: UserShard, rules: Rules | None = None) -> None:
         self.store, self.sender = MemoryStore(), MemorySender()
         self.server = Server({0: shard}.get, InteractionBuilder(default_location="UK"),
-                             self.store, self.sender, rules, Topics("impressions"),
-                             default_deadline_ms=1_000, max_message_bytes=64 * 1024)
+                             self.store, self.sender, rules or Rules(), Topics("requests", "impressions"),
+                             default_deadline_ms=1_000, max_message_bytes=64 * 1024,
+                             partition_of=lambda user: 0)
         self.offset = 0
 
     def ask(self, *requests: dict[str, Any] | bytes, partition: int = 0,
@@ -159,8 +160,18 @@ def test_a_request_read_after_its_deadline_is_answered_at_once_with_an_error(sha
 
 
 def test_a_request_on_a_partition_not_held_here_is_unavailable(shard):
-    reply, = Harness(shard).ask({"request_id": "r1", "user_id": "ann"}, partition=3)
+    harness = Harness(shard)
+    harness.server.shards = {}.get  # partition 0 moved away since the fetch
+    reply, = harness.ask({"request_id": "r1", "user_id": "ann"})
     assert reply.error is not None and reply.error.code == "unavailable"
+
+
+def test_a_request_on_the_wrong_partition_goes_to_its_users_partition(shard):
+    harness = Harness(shard)
+    assert harness.ask({"request_id": "r1", "user_id": "ann"}, partition=3) == []
+    (topic, partition, key, value), = harness.sender.sent
+    assert (topic, partition, key) == ("requests", 0, b"ann")
+    assert json.loads(value or b"")["request_id"] == "r1"
 
 
 def test_a_request_the_model_fails_on_fails_alone(shard, monkeypatch):
