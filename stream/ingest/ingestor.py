@@ -6,7 +6,7 @@ It knows nothing of Kafka clients; the worker's batch consumer hands it batches 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 from stream.contracts.codec import InvalidMessage, decode
@@ -47,17 +47,22 @@ class Ingestor:
     Bad records become dead letters. A valid event whose Kafka key is not its partition key (a
     producer that forgot the key, or used another field) sits on a partition whose owner must not
     write that user's state (one writer per key): it is re-published keyed correctly, and its
-    owner applies it.
+    owner applies it. So is a user-keyed event on another partition than Kafka's default
+    partitioner gives its key (``partition_of``; librdkafka's default partitioner differs): the
+    shard of that partition learns the user and answers their requests (DESIGN decision 2).
     """
 
     def __init__(self, contracts: Mapping[str, type[Event]], writer: StateWriter,
                  publisher: Publisher, max_message_bytes: int,
-                 max_ahead_s: float = 3600.0) -> None:
+                 max_ahead_s: float = 3600.0, partition_of: Callable[[str], int] | None = None,
+                 user_keyed: Collection[str] = ()) -> None:
         self.contracts = contracts
         self.writer = writer
         self.publisher = publisher
         self.max_message_bytes = max_message_bytes
         self.max_ahead_ms = max_ahead_s * 1000
+        self.partition_of = partition_of
+        self.user_keyed = frozenset(user_keyed)
 
     async def stored_offsets(self, partitions: Sequence[tuple[str, int]]
                              ) -> dict[tuple[str, int], int]:
@@ -76,7 +81,9 @@ class Ingestor:
                 return Decoded(record, None, f"ts_in_future: ts {event.ts.isoformat()} is "
                                              f"{ahead_ms / 1000:.0f} s after the broker's "
                                              f"timestamp (at most {self.max_ahead_ms / 1000:.0f})")
-        if record.key is None or record.key.decode("utf-8", "replace") != event.key:
+        if record.key is None or record.key.decode("utf-8", "replace") != event.key or (
+                self.partition_of is not None and record.topic in self.user_keyed
+                and self.partition_of(event.key) != record.partition):
             return Decoded(record, None, misrouted=event)
         return Decoded(record, event)
 

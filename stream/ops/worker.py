@@ -49,7 +49,9 @@ class WorkerParts:
         self.ingestor: Ingestor | CountingIngestor = (
             CountingIngestor(writer) if settings.worker.noop else
             Ingestor(contracts_by_topic(settings), writer, self.publisher,
-                     settings.worker.max_message_bytes, settings.worker.event_time_max_ahead_s))
+                     settings.worker.max_message_bytes, settings.worker.event_time_max_ahead_s,
+                     functools.partial(partition_of, partitions=settings.kafka.partitions),
+                     settings.topics.user_keyed))
         self.learner: Learner | None = None
         self.server: Server | None = None
         if settings.learning.enabled and not settings.worker.noop:

@@ -114,6 +114,8 @@ def _expect(traffic: Traffic, topic: str, settings: Settings, message: dict) -> 
 def send_raw(settings: Settings, messages: list[tuple[str, bytes | None, bytes]]) -> None:
     """Send as any Kafka client would (no SDK, no validation), e.g. kcat."""
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap, "linger.ms": 5,
+                         # Kafka's default partitioner, as every producer of user events must use.
+                         "partitioner": "murmur2_random",
                          "message.max.bytes": 2_000_000})
     refused: list[str] = []
 

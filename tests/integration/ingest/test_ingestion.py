@@ -121,7 +121,8 @@ def test_a_record_forwarded_twice_is_applied_and_learned_once(settings, start_wo
     click = (b'{"schema_version":1,"event_id":"e1","user_id":"u42","item_id":"i9",'
              b'"ts":"2011-03-01T09:00:00Z"}')
     other = click.replace(b"e1", b"e2").replace(b"i9", b"i8")
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap})
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap,
+                         "partitioner": "murmur2_random"})
     for value, origin in ((click, b"shop.clicks:3:17"), (click, b"shop.clicks:3:17"),
                           (other, b"shop.clicks:3:18")):
         producer.produce(settings.topics.clicks, value, b"u42",

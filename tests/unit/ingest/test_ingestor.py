@@ -86,3 +86,13 @@ def test_an_event_dated_after_the_brokers_clock_allows_is_a_dead_letter():
     assert decoded[0].event == soon  # 59 minutes ahead: within the hour allowed
     assert decoded[1].event is None and decoded[1].reason.startswith("ts_in_future")
     assert [letter.offset for letter in sent.letters] == [1]
+
+
+def test_a_user_event_on_another_partition_than_its_keys_goes_to_its_keys_partition():
+    writer, sent = Applied(), Sent()
+    ingestor = Ingestor({"clicks": ClickEvent}, writer, sent, 1024,  # type: ignore[arg-type]
+                        partition_of=lambda key: 1, user_keyed={"clicks"})
+    on_1, on_3 = (Record("clicks", p, 0, b"ann", CLICK.to_json()) for p in (1, 3))
+    decoded = asyncio.run(ingestor.process([on_1, on_3]))
+    assert decoded[0].event == CLICK and decoded[1].misrouted == CLICK
+    assert [(topic, key) for topic, key, _, _ in sent.forwarded] == [("clicks", b"ann")]

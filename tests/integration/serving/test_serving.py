@@ -1,0 +1,141 @@
+"""Recommendations through the real stack, asked and read with kcat: the contract is plain JSON
+on Kafka (docs/contract.md), no recstream code on the asking side."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+import zlib
+
+import pytest
+from confluent_kafka import Producer
+
+from stream.settings import Settings
+from stream.store.reads import StateReader
+from stream.transport.partitioner import partition_of
+from tests.integration.conftest import wait_until
+from tests.integration.traffic import learned, send_raw
+
+KCAT = shutil.which("kcat")
+
+
+def kcat() -> str:
+    assert KCAT, "kcat is missing: deploy/local/setup.sh installs it (apt-get install kcat)"
+    return KCAT
+
+
+def ask(settings: Settings, user_id: str, timeout_s: float = 30, raw: bytes | None = None,
+        **fields) -> dict:
+    """Send a request with kcat (Kafka's default partitioner, as every producer of user-keyed
+    messages must use) and read its reply from the reply topic."""
+    request_id = fields.pop("request_id", uuid.uuid4().hex)
+    body = raw if raw is not None else json.dumps({
+        "schema_version": 1, "request_id": request_id, "user_id": user_id,
+        "reply_to": settings.topics.responses, **fields}).encode()
+    subprocess.run([kcat(), "-P", "-b", settings.kafka.bootstrap, "-t", settings.topics.requests,
+                    "-k", user_id, "-X", "partitioner=murmur2_random"],
+                   input=body + b"\n", check=True, timeout=30)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        out = subprocess.run([kcat(), "-C", "-b", settings.kafka.bootstrap,
+                              "-t", settings.topics.responses, "-o", "beginning", "-e", "-q",
+                              "-K", "\t"], capture_output=True, check=True, timeout=30).stdout
+        for line in out.decode().splitlines():
+            key, _, value = line.partition("\t")
+            if key == request_id:
+                return json.loads(value)
+        time.sleep(0.2)
+    raise AssertionError(f"no reply to {request_id} within {timeout_s:g}s")
+
+
+def click(user: str, item: str, minute: int, **extra) -> bytes:
+    return json.dumps({"schema_version": 1, "event_id": uuid.uuid4().hex, "user_id": user,
+                       "item_id": item, "ts": f"2011-03-01T09:{minute:02d}:00Z",
+                       **extra}).encode()
+
+
+def purchase(user: str, item: str, minute: int, order: str, **extra) -> bytes:
+    return json.dumps({"schema_version": 1, "event_id": uuid.uuid4().hex, "user_id": user,
+                       "item_id": item, "order_id": order, "quantity": 1, "price": 2.5,
+                       "ts": f"2011-03-01T09:{minute:02d}:00Z", **extra}).encode()
+
+
+def items_of(reply: dict) -> list[str]:
+    assert reply["error"] is None, reply
+    return [item["item_id"] for item in reply["items"]]
+
+
+def test_a_users_events_change_their_next_reply_and_purchases_never_come_back(
+        settings, start_worker):
+    worker = start_worker(settings)
+    send_raw(settings, [(settings.topics.clicks, b"ann", click("ann", item, m))
+                        for m, item in enumerate(["tea", "jam", "tea"])])
+    wait_until(lambda: learned(settings) >= 3, 60, "ann's clicks learned", workers=[worker])
+    first = ask(settings, "ann", k=5)
+    assert items_of(first)[:2] == ["tea", "jam"] and first["items"][0]["source"] == "repeat"
+    assert set(first) == {"schema_version", "request_id", "items", "model_versions",
+                          "timings_ms", "degraded", "error"}
+
+    send_raw(settings, [(settings.topics.purchases, b"ann", purchase("ann", "tea", 10, "o1")),
+                        (settings.topics.clicks, b"ann", click("ann", "scarf", 11)),
+                        (settings.topics.clicks, b"ann", click("ann", "scarf", 12))])
+    wait_until(lambda: learned(settings) >= 6, 60, "ann's purchase and clicks learned",
+               workers=[worker])
+    then = items_of(ask(settings, "ann", k=5))
+    assert "tea" not in then  # bought: never recommended again
+    assert "scarf" in then and then.index("scarf") < then.index("jam")
+
+
+def test_a_bad_request_gets_an_error_reply_and_a_dead_letter(settings, start_worker):
+    worker = start_worker(settings)
+    bad = json.dumps({"schema_version": 1, "request_id": "bad-1", "user_id": "ann", "k": 0,
+                      "reply_to": settings.topics.responses}).encode()
+    reply = ask(settings, "ann", raw=bad, request_id="bad-1")
+    assert reply["items"] == [] and reply["error"]["code"] == "invalid_request"
+    assert "k:" in reply["error"]["message"]
+    reader = StateReader(settings.redis)
+    wait_until(lambda: reader.stats().get("dead_letters") == 1, 30, "the dead letter counted",
+               workers=[worker])
+    assert reader.dead_letter_reasons() == {"invalid RecommendationRequest": 1}
+
+
+def test_an_unknown_user_gets_what_sells_at_their_location(settings, start_worker):
+    worker = start_worker(settings)
+    events = []
+    for n in range(12):  # Paris buys berets, London umbrellas: each shop's own trend
+        for city, item in (("Paris", "beret"), ("London", "umbrella")):
+            user = f"{city}-{n}"
+            events.append((settings.topics.purchases, user.encode(),
+                           purchase(user, item, n, f"{user}-o", location=city)))
+    send_raw(settings, events)
+    wait_until(lambda: learned(settings) >= 24, 60, "the purchases learned", workers=[worker])
+
+    def first_for(city: str) -> str | None:
+        items = items_of(ask(settings, f"new-in-{city}-{uuid.uuid4().hex[:6]}",
+                             context={"location": city}))
+        return items[0] if items else None
+
+    # Trending comes to every worker by broadcast, within a publish interval or so.
+    wait_until(lambda: first_for("Paris") == "beret" and first_for("London") == "umbrella",
+               60, "each newcomer's city's trend first", interval_s=1.0, workers=[worker])
+    reply = ask(settings, "new-in-Paris-x", context={"location": "Paris"})
+    assert "no_history" in reply["degraded"]
+
+
+def test_a_click_on_another_partition_than_its_keys_still_reaches_the_users_shard(
+        settings, start_worker):
+    worker = start_worker(settings)
+    # librdkafka's default partitioner (CRC32) puts some keys elsewhere than Kafka's (murmur2).
+    n = settings.kafka.partitions
+    assert zlib.crc32(b"zoe-1") % n != partition_of("zoe-1", n)
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap,
+                         "partitioner": "consistent"})
+    for minute in range(3):
+        producer.produce(settings.topics.clicks, click("zoe-1", "kite", minute), b"zoe-1")
+    assert producer.flush(30) == 0
+    wait_until(lambda: learned(settings) >= 3, 60, "zoe's clicks learned", workers=[worker])
+    assert items_of(ask(settings, "zoe-1"))[0] == "kite"
+    assert StateReader(settings.redis).stats()["rekeyed"] == 3  # each forwarded once
