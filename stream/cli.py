@@ -82,6 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     _json_flag(inspect)
     inspect.set_defaults(run=_inspect)
 
+    recommend = commands.add_parser("recommend", help="ask the workers for a user's "
+                                                      "recommendations, as a shop would")
+    recommend.add_argument("--user", required=True, help="the user id")
+    recommend.add_argument("--k", type=int, default=10, help="how many items")
+    recommend.add_argument("--location", default=None, help="where the user is now")
+    recommend.add_argument("--timeout", type=float, default=None,
+                           help="seconds to wait for the reply (default: the serving "
+                                "default_deadline_ms)")
+    _json_flag(recommend)
+    recommend.set_defaults(run=_recommend)
+
     stats = commands.add_parser("stats", help="what the fleet has done: applied, dead letters, "
                                               "learned, per shard")
     _json_flag(stats)
@@ -219,6 +230,27 @@ def _stats(settings: Settings, args: argparse.Namespace) -> int:
 
     _emit(args, fleet_stats(StateReader(settings.redis), settings.kafka.partitions), format_stats)
     return 0
+
+
+def _recommend(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.transport.client import RecommendationClient, items_of
+
+    with RecommendationClient(settings) as client:
+        reply = client.request(args.user, args.k, location=args.location, timeout_s=args.timeout)
+    if args.json or reply.error is None:  # an error reply is still printed whole with --json
+        _emit(args, reply.model_dump(mode="json"), _format_reply)
+    items_of(reply)  # an error reply raises: its code and message, and exit status 1
+    return 0
+
+
+def _format_reply(reply: dict[str, Any]) -> str:
+    """One line per item, best first, then what the reply was short of and what it took."""
+    lines = [f"{rank:>4}  {item['item_id']:<24} {item['score']:>10.4f}  {item['source'] or '-'}"
+             for rank, item in enumerate(reply["items"], 1)] or ["no items"]
+    timings = ", ".join(f"{name} {ms:g} ms" for name, ms in reply["timings_ms"].items())
+    lines.append(f"degraded: {', '.join(reply['degraded']) or 'none'}; "
+                 f"timings: {timings or '-'}; request {reply['request_id']}")
+    return "\n".join(lines)
 
 
 def _format_report(report: dict[str, Any]) -> str:

@@ -14,8 +14,9 @@ import pytest
 
 @pytest.mark.parametrize("command", [
     ["stack", "up"], ["stack", "status"], ["stack", "down"], ["worker"], ["replay"],
-    ["inspect", "user", "x"], ["stats"], ["demo"], ["evaluate", "--dataset", "synthetic"],
-    ["bench", "ingest"], ["bench", "freshness"], ["bench", "memory"],
+    ["inspect", "user", "x"], ["recommend", "--user", "x"], ["stats"], ["demo"],
+    ["evaluate", "--dataset", "synthetic"], ["bench", "ingest"], ["bench", "freshness"],
+    ["bench", "memory"],
 ])
 def test_every_documented_command_exists(command):
     result = subprocess.run([sys.executable, "-m", "stream.cli", *command, "--help"],
@@ -36,6 +37,13 @@ def test_the_sdk_names_users_import_are_there():
     )
     from stream.contracts.serving import RecommendationReply, RecommendationRequest
     from stream.settings import Settings, SettingsError, load_settings
+    from stream.transport.client import (
+        AsyncRecommendationClient,
+        InvalidRequest,
+        RecommendationClient,
+        RecommendationFailed,
+        RecommendationTimeout,
+    )
     from stream.transport.producer import (
         BrokerUnavailable,
         DeliveryError,
@@ -46,7 +54,8 @@ def test_the_sdk_names_users_import_are_there():
     names = [BrokerUnavailable, DeliveryError, EventProducer, InvalidEvent, ClickEvent,
              DeadLetter, Impression, ItemUpsert, PurchaseEvent, RecommendationRequest,
              RecommendationReply, UserProfile, WeatherEvent, Settings, SettingsError,
-             load_settings]
+             load_settings, RecommendationClient, AsyncRecommendationClient,
+             RecommendationTimeout, RecommendationFailed, InvalidRequest]
     for obj in names:
         assert inspect.isclass(obj) or inspect.isfunction(obj), obj
         assert obj.__module__.startswith("stream."), (obj, obj.__module__)
