@@ -18,6 +18,7 @@ from stream.learning.checkpoint import Checkpoint, Sender
 from stream.learning.core import LearnerCore
 from stream.learning.shell import Learner
 from stream.learning.snapshots import SnapshotCodec, snapshot_key
+from stream.ops.http_door import open_door
 from stream.serving.rules import Rules
 from stream.serving.server import Sender as ServingSender
 from stream.serving.server import Server, Topics
@@ -115,6 +116,8 @@ def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
     async def stats(web: Any, request: Any) -> Any:
         return web.json({"batches": service.batches, "records": service.records,
                          "learned": service.learned})
+
+    open_door(app, settings)
 
     @app.page("/ready")
     async def ready(web: Any, request: Any) -> Any:

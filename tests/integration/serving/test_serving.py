@@ -19,6 +19,8 @@ from stream.transport.partitioner import partition_of
 from tests.integration.conftest import wait_until
 from tests.integration.traffic import learned, send_raw
 
+pytestmark = pytest.mark.integration
+
 KCAT = shutil.which("kcat")
 
 
