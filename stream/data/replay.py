@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
-from stream.data.sources import SOURCE_NAMES, open_source
+from stream.data.sources import SOURCE_NAMES, Source, open_source
 from stream.errors import UserFacingError
 from stream.settings import Settings
 from stream.transport.producer import EventProducer
@@ -45,11 +45,9 @@ def paced(events: Iterable[Event], *, rate: float | None = None,
         yield event
 
 
-def replay(settings: Settings, *, source: str, path: Path | None = None,
-           weather: Path | None = None, limit: int | None = None, rate: float | None = None,
-           speedup: float | None = None, seed: int = 7, progress: bool = True,
-           producer: EventProducer | None = None) -> dict[str, Any]:
-    """Replay ``source`` through the producer SDK; return a summary of what was sent."""
+def source_events(source: str, path: Path | None = None, weather: Path | None = None,
+                  seed: int = 7) -> Source:
+    """The events of a source as ``replay`` sends them (with ``describe()``), or a clear error."""
     if source not in SOURCE_NAMES:
         raise UserFacingError(f"unknown source {source!r}; choose one of {', '.join(SOURCE_NAMES)}")
     options: dict[str, Any] = {}
@@ -60,9 +58,17 @@ def replay(settings: Settings, *, source: str, path: Path | None = None,
             raise UserFacingError("--weather is merged into the online-retail source only")
         options["weather_path"] = weather
     try:
-        events = open_source(source, path, **options)
+        return open_source(source, path, **options)
     except (ValueError, FileNotFoundError) as exc:
         raise UserFacingError(str(exc)) from None
+
+
+def replay(settings: Settings, *, source: str, path: Path | None = None,
+           weather: Path | None = None, limit: int | None = None, rate: float | None = None,
+           speedup: float | None = None, seed: int = 7, progress: bool = True,
+           producer: EventProducer | None = None) -> dict[str, Any]:
+    """Replay ``source`` through the producer SDK; return a summary of what was sent."""
+    events = source_events(source, path, weather, seed)
     stream: Iterable[Event] = islice(events, limit) if limit is not None else events
     stream = paced(stream, rate=rate, speedup=speedup)
     if progress:

@@ -1,29 +1,51 @@
 """`recstream demo`: the main job on one machine, end to end.
 
 Starts the local stack, a small fleet of workers, replays a stream (a real data set or the
-synthetic shop) through the producer SDK, waits until every event is reflected in Redis and prints
-what was ingested. The stack keeps running afterwards, so `recstream inspect` can look around.
+synthetic shop) through the producer SDK and waits until every event is reflected in Redis and
+learned. Then it asks the fleet for recommendations over Kafka, as a shop would (a known user, a
+newcomer, a newcomer where it rains, if it rains anywhere), prints each list beside what the
+user did, and ends with one table: the fleet's prequential quality against the baselines, run
+in this process over the same events. The stack keeps running afterwards, so `recstream inspect`
+and `recstream recommend` can look around.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from stream.data.replay import replay
+from models.base import Interaction
+from models.evaluation import PrequentialEvaluator
+from models.metrics import RankingMetrics
+from stream.data.replay import replay, source_events
+from stream.evaluate.run import baselines, interactions
+from stream.learning.user_shard import SYSTEM
 from stream.ops.fleet import WorkerProcess, wait_for
 from stream.ops.inspect import inspect_user
 from stream.ops.localstack import LocalStack
 from stream.settings import Settings
 from stream.store.reads import StateReader
+from stream.transport.client import RecommendationClient
+
+K = 10
+# Baskets scored: every 10th, in the workers (each its own) and in the baselines. Scoring one
+# costs ~4 ms; scoring all of Online Retail's would triple the demo's time.
+SAMPLE_EVERY = 10
 
 
 def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Path | None,
              workers: int = 2, limit: int | None = None, timeout_s: float = 900) -> dict[str, Any]:
     LocalStack(settings).up()
+    settings = settings.replace(eval_sample_every=SAMPLE_EVERY)
     reader = StateReader(settings.redis)
-    before = reader.applied_total()
+    before, learned_before = reader.applied_total(), _learned(reader, settings)
+    # The workers' sums are cumulative over every run on this key prefix: this run's are the
+    # difference.
+    quality_before = fleet_metrics(reader, settings.kafka.partitions)
     logs = settings.stack.state_dir.resolve() / "logs"
     fleet = [WorkerProcess(settings, logs / f"worker-{n}.log") for n in range(workers)]
     try:
@@ -33,20 +55,83 @@ def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Pat
         wait_for(lambda: reader.applied_total() >= expected, fleet,
                  f"all {sent['sent']:,} events applied", timeout_s)
         elapsed = time.perf_counter() - started
+        # The baselines learn the same events here while the workers finish learning them.
+        stream = interactions(list(islice(source_events(source, path, weather), limit)),
+                              settings.learning.default_location)
+        evaluator = PrequentialEvaluator(baselines(), k=20,
+                                         exclude_purchased=settings.serving.exclude_purchased,
+                                         sample_every=SAMPLE_EVERY).run(stream)
+        n_interactions = sum(isinstance(x, Interaction) for x in stream)
+        wait_for(lambda: _learned(reader, settings) >= learned_before + n_interactions, fleet,
+                 f"all {n_interactions:,} interactions learned", timeout_s)
+        examples = ask_examples(settings, reader, sent["most_active_user_id"])
     finally:
         for worker in fleet:
             worker.stop()
-    stats = reader.stats()
     example = sent["most_active_user_id"]
     return {
         "replayed": sent,
         "workers": workers,
         "seconds_until_all_applied": round(elapsed, 2),
         "events_per_s_end_to_end": round(sent["sent"] / elapsed, 1),
-        "state_totals": stats,
+        "state_totals": reader.stats(),
         "example_user": inspect_user(reader, example) if example else None,
+        "recommendations": examples,
+        "quality": {SYSTEM: _figures(fleet_metrics(reader, settings.kafka.partitions,
+                                                   minus=quality_before)),
+                    **{name: _figures(m) for name, m in evaluator.metrics.items()}},
         "worker_logs": str(logs),
     }
+
+
+def ask_examples(settings: Settings, reader: StateReader, known: str | None
+                 ) -> list[dict[str, Any]]:
+    """Ask the fleet, over Kafka, for a known user, a newcomer and a newcomer in the rain."""
+    tag = uuid.uuid4().hex[:6]
+    asks: list[tuple[str, str, str | None]] = []
+    if known:
+        asks.append(("the most active user", known, None))
+    # A newcomer where the most active user is: the shop's main market.
+    where = reader.user(known)["location"] if known else settings.learning.default_location
+    asks.append(("a newcomer", f"newcomer-{tag}", where))
+    rainy = next((location for location, report in reader.latest_weather().items()
+                  if report.get("condition") in ("rain", "storm")), None)
+    if rainy is not None:
+        asks.append((f"a newcomer in the rain at {rainy}", f"rain-{tag}", rainy))
+    examples = []
+    with RecommendationClient(settings, timeout_s=10) as client:
+        for who, user_id, location in asks:
+            reply = client.request(user_id, K, location=location)
+            examples.append({"who": who, "user_id": user_id, "location": location,
+                             "recent_items": reader.user(user_id)["recent"][:K],
+                             "reply": json.loads(reply.to_json())})
+    return examples
+
+
+def fleet_metrics(reader: StateReader, partitions: int,
+                  minus: dict[str, float] | None = None) -> dict[str, float]:
+    """The workers' prequential sums: every shard's, added (less ``minus``, an earlier total)."""
+    total = {"k": 20.0, "n": 0.0, "hits": 0.0, "rr": 0.0, "ndcg": 0.0}
+    for shard in range(partitions):
+        sums = reader.learning(shard).get("metrics")
+        for name, value in (json.loads(sums) if sums else {}).items():
+            if name != "k":
+                total[name] += float(value)
+    for name, value in (minus or {}).items():
+        if name != "k":
+            total[name] -= value
+    return total
+
+
+def _figures(metrics: RankingMetrics | dict[str, float]) -> dict[str, float]:
+    if isinstance(metrics, dict):
+        metrics = RankingMetrics.from_sums(metrics)
+    got = metrics.get()
+    return {"hr@20": got["hr@20"], "mrr@20": got["mrr@20"], "n": got["n"]}
+
+
+def _learned(reader: StateReader, settings: Settings) -> int:
+    return reader.learned(range(settings.kafka.partitions))
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -59,15 +144,33 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"({summary['events_per_s_end_to_end']:,.0f} events/s end to end)",
         "state totals in Redis (this key prefix, all runs): "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(totals.items())),
+        "",
+        "recommendations, asked over Kafka (reco.requests) as a shop would:",
     ]
+    for example in summary["recommendations"]:
+        reply = example["reply"]
+        lines.append(f"  {example['who']} ({example['user_id']}"
+                     + (f", at {example['location']}" if example["location"] else "") + ")")
+        if example["recent_items"]:
+            lines.append(f"    did:      {', '.join(example['recent_items'])}")
+        if reply["error"] is not None:
+            lines.append(f"    error: {reply['error']['code']}: {reply['error']['message']}")
+            continue
+        lines.append("    got:      " + ", ".join(f"{i['item_id']} ({i['source']})"
+                                                  for i in reply["items"]))
+        lines.append(f"    answered in {reply['timings_ms'].get('total', 0):.1f} ms by "
+                     f"{reply['model_versions'].get('online', '?')}"
+                     + (f"; degraded: {', '.join(reply['degraded'])}" if reply["degraded"]
+                        else ""))
+    lines += ["", f"prequential quality (every {SAMPLE_EVERY}th basket scored before it is "
+                  "learned), this run's events:",
+              f"  {'system':<14}{'HR@20':>9}{'MRR@20':>9}{'baskets':>9}"]
+    for name, figures in summary["quality"].items():
+        lines.append(f"  {name:<14}{figures['hr@20']:>9.4f}{figures['mrr@20']:>9.4f}"
+                     f"{figures['n']:>9,}")
     user = summary["example_user"]
     if user:
-        lines += [
-            f"most active user {user['user_id']}: {user['clicks']} clicks, {user['purchases']} "
-            f"purchases, location {user['location']}, weather {user['weather']}",
-            f"  recent items: {', '.join(user['recent_items'][:10])}",
-            f"  try: .venv/bin/recstream inspect user {user['user_id']}",
-        ]
+        lines.append(f"  try: .venv/bin/recstream recommend --user {user['user_id']}")
     lines.append(f"worker logs: {summary['worker_logs']}; the stack keeps running "
                  "(.venv/bin/recstream stack down stops it)")
     return "\n".join(lines)

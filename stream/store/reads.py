@@ -102,6 +102,16 @@ class StateReader:
     def used_memory(self) -> int:
         return int(self.client.info("memory")["used_memory"])
 
+    def latest_weather(self) -> dict[str, dict[str, str]]:
+        """Each location's latest weather report."""
+        prefix = self.keys.weather("")
+        keys = self.scan(prefix + "*")
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        return {key[len(prefix):]: report for key, report in zip(keys, pipe.execute(),
+                                                                  strict=True)}
+
     def scan(self, pattern: str) -> list[str]:
         return [cast(str, key) for key in self.client.scan_iter(pattern, count=10_000)]
 
