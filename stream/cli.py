@@ -133,6 +133,15 @@ def _parser() -> argparse.ArgumentParser:
     memory.add_argument("--events", type=int, default=1_000_000, help="with --curve")
     memory.add_argument("--json", dest="json_file", type=Path, default=None)
     memory.set_defaults(run=_bench_memory)
+    serve = bench_kinds.add_parser("serve", help="request round trip under load, beside an "
+                                                 "echo worker's floor")
+    serve.add_argument("--rates", type=lambda text: tuple(int(r) for r in text.split(",")),
+                       default=(100, 500, 1000), help="requests/s, comma-separated")
+    serve.add_argument("--seconds", type=float, default=15, help="per rate")
+    serve.add_argument("--events-rate", type=float, default=2000, help="clicks/s meanwhile")
+    serve.add_argument("--candidates", type=int, default=500, help="scored per request")
+    serve.add_argument("--json", dest="json_file", type=Path, default=None)
+    serve.set_defaults(run=_bench_serve)
     return parser
 
 
@@ -296,6 +305,16 @@ def _bench_memory(settings: Settings, args: argparse.Namespace) -> int:
     from stream.bench.memory import format_report, run_memory_bench
 
     report = run_memory_bench(settings, users=args.users)
+    print(format_report(report))
+    _save(args.json_file, report)
+    return 0
+
+
+def _bench_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.bench.serve import format_report, run_serve_bench
+
+    report = run_serve_bench(settings, rates=args.rates, seconds=args.seconds,
+                             events_rate=args.events_rate, candidates=args.candidates)
     print(format_report(report))
     _save(args.json_file, report)
     return 0

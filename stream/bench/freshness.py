@@ -18,12 +18,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
+from stream.bench.load import click, quantile, send_load, warm_up
 from stream.bench.namespace import clean_up
-from stream.contracts.schemas import ClickEvent
-from stream.ops.fleet import WorkerProcess, wait_for
+from stream.ops.fleet import WorkerProcess
 from stream.settings import Settings
 from stream.store.reads import StateReader
 from stream.transport.producer import EventProducer
@@ -59,7 +58,7 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
 
     try:
         with EventProducer(settings) as producer:
-            _warm_up(producer, reader, fleet)
+            warm_up(producer, reader, fleet)
             warm = int(rate * warm_s)
             total = warm + int(rate * seconds)
             probe_every = max(int(rate / probes_per_s), 1)
@@ -75,12 +74,12 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
                     time.sleep(delay)
                 for n in range(first, min(first + tick, total)):
                     if n >= warm and n % probe_every == 0:
-                        probe = _click(n, f"probe-{n}")
+                        probe = click(n, f"probe-{n}")
                         producer.send(probe)
                         with lock:
                             sent_at[probe.user_id] = (time.monotonic(), probe.item_id)
                     else:
-                        _send_load(producer, settings.topics.clicks, n)
+                        send_load(producer, settings.topics.clicks, n)
                 producer._producer.poll(0)
             achieved = total / (time.monotonic() - started)  # over warm-up and measurement
         stop_polling_at = time.monotonic() + 30
@@ -102,8 +101,8 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
         "seconds": seconds,
         "probes": len(sent_at),
         "reflected": len(latencies),
-        "p50_ms": round(1000 * _quantile(latencies, 0.50), 1),
-        "p99_ms": round(1000 * _quantile(latencies, 0.99), 1),
+        "p50_ms": round(1000 * quantile(latencies, 0.50), 1),
+        "p99_ms": round(1000 * quantile(latencies, 0.99), 1),
         "max_ms": round(1000 * latencies[-1], 1),
         "poll_resolution_ms": poll_ms,
         # Each probe's latency by when it was sent (s since the first): stalls show as ramps.
@@ -111,43 +110,6 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
                    for u, (t, _) in sorted(sent_at.items(), key=lambda kv: kv[1][0])
                    if u in seen_at],
     }
-
-
-def _click(n: int, user_id: str | None = None) -> ClickEvent:
-    """The n-th click of the load: 20,000 known users on 2,000 items, at the current time."""
-    return ClickEvent(event_id=f"f{n}", user_id=user_id or f"u{(n * 7919) % 20_000}",
-                      item_id=f"i{(n * 104_729) % 2_000}", ts=datetime.now(UTC))
-
-
-def _send_load(producer: EventProducer, topic: str, n: int) -> None:
-    """The n-th click as the contract's JSON (ts in epoch ms), keyed by its user."""
-    user = f"u{(n * 7919) % 20_000}"
-    value = (f'{{"schema_version":1,"event_id":"f{n}","user_id":"{user}",'
-             f'"item_id":"i{(n * 104_729) % 2_000}","ts":{int(time.time() * 1000)}}}')
-    while True:
-        try:
-            producer._producer.produce(topic, value.encode(), user.encode())
-            return
-        except BufferError:
-            producer._producer.poll(0.05)
-
-
-def _warm_up(producer: EventProducer, reader: StateReader, fleet: list[WorkerProcess]) -> None:
-    """Wait until the workers have joined and apply clicks on every partition, so start-up
-    (and the group's rebalances as workers join) is not measured."""
-    users = [f"warm-up-{n}" for n in range(64)]  # enough users to reach every partition
-    for user in users:
-        producer.send(ClickEvent(event_id=f"warm-{user}", user_id=user, item_id="i0",
-                                 ts=datetime.now(UTC)))
-    producer.flush()
-    wait_for(lambda: all(latest == "i0" for latest, _ in reader.latest_recent(users)), fleet,
-             "the workers applying clicks on every partition", 120, interval_s=0.05)
-    time.sleep(2)  # a second worker's join may still move partitions: let the group settle
-
-
-def _quantile(sorted_values: list[float], q: float) -> float:
-    index = min(int(q * len(sorted_values)), len(sorted_values) - 1)
-    return sorted_values[index]
 
 
 def format_report(report: dict[str, Any]) -> str:

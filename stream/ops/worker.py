@@ -20,8 +20,8 @@ from stream.learning.shell import Learner
 from stream.learning.snapshots import SnapshotCodec, snapshot_key
 from stream.ops.http_door import open_door
 from stream.serving.rules import Rules
+from stream.serving.server import EchoServer, Server, Topics
 from stream.serving.server import Sender as ServingSender
-from stream.serving.server import Server, Topics
 from stream.settings import Settings
 from stream.store.clients import TRANSIENT, async_redis
 from stream.store.keys import Keys
@@ -54,8 +54,10 @@ class WorkerParts:
                      functools.partial(partition_of, partitions=settings.kafka.partitions),
                      settings.topics.user_keyed))
         self.learner: Learner | None = None
-        self.server: Server | None = None
-        if settings.learning.enabled and not settings.worker.noop:
+        self.server: Server | EchoServer | None = None
+        if settings.worker.noop:
+            self.server = EchoServer(self.publisher, settings.worker.max_message_bytes)
+        elif settings.learning.enabled:
             self.learner = build_learner(settings, self.redis, self.publisher)
             self.server = build_server(settings, self.learner.core, self.redis, self.publisher)
 
@@ -90,7 +92,8 @@ def build_server(settings: Settings, core: LearnerCore, client: Redis, sender: S
                   Topics(settings.topics.requests, settings.topics.impressions,
                          serving.log_impressions),
                   serving.default_deadline_ms, settings.worker.max_message_bytes,
-                  functools.partial(partition_of, partitions=settings.kafka.partitions))
+                  functools.partial(partition_of, partitions=settings.kafka.partitions),
+                  serving.candidates)
 
 
 def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:

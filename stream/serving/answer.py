@@ -53,8 +53,9 @@ class Ranked:
 
 def rank(request: RecommendationRequest, shard: UserShard | None, user: UserFacts,
          weather: dict[str, Weather], builder: InteractionBuilder, rules: Rules,
-         now_s: float) -> Ranked:
-    """The candidates of one request, best first, none of them banned for this user."""
+         now_s: float, candidates: int = 100) -> Ranked:
+    """The candidates of one request (at least ``candidates`` scored), best first, none of
+    them banned for this user."""
     if shard is None:
         return Ranked(request, error=ReplyError(
             code=ErrorCode.UNAVAILABLE,
@@ -69,12 +70,13 @@ def rank(request: RecommendationRequest, shard: UserShard | None, user: UserFact
                       temp_c=report.temp_c if report else None,
                       device=request.context.device.value if request.context.device else None)
     never = banned(set(request.exclude), Facts(purchased=user.purchased), rules)
-    candidates = shard.model.recommend(request.user_id, request.k + EXTRA_CANDIDATES, context,
-                                       exclude=never)
+    ranked = shard.model.recommend(request.user_id,
+                                   max(request.k + EXTRA_CANDIDATES, candidates), context,
+                                   exclude=never)
     degraded = [] if request.user_id in shard.seen else ["no_history"]
     if context.condition is None:
         degraded.append("no_weather")
-    return Ranked(request, context, candidates, degraded,
+    return Ranked(request, context, ranked, degraded,
                   model_version=f"shard-{shard.partition}@{shard.learned}")
 
 

@@ -73,8 +73,9 @@ class Server:
     def __init__(self, shards: Callable[[int], UserShard | None], builder: InteractionBuilder,
                  store: ServingStore, sender: Sender, rules: Rules, topics: Topics,
                  default_deadline_ms: int, max_message_bytes: int,
-                 partition_of: Callable[[str], int]) -> None:
+                 partition_of: Callable[[str], int], candidates: int = 100) -> None:
         self.shards = shards
+        self.candidates = candidates
         self.partition_of = partition_of
         self.builder = builder
         self.store = store
@@ -149,7 +150,7 @@ class Server:
             try:
                 ranked.append(rank(request, self.shards(record.partition),
                                    facts[request.user_id], weather, self.builder, self.rules,
-                                   started))
+                                   started, self.candidates))
             except Exception as exc:  # the models failed on this request: it alone fails
                 log.exception("request %s could not be ranked", request.request_id)
                 letters.append(dead_letter(record, f"ranking failed: {exc!r}"))
@@ -192,3 +193,25 @@ def _impression(reply: RecommendationReply, ranked: Ranked) -> Impression | None
                       item_ids=[item.item_id for item in reply.items],
                       location=ranked.context.location, model_version=ranked.model_version,
                       ts=datetime.fromtimestamp(ranked.context.ts, tz=UTC))
+
+
+class EchoServer:
+    """Answers every request at once with no items and no reads: a worker with
+    ``RECSTREAM_WORKER_NOOP`` runs it, so ``recstream bench serve`` measures the round trip's
+    floor (Kafka, the consume loop, the client) beside the real path."""
+
+    def __init__(self, sender: Sender, max_message_bytes: int) -> None:
+        self.sender = sender
+        self.max_message_bytes = max_message_bytes
+
+    async def answer(self, records: Sequence[Record]) -> None:
+        messages: list[Message] = []
+        for record in records:
+            try:
+                request = decode(RecommendationRequest, record.value,
+                                 max_bytes=self.max_message_bytes)
+            except InvalidMessage:
+                continue
+            messages.append((request.reply_to, None, request.request_id.encode(),
+                             RecommendationReply(request_id=request.request_id).to_json()))
+        await self.sender.send(messages)

@@ -197,6 +197,9 @@ class ServingSettings(Section):
     # The business rule: never recommend what the user bought (and the evaluation protocol that
     # measures it).
     exclude_purchased: bool = True
+    # Candidates the models score per request (the reply keeps the best k after the rules):
+    # more finds more, and costs more (recstream bench serve measures it).
+    candidates: int = Field(100, ge=1, le=2_000)
     # At most this many items of one category in a reply (diversity); 0: no cap.
     max_per_category: int = Field(0, ge=0, le=200)
     # How long a request without a deadline_ms may wait before it is answered late.

@@ -1,0 +1,153 @@
+"""`recstream bench serve`: the Kafka round trip of a recommendation request under load.
+
+One worker answers requests at each of ``rates`` (requests/s, ``seconds`` each) while clicks
+from 20,000 users stream in at ``events_rate`` events/s, each request scoring ``candidates``
+candidates. The same phases then run through a worker that does no work (``worker_noop``: it
+counts events and answers every request at once with no items): the floor of Kafka, the consume
+loop and the client, measured in the same run on the same machine, so the ratio of the two is
+what recstream's own work adds.
+
+Latency is the client's: from the producer call to the reply reaching the client's future
+(one shared reply consumer, as a service would run it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from typing import Any
+
+from stream.bench.load import USERS, quantile, send_load, warm_up
+from stream.bench.namespace import clean_up
+from stream.contracts.serving import RecommendationReply
+from stream.ops.fleet import WorkerProcess
+from stream.settings import Settings
+from stream.store.reads import StateReader
+from stream.transport.client import RecommendationClient
+from stream.transport.producer import EventProducer
+from stream.transport.topics import ensure_topics
+
+TIMEOUT_S = 5.0
+
+
+def run_serve_bench(base: Settings, rates: tuple[int, ...] = (100, 500, 1000),
+                    seconds: float = 15, events_rate: float = 2000, candidates: int = 500,
+                    warm_s: float = 15) -> dict[str, Any]:
+    tag = uuid.uuid4().hex[:6]
+    systems = {
+        "recstream": base.namespaced(f"serve-{tag}").replace(candidates=candidates),
+        "echo": base.namespaced(f"echo-{tag}").replace(worker_noop=True),
+    }
+    results = {name: _phases(settings, rates, seconds, events_rate, warm_s)
+               for name, settings in systems.items()}
+    ratios = {str(rate): round(results["recstream"][str(rate)]["p99_ms"]
+                               / max(results["echo"][str(rate)]["p99_ms"], 1e-9), 2)
+              for rate in rates}
+    return {"benchmark": "serve", "rates": list(rates), "seconds_per_rate": seconds,
+            "events_rate": events_rate, "candidates": candidates, "systems": results,
+            "p99_ratio_to_echo": ratios}
+
+
+def _phases(settings: Settings, rates: tuple[int, ...], seconds: float, events_rate: float,
+            warm_s: float) -> dict[str, Any]:
+    """Start the worker and the click load, then measure each rate in turn."""
+    ensure_topics(settings)
+    worker = WorkerProcess(settings, settings.stack.state_dir / "bench-serve-worker.log")
+    stop = threading.Event()
+    try:
+        with EventProducer(settings) as producer:
+            if not settings.worker.noop:
+                warm_up(producer, StateReader(settings.redis), [worker])
+            load = threading.Thread(target=_load, args=(producer, settings, events_rate, stop),
+                                    daemon=True)
+            load.start()
+            with RecommendationClient(settings, timeout_s=TIMEOUT_S) as client:
+                _ask(client, rate=50, seconds=warm_s)  # users learned, the reply path warm
+                results = {str(rate): _ask(client, rate, seconds) for rate in rates}
+            stop.set()
+            load.join()
+        if not worker.alive:
+            raise RuntimeError(f"the worker died; see {worker.log}")
+        return results
+    finally:
+        stop.set()
+        worker.stop()
+        clean_up(settings)
+
+
+def _load(producer: EventProducer, settings: Settings, rate: float,
+          stop: threading.Event) -> None:
+    """Clicks at ``rate`` per second in 10 ms ticks until stopped."""
+    started, n, tick = time.monotonic(), 0, max(int(rate / 100), 1)
+    while not stop.is_set():
+        delay = started + n / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        for _ in range(tick):
+            send_load(producer, settings.topics.clicks, n)
+            n += 1
+        producer._producer.poll(0)
+
+
+def _ask(client: RecommendationClient, rate: int, seconds: float) -> dict[str, Any]:
+    """Requests at ``rate`` per second for ``seconds``, each for a user of the load; the
+    latency of each from its send to its reply."""
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def done(sent: float, future: Future[RecommendationReply]) -> None:
+        elapsed = time.perf_counter() - sent
+        with lock:
+            exc = future.exception()
+            if exc is not None:
+                errors.append(type(exc).__name__)
+            elif (reply := future.result()).error is not None:
+                errors.append(reply.error.code)
+            else:
+                latencies.append(elapsed)
+
+    started = time.perf_counter()
+    futures = []
+    for n in range(total):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        sent = time.perf_counter()
+        future = client.submit(f"u{(n * 7919) % USERS}", 10)
+        future.add_done_callback(functools.partial(done, sent))
+        futures.append(future)
+    achieved = total / (time.perf_counter() - started)
+    for future in futures:
+        with contextlib.suppress(Exception):  # counted by done()
+            future.result(timeout=TIMEOUT_S * 2)
+    latencies.sort()
+    if not latencies:
+        raise RuntimeError(f"no request was answered at {rate}/s ({len(errors)} errors)")
+    return {"requests": total, "achieved_rate": round(achieved, 1),
+            "answered": len(latencies), "errors": len(errors),
+            "error_kinds": sorted(set(errors)),
+            "p50_ms": round(1000 * quantile(latencies, 0.50), 2),
+            "p99_ms": round(1000 * quantile(latencies, 0.99), 2),
+            "p999_ms": round(1000 * quantile(latencies, 0.999), 2),
+            "max_ms": round(1000 * latencies[-1], 2)}
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [f"serve: {report['candidates']} candidates per request, clicks at "
+             f"{report['events_rate']:,.0f}/s, {report['seconds_per_rate']} s per rate",
+             f"{'system':<10}{'rate':>6}{'achieved':>9}{'answered':>9}{'errors':>7}"
+             f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>9}"]
+    for name, phases in report["systems"].items():
+        for rate, r in phases.items():
+            lines.append(f"{name:<10}{rate:>6}{r['achieved_rate']:>9.0f}{r['answered']:>9}"
+                         f"{r['errors']:>7}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+                         f"{r['p999_ms']:>9.1f}")
+    lines.append("p99 recstream / echo: " + ", ".join(
+        f"{rate}/s {ratio}x" for rate, ratio in report["p99_ratio_to_echo"].items()))
+    return "\n".join(lines)
