@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from models.baskets import Baskets
     from models.context_model import ContextModel
     from models.covisitation import CoVisitation
+    from models.decay import ForwardDecay
     from models.embeddings import OnlineMF
     from models.evaluation import PrequentialEvaluator
     from models.hybrid import HybridRecommender
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from models.metrics import RankingMetrics
     from models.popularity import MostPopular
     from models.reranked import ContextReranked
-    from models.trending import ForwardDecay, Trending
+    from models.trending import Trending
 
 __all__ = [
     "Baskets",
@@ -70,7 +71,7 @@ _HOMES = {
     "ContextBlind": "ablation",
     "ContextModel": "context_model",
     "ContextReranked": "reranked",
-    "ForwardDecay": "trending",
+    "ForwardDecay": "decay",
     "HybridRecommender": "hybrid",
     "ImpressionJoiner": "labels",
     "Interaction": "base",

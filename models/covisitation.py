@@ -3,7 +3,7 @@
 When a user interacts with item j after item i, within the ``window`` items before j in the same
 session (or the user's last ``window`` items when events carry no session), both ``(i, j)`` and
 ``(j, i)`` gain the new interaction's weight (a purchase counts 3, a click 1), optionally decayed
-with the forward decay of :class:`models.trending.ForwardDecay`. Each item keeps at most
+with the forward decay of :class:`models.decay.ForwardDecay`. Each item keeps at most
 ``max_neighbours`` neighbours: when it has one more, the weaker half goes (pruning many at once
 keeps the cost per event constant on average). :meth:`CoVisitation.increments_for` gives
 the increments for a store without touching the model.
@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence, Set
 from operator import itemgetter
 
 from models.base import Context, Interaction, Recommender, Scored
-from models.trending import ForwardDecay
+from models.decay import ForwardDecay
 
 __all__ = ["CoVisitation"]
 

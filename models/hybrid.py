@@ -104,6 +104,11 @@ class HybridRecommender(Recommender):
         leaves to a broadcast (see :meth:`Trending.take_best`)."""
         self.trending_.take_best(source, scope, landmark, mass, best, gone)
 
+    def forget_trending_scope(self, scope: str) -> None:
+        """Forget a scope of the broadcast's copy whole: a writer dropped its part, and the
+        others' parts are to be taken again (see :meth:`Trending.forget`)."""
+        self.trending_.forget(scope)
+
     def learn_one(self, interaction: Interaction) -> None:
         self.mf_.learn_one(interaction)
         self.covisitation_.learn_one(interaction)

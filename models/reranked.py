@@ -78,6 +78,11 @@ class ContextReranked(Recommender):
         generator's trending copy (see :meth:`HybridRecommender.take_trending_part`)."""
         self.recommender_.take_trending_part(source, scope, landmark, mass, best, gone)
 
+    def forget_trending_scope(self, scope: str) -> None:
+        """Forget a trending scope of the candidate generator's copy whole (see
+        :meth:`HybridRecommender.forget_trending_scope`)."""
+        self.recommender_.forget_trending_scope(scope)
+
     def context_summary(self) -> dict[str, float]:
         """The contextual model's prequential metrics and drift count, for export."""
         return self.context_model_.summary()

@@ -2,9 +2,9 @@
 
 Every interaction counts in the global scope, in its location's, in its weather condition's and
 in its (location, condition)'s (see :func:`scope_keys`). Counts decay with forward decay
-(:class:`ForwardDecay`): an increment is a plain number added to a stored sum, so increments
-commute and a store applies them as they come (Redis ``ZINCRBY``); :meth:`Trending.increment_for`
-gives them without touching the model.
+(:class:`~models.decay.ForwardDecay`): an increment is a plain number added to a stored sum, so
+increments commute and a store applies them as they come (Redis ``ZINCRBY``);
+:meth:`Trending.increment_for` gives them without touching the model.
 
 As a recommender, Trending ranks by the share of the user's most specific scope, smoothed toward
 its parents: a scope with little (decayed) mass borrows from the wider one, so a thin scope backs
@@ -15,6 +15,11 @@ off to the location and weather scopes and they back off to the global one::
     p_both(i)      = (n_both(i) + m * mean(p_location(i), p_condition(i))) / (N_both + m)
 
 with ``m`` = ``prior_mass``, n and N decayed to the request's time.
+
+A location is whatever an event says (any string a client sends), so the places' scopes are
+bounded: a model keeps at most ``max_scopes`` scopes, and past it the places' scopes with the
+least mass go (:meth:`ScopeSums.evict`). The global and condition scopes always stay: conditions
+are few (an enumeration in the stream's contract).
 
 >>> model = Trending(half_life_s=86_400.0, prior_mass=1.0)
 >>> for t, (item, weather) in enumerate([("umbrella", "rain"), ("umbrella", "rain"),
@@ -35,18 +40,18 @@ from __future__ import annotations
 import functools
 import heapq
 import math
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, KeysView, Mapping, Set
 from itertools import islice
 from operator import itemgetter
 
 from models.base import Context, Interaction, Recommender, Scored
+from models.decay import ForwardDecay
 
-__all__ = ["GLOBAL", "ForwardDecay", "Trending", "scope_keys"]
+__all__ = ["GLOBAL", "Trending", "scope_keys"]
 
 GLOBAL = "global"
-# The landmark moves in epochs of this many decay constants: stored sums then stay below about
-# e^30 (1e13) times the events' weight, far inside a double and short in a store's text form.
-_EPOCH_EXPONENT = 30.0
+# The scopes a bound may forget: a location's and a (location, condition)'s.
+_PLACES = ("location=", "location,condition=")
 # When the landmark moves, sums below this many event-weights at the new landmark (about ten
 # half-lives old) are dropped: they can no longer rank, and keeping them would grow without end.
 _PRUNE_BELOW = 1e-3
@@ -56,6 +61,9 @@ _PRUNE_BELOW = 1e-3
 # only overtake one inside by its own increment, which is checked against the cutoff (the largest
 # sum ever left outside).
 _TOP_KEPT = 100
+# Past max_scopes, places go until this fraction of the bound is free: a flood of invented
+# places then costs one sort of the scopes per tenth of the bound, not one per event.
+_EVICT_SLACK = 0.1
 
 
 def scope_keys(location: str | None, condition: str | None) -> list[str]:
@@ -105,74 +113,16 @@ def _share_terms(counts_by_scope: Mapping[str, dict[str, float]], mass: Mapping[
     return terms
 
 
-class ForwardDecay:
-    """Exponential decay by forward decay (Cormode, Shkapenyuk, Srivastava & Xu, 2009).
-
-    An event of weight w at time t adds ``w * exp((t - L) / tau)`` to a stored sum, with the
-    landmark L and ``tau = half_life_s / ln 2``; the sum's value at time ``now`` is the stored one
-    times :meth:`factor` ``(now)``. All sums of a table share L, so ranking by stored value is
-    ranking by decayed value. L moves in fixed epochs, computed from the event time alone, so
-    writers on different workers agree on it without talking; when it moves, every stored sum is
-    multiplied by the factor :meth:`advance` returns (Redis: ``ZUNIONSTORE k 1 k WEIGHTS f``).
-
-    >>> decay = ForwardDecay(half_life_s=10.0)
-    >>> decay.advance(0.0), decay.amount(1.0, 0.0), decay.amount(1.0, 10.0)
-    (1.0, 1.0, 2.0)
-    >>> decay.factor(10.0)  # what 1.0 stored is worth one half-life after the landmark
-    0.5
+class ScopeSums:
+    """Forward-decayed item sums per scope, each scope's best kept apart, at most ``max_scopes``
+    scopes: what :class:`Trending` ranks. One writer per item counts its items (:meth:`add`),
+    and a copy takes every writer's part of each scope (:meth:`take_best`); both bound their
+    scopes the same way (:meth:`evict`).
     """
 
-    def __init__(self, half_life_s: float) -> None:
+    def __init__(self, half_life_s: float, max_scopes: int) -> None:
         self.half_life_s = half_life_s
-        self.tau = half_life_s / math.log(2)
-        self.epoch_s = _EPOCH_EXPONENT * self.tau
-        self.landmark: float | None = None
-
-    def landmark_for(self, ts: float) -> float:
-        """The landmark an event at ``ts`` is counted against (never earlier than the current)."""
-        start = math.floor(ts / self.epoch_s) * self.epoch_s
-        return start if self.landmark is None else max(self.landmark, start)
-
-    def amount(self, weight: float, ts: float) -> float:
-        return weight * 2.0 ** ((ts - self.landmark_for(ts)) / self.half_life_s)
-
-    def advance(self, ts: float) -> float:
-        """Move the landmark for an event at ``ts``; the factor to rescale stored sums by."""
-        landmark = self.landmark_for(ts)
-        factor = 1.0 if self.landmark is None else 2.0 ** ((self.landmark - landmark)
-                                                            / self.half_life_s)
-        self.landmark = landmark
-        return factor
-
-    def factor(self, now_ts: float) -> float:
-        """A stored sum times this is its decayed value at ``now_ts``.
-
-        A time long before the landmark (a request dated 1970 in a stream of 2026) is taken as
-        one epoch before it: the factor stays finite (2 ** 3000 is not a double), and no time
-        within the epoch that the stream can reach is changed.
-
-        >>> ForwardDecay(half_life_s=10.0).factor(-1e12)  # no landmark yet: nothing decayed
-        1.0
-        """
-        if self.landmark is None:
-            return 1.0
-        now_ts = max(now_ts, self.landmark - self.epoch_s)
-        return 2.0 ** ((self.landmark - now_ts) / self.half_life_s)
-
-
-class Trending(Recommender):
-    """Forward-decayed item counts per context scope; see the module docstring.
-
-    ``half_life_s``: a day, the rhythm of a busy shop's demand and of the weather it reacts to
-    (a shop with few orders a day needs longer: :class:`HybridRecommender` uses a week).
-    ``prior_mass``: how much decayed weight (a purchase is 3) a scope needs before its own
-    counts outweigh its parent's: 10 is about three purchases (3, 10 and 30 scored alike on
-    Online Retail, where nearly all orders come from one country).
-    """
-
-    def __init__(self, half_life_s: float = 86_400.0, prior_mass: float = 10.0) -> None:
-        self.half_life_s = half_life_s
-        self.prior_mass = prior_mass
+        self.max_scopes = max_scopes
         self._decay = ForwardDecay(half_life_s)
         self._counts: dict[str, dict[str, float]] = {}
         self._mass: dict[str, float] = {}
@@ -192,13 +142,10 @@ class Trending(Recommender):
         """The time stored sums are relative to (see :class:`ForwardDecay`)."""
         return self._decay.landmark
 
-    def learn_one(self, interaction: Interaction) -> None:
-        self.add(interaction.item_id, interaction.weight, interaction.ts, interaction.location,
-                 interaction.condition)
-
     def add(self, item: str, weight: float, ts: float, location: str | None,
             condition: str | None) -> tuple[str, ...]:
-        """Count one interaction with ``item``; the scopes it counted in."""
+        """Count one interaction with ``item``; the scopes it counted in. The scopes are left
+        to :meth:`evict`, for a writer to learn what went (``learn_one`` evicts at once)."""
         # increment_for's amounts, without building its list: the amount is taken before the
         # landmark advances, as there (it is relative to the landmark the advance then sets).
         amount = self._decay.amount(weight, ts)
@@ -221,6 +168,10 @@ class Trending(Recommender):
         """Every item counted (each counts in the global scope)."""
         return list(self._counts.get(GLOBAL, ()))
 
+    def scopes(self) -> KeysView[str]:
+        """The scopes held (a live view)."""
+        return self._counts.keys()
+
     def best(self, scope: str) -> dict[str, float]:
         """The scope's kept best items with their stored sums: at least its top 100."""
         return dict(self._top.get(scope, {}))
@@ -234,7 +185,8 @@ class Trending(Recommender):
         """One writer's part of a scope, for a copy that counts nothing itself (a worker's
         broadcast): the ``best`` of the items it writes with their sums, its whole ``mass``, and
         the items it expired. Writers hold disjoint items, so the union of their kept best
-        holds the scope's top 100, and the scope's mass is the sum of theirs.
+        holds the scope's top 100, and the scope's mass is the sum of theirs. The copy then
+        bounds its scopes (:meth:`evict`), by the masses of all the writers' parts.
 
         The writer's sums only grow, so setting them keeps the kept best exact; an item that
         left the writer's best keeps its last sum here, below the ones that pushed it out. An
@@ -247,17 +199,48 @@ class Trending(Recommender):
         scale = 2.0 ** ((landmark - self._decay.landmark) / self.half_life_s)  # type: ignore[operator]
         for item in gone:
             self._drop(scope, item)
-        counts = self._counts.get(scope, {})
+        counts = self._counts.setdefault(scope, {})  # held (and bounded) from its first part
         for item, value in best.items():
             if counts.get(item) != value * scale:  # most of a writer's best did not move
                 self._set(scope, item, value * scale)
         parts = self._parts.setdefault(scope, {})
         parts[source] = mass * scale
         self._mass[scope] = sum(parts.values())
+        self.evict()
 
     def drop_item(self, item: str) -> list[str]:
         """Forget the item in every scope (its writer expired it); the scopes it was in."""
         return [scope for scope in self._counts if self._drop(scope, item)]
+
+    def evict(self) -> dict[str, list[str]]:
+        """Past ``max_scopes``, forget the places' scopes with the least mass until a tenth of
+        the bound is free; the scopes forgotten, each with the items it held (what a writer
+        tells its copies and its store). The global and condition scopes are never forgotten.
+
+        Least mass rather than least recently counted: all sums share the landmark, so the order
+        of stored masses is that of decayed masses at any time, and a scope with little mass is
+        the one ranking misses least (it ranks nearly as its parents). It also holds against a
+        flood of invented places: each weighs one event and they push out each other, where
+        least recently counted would push out a real place that was quiet for an hour. A place's
+        weather scopes never outweigh the place, and go first on a tie.
+        """
+        excess = len(self._counts) - self.max_scopes
+        if excess <= 0:
+            return {}
+        # The weather scopes listed first: the sort is stable, so they go first on a tie.
+        places = [scope for prefix in reversed(_PLACES) for scope in self._counts
+                  if scope.startswith(prefix)]
+        places.sort(key=self._mass.__getitem__)  # every scope held has its mass
+        weakest = places[:excess + int(self.max_scopes * _EVICT_SLACK)]
+        return {scope: self.forget(scope) for scope in weakest}
+
+    def forget(self, scope: str) -> list[str]:
+        """Drop a scope whole (sums, mass, kept best, writers' parts); the items it held."""
+        self._mass.pop(scope, None)
+        self._top.pop(scope, None)
+        self._cutoff.pop(scope, None)
+        self._parts.pop(scope, None)
+        return list(self._counts.pop(scope, ()))
 
     def log_score(self, value: float) -> float:
         """A stored sum as ``log2`` of its decayed value at time 0: ranks as the decayed value
@@ -275,6 +258,69 @@ class Trending(Recommender):
         smallest = math.ulp(0.0)  # the smallest positive double
         return (math.log2(max(value, smallest))
                 + self._decay.landmark / self.half_life_s)  # type: ignore[operator]
+
+    def _set(self, scope: str, item: str, value: float) -> None:
+        """Set an item's stored sum in a scope (never below the one it had)."""
+        counts = self._counts.get(scope)
+        if counts is None:
+            counts = self._counts[scope] = {}
+        self._mass[scope] = self._mass.get(scope, 0.0) + value - counts.get(item, 0.0)
+        counts[item] = value
+        top = self._top.get(scope)
+        if top is None:
+            top = self._top[scope] = {}
+        if item in top or value > self._cutoff.get(scope, 0.0):
+            top[item] = value
+            if len(top) > 2 * _TOP_KEPT:
+                self._keep_best(scope, top)
+
+    def _drop(self, scope: str, item: str) -> bool:
+        value = self._counts.get(scope, {}).pop(item, None)
+        if value is None:
+            return False
+        self._mass[scope] -= value
+        self._top[scope].pop(item, None)
+        return True
+
+    def _rescale(self, factor: float) -> None:
+        for parts in self._parts.values():
+            for source in parts:
+                parts[source] *= factor
+        for scope, counts in self._counts.items():
+            kept = self._counts[scope] = {i: v * factor for i, v in counts.items()
+                                          if v * factor >= _PRUNE_BELOW}
+            self._mass[scope] *= factor
+            self._cutoff[scope] = 0.0
+            self._keep_best(scope, kept)  # with pruned members gone, refill from all
+
+    def _keep_best(self, scope: str, top: dict[str, float]) -> None:
+        ranked = sorted(top.items(), key=itemgetter(1), reverse=True)
+        self._top[scope] = dict(ranked[:_TOP_KEPT])
+        if len(ranked) > _TOP_KEPT:
+            self._cutoff[scope] = max(self._cutoff.get(scope, 0.0), ranked[_TOP_KEPT][1])
+
+
+class Trending(ScopeSums, Recommender):
+    """Forward-decayed item counts per context scope; see the module docstring.
+
+    ``half_life_s``: a day, the rhythm of a busy shop's demand and of the weather it reacts to
+    (a shop with few orders a day needs longer: :class:`HybridRecommender` uses a week).
+    ``prior_mass``: how much decayed weight (a purchase is 3) a scope needs before its own
+    counts outweigh its parent's: 10 is about three purchases (3, 10 and 30 scored alike on
+    Online Retail, where nearly all orders come from one country).
+    ``max_scopes``: a thousand places' worth (a place counts in its own scope and in one per
+    weather condition seen there, six in the stream's contract), where a shop has a few dozen.
+    """
+
+    def __init__(self, half_life_s: float = 86_400.0, prior_mass: float = 10.0,
+                 max_scopes: int = 7_000) -> None:
+        super().__init__(half_life_s, max_scopes)
+        self.prior_mass = prior_mass
+
+    def learn_one(self, interaction: Interaction) -> None:
+        self.add(interaction.item_id, interaction.weight, interaction.ts, interaction.location,
+                 interaction.condition)
+        self.evict()
 
     def top(self, scope: str, k: int, now_ts: float) -> list[tuple[str, float]]:
         """The scope's ``k`` most counted items with their decayed counts at ``now_ts``."""
@@ -318,43 +364,3 @@ class Trending(Recommender):
             ranked = heapq.nlargest(k + len(excluded), counts.items(), key=itemgetter(1))
             best = [item for item, _ in ranked if item not in excluded][:k]
         return best
-
-    def _set(self, scope: str, item: str, value: float) -> None:
-        """Set an item's stored sum in a scope (never below the one it had)."""
-        counts = self._counts.get(scope)
-        if counts is None:
-            counts = self._counts[scope] = {}
-        self._mass[scope] = self._mass.get(scope, 0.0) + value - counts.get(item, 0.0)
-        counts[item] = value
-        top = self._top.get(scope)
-        if top is None:
-            top = self._top[scope] = {}
-        if item in top or value > self._cutoff.get(scope, 0.0):
-            top[item] = value
-            if len(top) > 2 * _TOP_KEPT:
-                self._keep_best(scope, top)
-
-    def _drop(self, scope: str, item: str) -> bool:
-        value = self._counts.get(scope, {}).pop(item, None)
-        if value is None:
-            return False
-        self._mass[scope] -= value
-        self._top[scope].pop(item, None)
-        return True
-
-    def _rescale(self, factor: float) -> None:
-        for parts in self._parts.values():
-            for source in parts:
-                parts[source] *= factor
-        for scope, counts in self._counts.items():
-            kept = self._counts[scope] = {i: v * factor for i, v in counts.items()
-                                          if v * factor >= _PRUNE_BELOW}
-            self._mass[scope] *= factor
-            self._cutoff[scope] = 0.0
-            self._keep_best(scope, kept)  # with pruned members gone, refill from all
-
-    def _keep_best(self, scope: str, top: dict[str, float]) -> None:
-        ranked = sorted(top.items(), key=itemgetter(1), reverse=True)
-        self._top[scope] = dict(ranked[:_TOP_KEPT])
-        if len(ranked) > _TOP_KEPT:
-            self._cutoff[scope] = max(self._cutoff.get(scope, 0.0), ranked[_TOP_KEPT][1])

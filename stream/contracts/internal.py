@@ -6,7 +6,8 @@
 * ``model.item-vectors``, key the item id: its TTL clock (float64 seconds, little-endian) then
   its packed float32 vector; a removed (expired) item is a tombstone (no value).
 * ``model.item-trending``, key ``[item shard, scope]`` as JSON: that shard's part of the scope
-  (:class:`ScopeBest`) as JSON.
+  (:class:`ScopeBest`) as JSON; a tombstone once the shard dropped the scope (it keeps a bounded
+  number of them), which compaction then removes with the key.
 
 >>> vec = np.zeros(2, dtype=np.float32)
 >>> message = decode_steps(encode_steps(source=3, watermark={"clicks": 11}, steps=[
@@ -143,7 +144,7 @@ class ScopeBest(NamedTuple):
 
 
 VectorChange = tuple[str, tuple[np.ndarray, float] | None]  # item, (vector, TTL clock)
-ScopeChange = tuple[int, str, ScopeBest]  # item shard, scope, its part
+ScopeChange = tuple[int, str, ScopeBest | None]  # item shard, scope, its part (None: dropped)
 
 
 @dataclass
@@ -170,9 +171,10 @@ def decode_broadcast(records: Iterable[Record], vectors_topic: str) -> Changes:
                 item = _checked("item id", lambda key=record.key: key.decode())
                 vector = None if record.value is None else decode_vector(record.value)
                 changes.vectors.append((item, vector))
-            elif record.value is not None:  # a trending part's tombstone changes nothing
+            else:
                 source, scope = decode_scope_key(record.key)
-                changes.scopes.append((source, scope, decode_scope(record.value)))
+                changes.scopes.append((source, scope, None if record.value is None
+                                       else decode_scope(record.value)))
         except InvalidInternal as exc:
             changes.rejected.append((record, str(exc)))
     return changes

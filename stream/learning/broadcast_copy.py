@@ -1,6 +1,12 @@
 """The worker's copy of the item broadcast: every item's latest vector (with its TTL clock), in
 one table all its user shards read, and every item shard's latest part of each trending scope,
 handed to the user shards now and to those it takes over later.
+
+An item shard keeps at most ``max_trending_scopes`` scopes and tells when it drops one (a
+tombstone): its part is forgotten here, and each user shard's copy forgets the scope and takes
+the other item shards' parts of it again, so no copy keeps a part its item shard dropped. The
+parts kept here are thus at most the bound per item shard, and each copy keeps at most the bound
+itself (``Trending.take_best``, by the mass of all the parts).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ log = logging.getLogger(__name__)
 class BroadcastCopy:
     def __init__(self) -> None:
         self.vectors = VectorTable(FACTORS)  # shared by the user shards (OnlineMF.share_items)
-        self.scopes: dict[tuple[int, str], ScopeBest] = {}
+        self.parts: dict[str, dict[int, ScopeBest]] = {}  # scope -> item shard -> latest part
 
     def take(self, changes: Changes, shards: Iterable[UserShard]) -> None:
         """Keep the changes and give them to ``shards``. A vector of another length than the
@@ -36,13 +42,29 @@ class BroadcastCopy:
             elif item in self.vectors.index:
                 self.vectors.remove(item)
         for source, scope, part in changes.scopes:
-            self.scopes[(source, scope)] = part._replace(gone=[])
-            for shard in shards:
-                shard.take_scope(source, scope, part)
+            if part is not None:
+                self.parts.setdefault(scope, {})[source] = part._replace(gone=[])
+                for shard in shards:
+                    shard.take_scope(source, scope, part)
+            else:
+                self._dropped(source, scope, shards)
 
     def seed(self, shard: UserShard) -> None:
         """A shard new to this worker reads the shared vectors and takes the trending parts the
         broadcast brought so far."""
         shard.embeddings.share_items(self.vectors)
-        for (source, scope), part in self.scopes.items():
-            shard.take_scope(source, scope, part)
+        for scope, parts in self.parts.items():
+            for source, part in parts.items():
+                shard.take_scope(source, scope, part)
+
+    def _dropped(self, source: int, scope: str, shards: list[UserShard]) -> None:
+        """An item shard dropped its part of ``scope``: the shards' copies forget the scope and
+        take the other item shards' parts again (a copy cannot tell whose its items were)."""
+        others = self.parts.get(scope, {})
+        others.pop(source, None)
+        if not others:
+            self.parts.pop(scope, None)
+        for shard in shards:
+            shard.forget_scope(scope)
+            for other, part in others.items():
+                shard.take_scope(other, scope, part)

@@ -75,7 +75,8 @@ class LearnerCore:
         if partition not in self.item_shards:
             self.item_shards[partition] = items or ItemShard.new(
                 partition, n_factors=FACTORS, min_item_count=self.learning.min_item_count,
-                ttl_s=self.learning.state_ttl_s)
+                ttl_s=self.learning.state_ttl_s,
+                max_trending_scopes=self.learning.max_trending_scopes)
         covered = {(topic, partition): self.shards[partition].offsets.get(topic, 0)
                    for topic in self.topics.user_keyed}
         covered[(self.topics.item_steps, partition)] = self.item_shards[partition].offset

@@ -21,7 +21,7 @@ is below the watermark recorded for its topic and source partition.
 >>> vec = np.zeros(2, dtype=np.float32)
 >>> message = StepMessage(source=3, watermark={"clicks": 11}, steps=[
 ...     ItemStep("tea", ts=5.0, weight=1.0, user_vec=vec, origin=("clicks", 10))])
->>> shard = ItemShard.new(0, n_factors=2, min_item_count=1, ttl_s=None)
+>>> shard = ItemShard.new(0, n_factors=2, min_item_count=1, ttl_s=None, max_trending_scopes=100)
 >>> shard.apply(message), shard.apply(message)  # the second is a duplicate
 (1, 0)
 >>> shard.applied, shard.duplicates, sorted(shard.dirty)
@@ -57,7 +57,8 @@ def route(steps: Iterable[ItemStep], partition_of: Callable[[str], int]
 class ItemShard:
     """The items of one partition, their only writer, and the offsets it covers: their vectors
     (:class:`OnlineMF`) and their trending sums (:class:`Trending`, every interaction counted in
-    its location's and weather's scopes)."""
+    its location's and weather's scopes, at most ``max_trending_scopes`` of them: past it the
+    places with the least mass are dropped, and their items leave every copy and Redis)."""
 
     partition: int
     mf: OnlineMF
@@ -70,13 +71,14 @@ class ItemShard:
     rejected: int = 0  # messages that could not be applied (dead letters)
     dirty: set[str] = field(default_factory=set)  # vectors changed since their last broadcast
     dirty_counts: set[tuple[str, str]] = field(default_factory=set)  # (item, scope) changed
+    dropped: set[str] = field(default_factory=set)  # trending scopes dropped since broadcast
 
     @classmethod
     def new(cls, partition: int, *, n_factors: int = 32, min_item_count: int,
-            ttl_s: float | None) -> ItemShard:
+            ttl_s: float | None, max_trending_scopes: int) -> ItemShard:
         return cls(partition, OnlineMF(n_factors=n_factors, min_item_count=min_item_count,
                                        ttl_s=ttl_s, seed=0),
-                   Trending(half_life_s=TRENDING_HALF_LIFE_S))
+                   Trending(half_life_s=TRENDING_HALF_LIFE_S, max_scopes=max_trending_scopes))
 
     def take(self, record: Record) -> str | None:
         """Apply a record of the item-steps topic not taken before; the reason it could not
@@ -107,6 +109,9 @@ class ItemShard:
             item = step.item_id
             self.dirty_counts.update((item, scope) for scope in self.trending.add(
                 item, step.weight, step.ts, step.location, step.condition))
+        for scope, items in self.trending.evict().items():  # its items leave the stored sets
+            self.dropped.add(scope)
+            self.dirty_counts.update((item, scope) for item in items)
         self.applied += len(fresh)
         for topic, offset in message.watermark.items():
             key = f"{topic}:{message.source}"
@@ -123,12 +128,18 @@ class ItemShard:
         return changed
 
     def take_counts(self) -> dict[tuple[str, str], float | None]:
-        """The changed trending sums, relative to ``trending.landmark`` (None: expired)."""
+        """The changed trending sums, relative to ``trending.landmark`` (None: expired, or its
+        scope dropped)."""
         changed: dict[tuple[str, str], float | None] = {}
         for item, scope in self.dirty_counts:
             changed[(item, scope)] = self.trending.count(item, scope)
         self.dirty_counts = set()
         return changed
+
+    def take_dropped(self) -> set[str]:
+        """The trending scopes dropped since the last time (some may be counted again since)."""
+        dropped, self.dropped = self.dropped, set()
+        return dropped
 
     def expire(self) -> list[str]:
         """Forget items unseen for the TTL (event time); they are broadcast as removed."""

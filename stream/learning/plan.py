@@ -30,8 +30,8 @@ class Plan:
     messages: list[Message] = field(default_factory=list)
     user_vectors: dict[str, np.ndarray] = field(default_factory=dict)
     item_vectors: dict[str, np.ndarray] = field(default_factory=dict)
-    # (scope, log score, item): the item's place in the scope's trending set.
-    trending: list[tuple[str, float, str]] = field(default_factory=list)
+    # (scope, log score, item): the item's place in the scope's trending set (None: it leaves).
+    trending: list[tuple[str, float | None, str]] = field(default_factory=list)
     # Dead letters among the messages, per kind of reason (counted beside the state's).
     dead_letters: Counter[str] = field(default_factory=Counter)
     figures: dict[int, dict[str, Any]] = field(default_factory=dict)  # user shard -> figures

@@ -3,9 +3,10 @@
 An item's shard is the one writer of its vector and trending counts (DESIGN decision 1). Every
 ``item_vector_publish_s`` it sends what changed to two compacted topics every worker reads
 (stream/contracts/internal.py): each changed vector (a tombstone once expired), and per changed
-trending scope the shard's part of it (its mass and kept best items, and the items it expired).
-The same changes are stored in Redis for other services: the vectors, and each changed count as
-the item's place in the scope's sorted set.
+trending scope the shard's part of it (its mass and kept best items, and the items it expired),
+or a tombstone for a scope it dropped (its bound). The same changes are stored in Redis for other
+services: the vectors, and each changed count as the item's place in the scope's sorted set,
+which an item leaves when it expired or its scope was dropped.
 """
 
 from __future__ import annotations
@@ -33,12 +34,18 @@ def publish(shards: Iterable[ItemShard], topics: TopicSettings) -> Plan:
             expired = changed.setdefault(scope, [])
             if count is None:
                 expired.append(item)
-            else:  # an expired item leaves its sets as the best 1,000 move
-                plan.trending.append((scope, trends.log_score(count), item))
-        for scope, expired in changed.items():
-            part = ScopeBest(trends.landmark or 0.0, trends.mass(scope), trends.best(scope),
-                             expired)
+            plan.trending.append((scope, None if count is None else trends.log_score(count),
+                                  item))
+        dropped = shard.take_dropped()
+        for scope in dropped:  # every copy forgets this shard's part (and compaction the key)
             plan.messages.append((topics.item_trending, None, scope_key(shard.partition, scope),
-                                  encode_scope(part)))
+                                  None))
+        held = trends.scopes()
+        for scope, expired in changed.items():
+            if scope in held:  # a dropped scope counted again starts afresh after its tombstone
+                part = ScopeBest(trends.landmark or 0.0, trends.mass(scope), trends.best(scope),
+                                 [] if scope in dropped else expired)
+                plan.messages.append((topics.item_trending, None,
+                                      scope_key(shard.partition, scope), encode_scope(part)))
         plan.item_figures[shard.partition] = shard.figures()
     return plan

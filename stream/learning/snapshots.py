@@ -33,8 +33,9 @@ _MAC_BYTES = hashlib.sha256().digest_size
 # refuses a snapshot of another format (the shard learns again from the retained log) instead of
 # restoring objects its code cannot use. 2: trending counts moved to the item shards. 3: user
 # shards own their model and basket policy (the evaluator watches). 4: user shards bound the
-# users they keep (``seen``).
-FORMAT = 4
+# users they keep (``seen``). 5: trending keeps a bounded number of scopes (``max_scopes``; item
+# shards remember the scopes they ``dropped``) and ForwardDecay lives in models.decay.
+FORMAT = 5
 
 
 class SnapshotRejected(ValueError):

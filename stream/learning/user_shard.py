@@ -30,8 +30,9 @@ from models.base import Context, Interaction
 from models.baskets import Baskets
 from models.embeddings import OnlineMF
 from models.evaluation import PrequentialEvaluator
-from models.hybrid import HybridRecommender
+from models.hybrid import TRENDING_HALF_LIFE_S, HybridRecommender
 from models.reranked import ContextReranked
+from models.trending import Trending
 from stream.contracts.internal import ScopeBest
 from stream.contracts.schemas import Impression
 from stream.settings import LearningSettings
@@ -50,7 +51,9 @@ def recstream_model(partition: int, learning: LearningSettings) -> ContextRerank
     """
     return ContextReranked(seed=partition, recommender=HybridRecommender(
         mf=OnlineMF(n_factors=FACTORS, min_item_count=learning.min_item_count,
-                    ttl_s=learning.state_ttl_s, defer_item_steps=True), learn_trending=False))
+                    ttl_s=learning.state_ttl_s, defer_item_steps=True),
+        trending=Trending(half_life_s=TRENDING_HALF_LIFE_S,
+                          max_scopes=learning.max_trending_scopes), learn_trending=False))
 
 
 class BasketFailed(Exception):
@@ -176,6 +179,10 @@ class UserShard:
         """An item shard's part of a trending scope, from the broadcast."""
         self.model.take_trending_part(source, scope, part.landmark, part.mass, part.best,
                                       part.gone)
+
+    def forget_scope(self, scope: str) -> None:
+        """Forget a trending scope whole (an item shard dropped its part of it)."""
+        self.model.forget_trending_scope(scope)
 
     def curve(self) -> str:
         """The rolling HR over the stream (a point per 1,000 interactions), for plots."""

@@ -171,6 +171,11 @@ class LearningSettings(Section):
     # misses. Measured (bench memory, 20k users, 5k items): the worker's RSS grew 163 MiB, at
     # most 8 KB a user, so the default costs at most ~400 MB a shard.
     max_users_per_shard: int = Field(50_000, ge=100, le=100_000_000)
+    # Trending scopes each item shard and each user shard's copy keeps: a location is whatever
+    # an event claims, so past this the places with the least (decayed) mass are forgotten, in
+    # Redis too. 7,000 is a thousand places, each alone and in each of the six weather
+    # conditions, where a shop has a few dozen; the global and weather scopes always stay.
+    max_trending_scopes: int = Field(7_000, ge=100, le=1_000_000)
     # An item's owner broadcasts (and stores) the vectors it changed at most this often: an item
     # vector moves little per event, and every broadcast message costs every worker a read.
     item_vector_publish_s: float = Field(1.0, gt=0, le=60)

@@ -19,7 +19,11 @@ Keys (``p`` is ``settings.redis.key_prefix``):
                             stream/store/learner.py)
   p:trending:<scope>        sorted set: item -> log2 of its decayed count at time 0, so the order
                             holds at any time (value at t: 2 ** (score - t / half-life)); scopes
-                            "global", "location=<l>", "condition=<c>", "location,condition=<l>|<c>"
+                            "global", "location=<l>", "condition=<c>", "location,condition=<l>|<c>";
+                            its best 1,000 items. An item leaves when its item shard expires it or
+                            drops the scope (each keeps ``max_trending_scopes``, the places with
+                            the least mass go first), so a set all shards dropped is gone; a set
+                            unwritten for the state TTL expires
   p:learning:<shard>, p:snapshot:<shard>   a user shard's figures and signed snapshot
   p:item-learning:<shard>, p:item-snapshot:<shard>   the same for an item shard
   p:offsets:<topic>:<partition>  the next offset not yet applied

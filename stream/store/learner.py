@@ -3,7 +3,8 @@
 It implements :class:`stream.learning.checkpoint.LearnerStore`. Every call is one pipeline
 (DESIGN decision 9): the context a batch needs is read in one round trip, and a checkpoint's
 values are written in one, the vectors with the state TTL and the trending places through
-scripts (MSET cannot expire; each set is cut to its best after the ZADDs).
+scripts (MSET cannot expire; each set is cut to its best after the ZADDs, and expires unwritten
+after the TTL too).
 """
 
 from __future__ import annotations
@@ -30,15 +31,25 @@ return #KEYS
 """
 
 # Item scores in the trending sorted sets (their one writer is the item's shard, so no two
-# workers race on a member), then each set cut to its best TRENDING_KEPT.
+# workers race on a member); a null score removes the member (its shard expired the item or
+# dropped the scope, and Redis deletes a set left empty). Then each set is cut to its best
+# TRENDING_KEPT and expires after the TTL unwritten: what a shard forgot without a word (sums
+# decayed to nothing) does not keep a set forever.
 _SET_TRENDING = """
-local kept = tonumber(ARGV[2])
+local kept, ttl = tonumber(ARGV[2]), ARGV[3]
 local touched = {}
 for _, op in ipairs(cjson.decode(ARGV[1])) do
-  redis.call('ZADD', op[1], op[2], op[3])
+  if op[2] == cjson.null then
+    redis.call('ZREM', op[1], op[3])
+  else
+    redis.call('ZADD', op[1], op[2], op[3])
+  end
   touched[op[1]] = true
 end
-for key, _ in pairs(touched) do redis.call('ZREMRANGEBYRANK', key, 0, -kept - 1) end
+for key, _ in pairs(touched) do
+  redis.call('ZREMRANGEBYRANK', key, 0, -kept - 1)
+  redis.call('EXPIRE', key, ttl)
+end
 return 0
 """
 # Items kept per trending scope in Redis: far more than a request's candidates.
@@ -105,7 +116,7 @@ class RedisLearnerStore:
             places = [(self.keys.trending(scope), score, item)
                       for scope, score, item in plan.trending]
             await self._set_trending(client=pipe, args=[
-                json.dumps(places, separators=(",", ":")), TRENDING_KEPT])
+                json.dumps(places, separators=(",", ":")), TRENDING_KEPT, self.ttl_s])
         await pipe.execute()
 
     async def load_snapshot(self, kind: str, partition: int) -> bytes | None:

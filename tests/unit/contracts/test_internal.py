@@ -68,9 +68,11 @@ def test_the_broadcast_keeps_what_decodes_and_rejects_the_rest_with_reasons():
         Record("vec", 0, 4, b"nan", encode_vector(np.array([np.inf], dtype=np.float32), 1.0)),
         Record("trend", 0, 0, scope_key(1, "global"), part),
         Record("trend", 0, 1, b"not json", part),
+        Record("trend", 0, 2, scope_key(1, "location=Leeds"), None),  # shard 1 dropped the scope
     ]
     changes = decode_broadcast(records, "vec")
     assert [item for item, _ in changes.vectors] == ["tea", "jam"]
-    assert [(source, scope) for source, scope, _ in changes.scopes] == [(1, "global")]
+    assert [(source, scope, part is None) for source, scope, part in changes.scopes] == [
+        (1, "global", False), (1, "location=Leeds", True)]
     assert [record.offset for record, _ in changes.rejected] == [2, 3, 4, 1]
     assert all(reason.startswith("invalid") for _, reason in changes.rejected)

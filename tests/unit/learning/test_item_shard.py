@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from models.embeddings import ItemStep
+from stream.contracts.internal import StepMessage, decode_scope, decode_scope_key
 from stream.contracts.internal import decode_steps as decode
 from stream.contracts.internal import encode_steps as encode
 from stream.learning.item_shard import ItemShard, route
+from stream.learning.publish import publish
+from stream.settings import TopicSettings
 from stream.transport.partitioner import partition_of
 
 
@@ -17,7 +20,7 @@ def step(item: str, offset: int, vec: np.ndarray | None, topic: str = "clicks") 
 
 
 def shard() -> ItemShard:
-    return ItemShard.new(0, n_factors=2, min_item_count=1, ttl_s=None)
+    return ItemShard.new(0, n_factors=2, min_item_count=1, ttl_s=None, max_trending_scopes=100)
 
 
 def test_a_message_round_trips_and_carries_each_user_vector_once():
@@ -105,10 +108,38 @@ def test_the_item_shard_counts_trending_in_each_steps_location_and_weather():
 
 
 def test_an_expired_item_leaves_trending_and_is_broadcast_as_removed():
-    item_shard = ItemShard.new(0, n_factors=2, min_item_count=5, ttl_s=10.0)
+    item_shard = ItemShard.new(0, n_factors=2, min_item_count=5, ttl_s=10.0,
+                               max_trending_scopes=100)
     item_shard.apply(decode(encode(0, {}, [step("old", 0, None), step("new", 100, None)])))
     item_shard.take_counts()
     assert item_shard.expire() == ["old"]  # below the filter, so only trending knew it
     assert item_shard.take_counts() == {("old", "global"): None}
     assert item_shard.trending.count("old", "global") is None
     assert item_shard.trending.items() == ["new"]
+
+
+def test_a_dropped_trending_scope_is_broadcast_as_gone_and_its_items_leave_the_stored_sets():
+    item_shard = ItemShard.new(0, n_factors=2, min_item_count=1, ttl_s=None,
+                               max_trending_scopes=2)  # the global scope and one place
+
+    def bought(item: str, weight: float, location: str) -> ItemStep:
+        return ItemStep(item, 0.0, weight, None, ("purchases", 0), location)
+
+    item_shard.apply(StepMessage(0, {}, [bought("tea", 3.0, "Leeds"), bought("jam", 1.0, "York")]))
+    assert set(item_shard.trending.scopes()) == {"global", "location=Leeds"}  # York weighed less
+    item_shard.apply(StepMessage(0, {}, [bought("rum", 5.0, "York")]))  # York again, heavier
+    assert set(item_shard.trending.scopes()) == {"global", "location=York"}
+    plan = publish([item_shard], TopicSettings())
+    trending = [(decode_scope_key(key)[1], None if value is None else decode_scope(value))
+                for topic, _, key, value in plan.messages if topic == TopicSettings().item_trending]
+    # Tombstones tell every copy to forget this shard's part of the scopes it dropped; York,
+    # counted again since, then comes afresh: nothing of its old part is left to expire.
+    assert sorted(scope for scope, part in trending if part is None) == [
+        "location=Leeds", "location=York"]
+    york = [part for scope, part in trending if scope == "location=York"]
+    assert york[0] is None and york[1].best == {"rum": 5.0} and york[1].gone == []
+    assert {scope for scope, part in trending if part is not None} == {"global", "location=York"}
+    # In Redis the dropped items leave their sets (no score), the new one enters.
+    stored = {(scope, item): score for scope, score, item in plan.trending}
+    assert stored[("location=Leeds", "tea")] is None and stored[("location=York", "jam")] is None
+    assert stored[("location=York", "rum")] is not None

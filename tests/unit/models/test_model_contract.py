@@ -27,7 +27,8 @@ from models.trending import Trending
 
 EXAMPLES: dict[str, Callable[[], dict[str, object]]] = {
     "OnlineMF": lambda: {"n_factors": 8, "min_item_count": 1, "seed": 7},
-    "Trending": lambda: {"half_life_s": 3600.0, "prior_mass": 2.0},
+    # Nine scopes in the stream: the bound of eight makes it forget places as it learns.
+    "Trending": lambda: {"half_life_s": 3600.0, "prior_mass": 2.0, "max_scopes": 8},
     "CoVisitation": lambda: {"window": 3, "max_neighbours": 6, "half_life_s": 7200.0},
     "HybridRecommender": lambda: {"mf_weight": 0.7, "candidates": 10,
                                   "mf": OnlineMF(n_factors=4, min_item_count=1)},

@@ -10,10 +10,11 @@ import pytest
 
 from models.base import Context, Interaction
 from models.covisitation import CoVisitation
+from models.decay import ForwardDecay
 from models.embeddings import OnlineMF, pack, unpack
 from models.hybrid import HybridRecommender
 from models.popularity import MostPopular
-from models.trending import GLOBAL, ForwardDecay, Trending, scope_keys
+from models.trending import GLOBAL, Trending, scope_keys
 
 HOUR = 3600.0
 
