@@ -128,7 +128,8 @@ def _ask(client: RecommendationClient, rate: int, seconds: float) -> dict[str, A
             future.result(timeout=TIMEOUT_S * 2)
     latencies.sort()
     if not latencies:
-        raise RuntimeError(f"no request was answered at {rate}/s ({len(errors)} errors)")
+        raise RuntimeError(f"no request was answered at {rate}/s: {len(errors)} errors "
+                           f"({', '.join(sorted(set(errors)))})")
     return {"requests": total, "achieved_rate": round(achieved, 1),
             "answered": len(latencies), "errors": len(errors),
             "error_kinds": sorted(set(errors)),

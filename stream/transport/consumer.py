@@ -235,48 +235,51 @@ class BatchConsumerService(Service):
             # Item steps first: behind a backlog of events (a replay, a restart) they would
             # otherwise wait for it to drain, and the user shards would learn without the item
             # vectors the steps make. aiokafka drains its buffer partition by partition.
-            step_partitions = [tp for tp in self.consumer.assignment()
-                               if tp.topic == steps_topic]
+            assigned = self.consumer.assignment()
+            step_partitions = [tp for tp in assigned if tp.topic == steps_topic]
+            request_partitions = [tp for tp in assigned if tp.topic == requests_topic]
+            # Requests before anything: one waits for no batch of events to be learned (the
+            # events fetched with it are the next reply's). Item steps next, see above.
+            asked = {}
+            if request_partitions and self.server is not None:
+                asked = await self.consumer.getmany(*request_partitions, timeout_ms=0,
+                                                    max_records=self.settings.worker.batch_size)
             fetched = {}
             if step_partitions:
                 fetched = await self.consumer.getmany(*step_partitions, timeout_ms=0,
                                                       max_records=self.settings.worker.batch_size)
-            more = await self.consumer.getmany(timeout_ms=0 if fetched else timeout_ms,
+            more = await self.consumer.getmany(timeout_ms=0 if fetched or asked else timeout_ms,
                                                max_records=self.settings.worker.batch_size)
             for tp, messages in more.items():
-                fetched.setdefault(tp, []).extend(messages)
-            # Requests are answered after the events fetched with them are learned (a reply
-            # reflects them), and committed only once answered: a crash between the two
-            # answers them again, never not at all.
-            asked = {tp: m for tp, m in fetched.items() if tp.topic == requests_topic}
-            fetched = {tp: m for tp, m in fetched.items() if tp.topic != requests_topic}
-            if not fetched and self.learner is not None:
-                # No events: close baskets, broadcast the changed vectors (requests or none).
-                self.learned += await self._retrying(self.learner.idle)
-            if not fetched and not asked:
-                continue
+                (asked if tp.topic == requests_topic else fetched).setdefault(tp, []).extend(
+                    messages)
             started = time.perf_counter()
-            records = [_record(m) for messages in fetched.values() for m in messages]
-            steps = [r for r in records if r.topic == steps_topic]
-            ingested = started
-            if fetched:
-                events = [r for r in records if r.topic != steps_topic]
-                decoded = await self._retrying(functools.partial(self.ingestor.process, events))
-                ingested = time.perf_counter()
-                if self.learner is not None:  # its checkpoint commits the offsets last
-                    caught_up = _caught_up(self.consumer, more)
-                    self.learned += await self._retrying(functools.partial(
-                        self.learner.learn, decoded, caught_up, steps,
-                        functools.partial(self._commit, fetched)))
-                else:
-                    await self._commit(fetched)
             if asked and self.server is not None:
+                # Committed once answered: a crash in between answers them again, never not
+                # at all (a client takes the first reply per request id).
                 await self._retrying(functools.partial(
                     self.server.answer, [_record(m) for ms in asked.values() for m in ms]))
                 await self._commit(asked)
+            if not fetched and self.learner is not None:
+                # No events: close baskets, broadcast the changed vectors (requests or none).
+                self.learned += await self._retrying(self.learner.idle)
+            if not fetched:
+                continue
+            records = [_record(m) for messages in fetched.values() for m in messages]
+            steps = [r for r in records if r.topic == steps_topic]
+            events = [r for r in records if r.topic != steps_topic]
+            decoded = await self._retrying(functools.partial(self.ingestor.process, events))
+            ingested = time.perf_counter()
+            if self.learner is not None:  # its checkpoint commits the offsets last
+                caught_up = _caught_up(self.consumer, more)
+                self.learned += await self._retrying(functools.partial(
+                    self.learner.learn, decoded, caught_up, steps,
+                    functools.partial(self._commit, fetched)))
+            else:
+                await self._commit(fetched)
             if time.perf_counter() - started > SLOW_BATCH_S:
                 log.warning("slow batch: %d records (%d item-step messages) took %.0f ms: "
-                            "state %.0f ms, learning and answering %.0f ms", len(records),
+                            "state %.0f ms, learning %.0f ms", len(records),
                             len(steps), 1000 * (time.perf_counter() - started),
                             1000 * (ingested - started), 1000 * (time.perf_counter() - ingested))
             self.batches += 1
