@@ -4,6 +4,7 @@ on Kafka (docs/contract.md), no recstream code on the asking side."""
 from __future__ import annotations
 
 import json
+import signal
 import shutil
 import subprocess
 import time
@@ -141,3 +142,29 @@ def test_a_click_on_another_partition_than_its_keys_still_reaches_the_users_shar
     wait_until(lambda: learned(settings) >= 3, 60, "zoe's clicks learned", workers=[worker])
     assert items_of(ask(settings, "zoe-1"))[0] == "kite"
     assert StateReader(settings.redis).stats()["rekeyed"] == 3  # each forwarded once
+
+
+def test_a_worker_killed_while_requests_stream_leaves_none_unanswered(settings, start_worker):
+    """Its partitions move to the survivor, which answers what the dead one left: every request
+    gets a reply (with items, or a deadline error) before its client gives up."""
+    from stream.transport.client import RecommendationClient
+
+    first, second = start_worker(settings), start_worker(settings)
+    users = [f"u{n}" for n in range(40)]  # on every partition
+    send_raw(settings, [(settings.topics.clicks, user.encode(), click(user, "tea", 1))
+                        for user in users])
+    wait_until(lambda: learned(settings) >= len(users), 90, "every user's click learned",
+               workers=[first, second])
+    futures = []
+    # Longer than the group's session timeout (10 s) and a restore: the survivor answers.
+    with RecommendationClient(settings, timeout_s=60) as client:
+        for n in range(150):
+            futures.append(client.submit(users[n % len(users)], 5))
+            if n == 50:
+                first.stop(signal.SIGKILL)
+            time.sleep(0.05)
+        replies = [future.result(timeout=90) for future in futures]
+    assert second.alive
+    assert all(r.error is None or r.error.code == "deadline_exceeded" for r in replies), \
+        {r.error.code for r in replies if r.error}
+    assert sum(r.error is None for r in replies) > 100
