@@ -230,6 +230,7 @@ class BatchConsumerService(Service):
         timeout_ms = int(self.settings.worker.batch_max_age_s * 1000)
         steps_topic = self.settings.topics.item_steps
         requests_topic = self.settings.topics.requests
+        asked_at = float("-inf")  # when requests last came: then batches stay small
         while not self.should_stop:
             self.loop_at = time.monotonic()
             # Item steps first: behind a backlog of events (a replay, a restart) they would
@@ -248,18 +249,22 @@ class BatchConsumerService(Service):
             if step_partitions:
                 fetched = await self.consumer.getmany(*step_partitions, timeout_ms=0,
                                                       max_records=self.settings.worker.batch_size)
-            more = await self.consumer.getmany(timeout_ms=0 if fetched or asked else timeout_ms,
-                                               max_records=self.settings.worker.batch_size)
+            serving = time.monotonic() - asked_at < 1.0
+            more = await self.consumer.getmany(
+                timeout_ms=0 if fetched or asked else timeout_ms,
+                max_records=self.settings.worker.serving_batch_size if serving
+                else self.settings.worker.batch_size)
             for tp, messages in more.items():
                 (asked if tp.topic == requests_topic else fetched).setdefault(tp, []).extend(
                     messages)
             started = time.perf_counter()
             if asked and self.server is not None:
+                asked_at = time.monotonic()
                 # Committed once answered: a crash in between answers them again, never not
                 # at all (a client takes the first reply per request id).
                 await self._retrying(functools.partial(
                     self.server.answer, [_record(m) for ms in asked.values() for m in ms]))
-                await self._commit(asked)
+                await _commit(self.consumer, asked)
             if not fetched and self.learner is not None:
                 # No events: close baskets, broadcast the changed vectors (requests or none).
                 self.learned += await self._retrying(self.learner.idle)
@@ -274,9 +279,9 @@ class BatchConsumerService(Service):
                 caught_up = _caught_up(self.consumer, more)
                 self.learned += await self._retrying(functools.partial(
                     self.learner.learn, decoded, caught_up, steps,
-                    functools.partial(self._commit, fetched)))
+                    functools.partial(_commit, self.consumer, fetched)))
             else:
-                await self._commit(fetched)
+                await _commit(self.consumer, fetched)
             if time.perf_counter() - started > SLOW_BATCH_S:
                 log.warning("slow batch: %d records (%d item-step messages) took %.0f ms: "
                             "state %.0f ms, learning %.0f ms", len(records),
@@ -295,15 +300,6 @@ class BatchConsumerService(Service):
             if changes:
                 await self.learner.receive(changes)
 
-    async def _commit(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        """Tell Kafka how far we are (for lag), best effort: the state holds the truth."""
-        assert self.consumer is not None
-        try:
-            await self.consumer.commit({tp: messages[-1].offset + 1
-                                        for tp, messages in fetched.items()})
-        except Exception as exc:  # e.g. a rebalance in progress: the next batch commits again
-            log.warning("offset commit skipped: %r", exc)
-
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T:
         backoff = 0.1
         while True:
@@ -319,6 +315,16 @@ class BatchConsumerService(Service):
                 log.warning("batch failed, retrying in %.1fs: %r", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+async def _commit(consumer: AIOKafkaConsumer | None,
+                  fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+    """Tell Kafka how far we are (for lag), best effort: the state holds the truth."""
+    assert consumer is not None
+    try:
+        await consumer.commit({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
+    except Exception as exc:  # e.g. a rebalance in progress: the next batch commits again
+        log.warning("offset commit skipped: %r", exc)
 
 
 async def readiness(service: BatchConsumerService) -> dict[str, Any]:
