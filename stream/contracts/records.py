@@ -3,11 +3,13 @@ ingestor, the state writer and the learner need no Kafka client to take them."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from stream.contracts.schemas import DeadLetter, Event
 
-# The header a re-keyed copy carries its source record in.
+# The header a re-keyed copy carries its source record in, signed: "<origin>|<mac>".
 ORIGIN_HEADER = "recstream-origin"
 
 
@@ -53,3 +55,31 @@ def dead_letter(record: Record, reason: str) -> DeadLetter:
 # An outgoing message: (topic, partition or None for the key's, key, value or None for a
 # tombstone).
 Message = tuple[str, int | None, bytes, bytes | None]
+
+
+def signed_origin(origin: str, value: bytes | None, key: bytes) -> str:
+    """The origin header of a re-keyed copy: its source record, and a MAC binding it to this
+    copy's bytes under the fleet's key.
+
+    A worker applies a source record once, whichever copy comes first: an unsigned header would
+    let any producer name another record as its source and so suppress it, or stand in for it.
+
+    >>> header = signed_origin("shop.clicks:3:17", b"{}", b"k" * 32)
+    >>> verified_origin(header, b"{}", b"k" * 32)
+    'shop.clicks:3:17'
+    >>> verified_origin(header, b"{ }", b"k" * 32) is None  # the header moved to other bytes
+    True
+    """
+    return f"{origin}|{_mac(origin, value, key)}"
+
+
+def verified_origin(header: str, value: bytes | None, key: bytes) -> str | None:
+    """The origin a header names, if the fleet's key signed it for these bytes; else None."""
+    origin, _, mac = header.rpartition("|")
+    if origin and hmac.compare_digest(mac, _mac(origin, value, key)):
+        return origin
+    return None
+
+
+def _mac(origin: str, value: bytes | None, key: bytes) -> str:
+    return hmac.new(key, origin.encode() + b"\0" + (value or b""), hashlib.sha256).hexdigest()

@@ -7,10 +7,11 @@ It knows nothing of Kafka clients; the worker's batch consumer hands it batches 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from stream.contracts.codec import InvalidMessage, decode
-from stream.contracts.records import Decoded, Record, dead_letter
+from stream.contracts.records import Decoded, Record, dead_letter, verified_origin
 from stream.contracts.schemas import DeadLetter, Event
 from stream.store.state import StateWriter
 
@@ -55,7 +56,7 @@ class Ingestor:
     def __init__(self, contracts: Mapping[str, type[Event]], writer: StateWriter,
                  publisher: Publisher, max_message_bytes: int,
                  max_ahead_s: float = 3600.0, partition_of: Callable[[str], int] | None = None,
-                 user_keyed: Collection[str] = ()) -> None:
+                 user_keyed: Collection[str] = (), origin_key: bytes | None = None) -> None:
         self.contracts = contracts
         self.writer = writer
         self.publisher = publisher
@@ -63,6 +64,9 @@ class Ingestor:
         self.max_ahead_ms = max_ahead_s * 1000
         self.partition_of = partition_of
         self.user_keyed = frozenset(user_keyed)
+        # The fleet's key: a re-keyed copy's origin header must be signed with it (None: the
+        # header is trusted, for tests of the parts alone).
+        self.origin_key = origin_key
 
     async def stored_offsets(self, partitions: Sequence[tuple[str, int]]
                              ) -> dict[tuple[str, int], int]:
@@ -70,6 +74,12 @@ class Ingestor:
         return await self.writer.stored_offsets(partitions)
 
     def decode(self, record: Record) -> Decoded:
+        if record.origin is not None and self.origin_key is not None:
+            origin = verified_origin(record.origin, record.value, self.origin_key)
+            record = replace(record, origin=origin)
+            if origin is None:
+                return Decoded(record, None, "forged_origin: its recstream-origin header is not "
+                                             "signed with the fleet's key for these bytes")
         try:
             event = decode(self.contracts[record.topic], record.value,
                            max_bytes=self.max_message_bytes)

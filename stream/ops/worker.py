@@ -43,7 +43,9 @@ class WorkerParts:
 
     def __init__(self, settings: Settings) -> None:
         self.redis = async_redis(settings.redis)
-        self.publisher = KafkaPublisher(settings)
+        # The fleet's one secret: it signs snapshots and the origin of re-keyed copies.
+        key = snapshot_key(settings)
+        self.publisher = KafkaPublisher(settings, key)
         writer = StateWriter(self.redis, settings.redis.key_prefix,
                              recent_items=settings.worker.recent_items,
                              ttl_s=settings.learning.state_ttl_s)
@@ -52,7 +54,7 @@ class WorkerParts:
             Ingestor(contracts_by_topic(settings), writer, self.publisher,
                      settings.worker.max_message_bytes, settings.worker.event_time_max_ahead_s,
                      functools.partial(partition_of, partitions=settings.kafka.partitions),
-                     settings.topics.user_keyed))
+                     settings.topics.user_keyed, key))
         self.learner: Learner | None = None
         self.server: Server | EchoServer | None = None
         if settings.worker.noop:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from stream.contracts.records import ORIGIN_HEADER, Message
+from stream.contracts.records import ORIGIN_HEADER, Message, signed_origin
 from stream.contracts.schemas import DeadLetter
 from stream.settings import Settings
 from stream.transport.kafka_config import aiokafka_config
@@ -21,8 +21,9 @@ class KafkaPublisher:
     a crash is recognisable as the same one.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, origin_key: bytes) -> None:
         self.settings = settings
+        self.origin_key = origin_key  # signs the origin of re-keyed copies
         self.producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
@@ -43,8 +44,9 @@ class KafkaPublisher:
     async def forward(self, records: Sequence[tuple[str, bytes, bytes, str]]) -> None:
         """(topic, key, value, origin): each copy names its source record, so its owner applies
         it once even when a crash made this worker forward it twice."""
-        await self._send([(topic, None, key, value, [(ORIGIN_HEADER, origin.encode())])
-                          for topic, key, value, origin in records])
+        await self._send([(topic, None, key, value, [
+            (ORIGIN_HEADER, signed_origin(origin, value, self.origin_key).encode())])
+            for topic, key, value, origin in records])
 
     async def send(self, messages: Sequence[Message]) -> None:
         """(topic, partition or None for the key's, key, value or None for a tombstone)."""

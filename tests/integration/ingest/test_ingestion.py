@@ -10,7 +10,9 @@ import time
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from stream.contracts.records import signed_origin
 from stream.contracts.schemas import DeadLetter
+from stream.learning.snapshots import snapshot_key
 from stream.settings import Settings
 from stream.store.keys import Keys
 from tests.integration.conftest import wait_until
@@ -123,10 +125,11 @@ def test_a_record_forwarded_twice_is_applied_and_learned_once(settings, start_wo
     other = click.replace(b"e1", b"e2").replace(b"i9", b"i8")
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap,
                          "partitioner": "murmur2_random"})
-    for value, origin in ((click, b"shop.clicks:3:17"), (click, b"shop.clicks:3:17"),
-                          (other, b"shop.clicks:3:18")):
-        producer.produce(settings.topics.clicks, value, b"u42",
-                         headers=[("recstream-origin", origin)])
+    key = snapshot_key(settings)  # the fleet's key, which the worker reads from the same place
+    for value, origin in ((click, "shop.clicks:3:17"), (click, "shop.clicks:3:17"),
+                          (other, "shop.clicks:3:18")):
+        producer.produce(settings.topics.clicks, value, b"u42", headers=[
+            ("recstream-origin", signed_origin(origin, value, key).encode())])
     assert producer.flush(30) == 0
     worker = start_worker()
     keys = Keys(settings.redis.key_prefix)

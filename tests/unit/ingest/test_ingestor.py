@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
-from stream.contracts.records import Decoded, Record
+from stream.contracts.records import Decoded, Record, signed_origin
 from stream.contracts.schemas import ClickEvent, DeadLetter, WeatherEvent
 from stream.ingest.ingestor import Ingestor
 
@@ -25,6 +25,9 @@ class Applied:
         await before_commit(list(batch))
         self.batches.append(list(batch))
         return list(batch)
+
+    async def applied_copies(self, origins: Sequence[str]) -> dict[str, str]:
+        return {}  # no copy applied before
 
 
 class Sent:
@@ -96,3 +99,20 @@ def test_a_user_event_on_another_partition_than_its_keys_goes_to_its_keys_partit
     decoded = asyncio.run(ingestor.process([on_1, on_3]))
     assert decoded[0].event == CLICK and decoded[1].misrouted == CLICK
     assert [(topic, key) for topic, key, _, _ in sent.forwarded] == [("clicks", b"ann")]
+
+
+def test_a_copy_whose_origin_the_fleet_did_not_sign_is_a_dead_letter():
+    """Any producer can set the header: unsigned, it could suppress the record it names."""
+    key = b"k" * 32
+    writer, sent = Applied(), Sent()
+    ingestor = Ingestor({"clicks": ClickEvent}, writer, sent, 1024,  # type: ignore[arg-type]
+                        origin_key=key)
+    value = CLICK.to_json()
+    signed = Record("clicks", 0, 0, b"ann", value, origin=signed_origin("clicks:3:17", value, key))
+    forged = Record("clicks", 0, 1, b"ann", value, origin="clicks:3:18|0123")
+    moved = Record("clicks", 0, 2, b"ann", value + b" ",
+                   origin=signed_origin("clicks:3:19", value, key))  # the header, other bytes
+    decoded = asyncio.run(ingestor.process([signed, forged, moved]))
+    assert decoded[0].event == CLICK and decoded[0].record.origin == "clicks:3:17"
+    assert [d.reason.split(":")[0] for d in decoded[1:]] == ["forged_origin", "forged_origin"]
+    assert len(sent.letters) == 2
