@@ -41,6 +41,9 @@ from models.features import features
 
 __all__ = ["ContextModel"]
 
+# Catalogue entries a model keeps (a few hundred bytes each): far more than a shop's live range.
+CATALOGUE_KEPT = 200_000
+
 
 class ContextModel:
     """Online logistic regression on hashed (user, item, context) features.
@@ -77,8 +80,13 @@ class ContextModel:
         self.last_drift_at: float | None = None
 
     def observe_item(self, info: ItemInfo) -> None:
-        """Catalogue facts, used whenever an item arrives as a bare id."""
+        """Catalogue facts, used whenever an item arrives as a bare id. The latest
+        ``CATALOGUE_KEPT`` entries are kept: an item id is whatever a catalogue message says,
+        and an item forgotten here is scored by its id alone until it is observed again."""
+        self._catalogue.pop(info.item_id, None)
         self._catalogue[info.item_id] = info
+        if len(self._catalogue) > CATALOGUE_KEPT:
+            del self._catalogue[next(iter(self._catalogue))]
 
     def learn_one(self, user_id: str, item: ItemInfo | str, context: Context,
                   label: bool) -> bool:

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from models.base import Context, Interaction
+from models.base import Context, Interaction, ItemInfo
+from models.context_model import ContextModel
 from models.covisitation import CoVisitation
 from models.decay import ForwardDecay
 from models.embeddings import OnlineMF, pack, unpack
@@ -547,3 +548,14 @@ def test_a_snapshot_of_a_model_leaves_the_shared_item_table_out():
     assert sharing.n_items == 1000 and restored.n_items == 0
     restored.share_items(table)
     assert restored.n_items == 1000
+
+
+def test_the_context_models_catalogue_keeps_its_latest_entries_only(monkeypatch):
+    import models.context_model as context_model
+
+    monkeypatch.setattr(context_model, "CATALOGUE_KEPT", 3)
+    model = ContextModel()
+    for n in range(10):
+        model.observe_item(ItemInfo(f"i{n}", category="c"))
+    model.observe_item(ItemInfo("i7", category="again"))  # observed again: newest
+    assert list(model._catalogue) == ["i8", "i9", "i7"]
