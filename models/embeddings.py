@@ -66,7 +66,7 @@ import numpy as np
 
 from models.base import Context, Interaction, Recommender, Scored
 from models.item_steps import ItemStep, _ItemSide
-from models.vectors import _Rows, initial_vector
+from models.vectors import _Rows, initial_vector, top_rows
 from models.waves import step_users, waves
 
 __all__ = ["ItemStep", "OnlineMF", "pack", "unpack"]
@@ -168,10 +168,7 @@ class OnlineMF(_ItemSide, Recommender):
             excluded_row = self._items.index.get(item_id)
             if excluded_row is not None:
                 scores[excluded_row] = -np.inf
-        top = min(n, n_items)
-        best = (np.argpartition(scores, n_items - top)[n_items - top:] if top < n_items
-                else np.arange(n_items))
-        best = best[np.argsort(-scores[best], kind="stable")]
+        best = top_rows(scores, n)
         ids = self._items.ids
         return [(ids[r], float(s))
                 for r, s in zip(best.tolist(), scores[best].tolist(), strict=True)

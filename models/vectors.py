@@ -1,5 +1,5 @@
-"""The vectors of :class:`~models.embeddings.OnlineMF`: where an id's starts, and the dense rows
-they are kept in.
+"""The vectors of :class:`~models.embeddings.OnlineMF`: where an id's starts, the dense rows
+they are kept in, and exact retrieval over those rows (:func:`top_rows`).
 
 >>> rows = _Rows(n_factors=2)
 >>> for key in ("a", "b", "c"):
@@ -18,11 +18,18 @@ import zlib
 
 import numpy as np
 
-__all__ = ["VectorTable", "initial_vector"]
+__all__ = ["VectorTable", "initial_vector", "top_rows"]
 
 # Vectors start small so first dot products sit near 0 (probability 1/2) and the first steps
 # move positives and negatives by the same amount, whatever the number of factors.
 _INIT_STD = 0.1
+# Exact top n over many scores: a cut read off one score in _SAMPLE_EVERY keeps about _MARGIN
+# times n of them (at least _MARGIN * _SAMPLE_EVERY), and only those are partitioned. At a
+# million scores and n = 200 that took 0.8 ms here, where argpartition over all took 7 to 14 ms.
+# A cut that lets fewer than n through (the best crowded into the sample: once in 20,000
+# random draws at n = 200 here) costs one partition of all, as before.
+_SAMPLE_EVERY = 64
+_MARGIN = 4
 # Smallest matrix kept: below this, halving after an expiry saves nothing worth a copy.
 _MIN_ROWS = 64
 
@@ -33,6 +40,41 @@ def initial_vector(key: str, seed: int, n_factors: int) -> np.ndarray:
     # whichever partition meets it first and whatever it met before.
     rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
     return rng.normal(0.0, _INIT_STD, n_factors).astype(np.float32)
+
+
+def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
+    """The indices of the ``n`` highest ``scores``, best first (equal scores in no set order).
+
+    Exact retrieval is ``top_rows(matrix @ query, n)``: one pass over the dense rows, then a
+    partial partition, so only the ``n`` kept are sorted (not every row, as a full argsort would).
+    Over many scores, only those at or above a cut read off a sample are partitioned (see
+    ``_SAMPLE_EVERY``). ``recstream bench retrieval`` measures this against approximate indexes.
+
+    >>> top_rows(np.array([0.1, 0.9, 0.5, 0.7]), 2).tolist()
+    [1, 3]
+    >>> scores = np.random.default_rng(0).normal(size=100_000)  # large enough for the cut
+    >>> bool((top_rows(scores, 200) == np.argsort(-scores)[:200]).all())
+    True
+    """
+    count = len(scores)
+    n = min(max(n, 0), count)
+    sample = scores[::_SAMPLE_EVERY]
+    keep = max(_MARGIN * n // _SAMPLE_EVERY, _MARGIN)
+    if n > 0 and 8 * keep <= len(sample):  # else the cut would keep too much to save anything
+        cut = np.partition(sample, len(sample) - keep)[len(sample) - keep]
+        passed = np.flatnonzero(scores >= cut)
+        # At least n at or above the cut: then the n-th best is too, and all the best passed.
+        if len(passed) >= n:
+            return passed[_partitioned(scores[passed], n)]
+    return _partitioned(scores, n)
+
+
+def _partitioned(scores: np.ndarray, n: int) -> np.ndarray:
+    """:func:`top_rows` by a partial partition of all the scores (``0 <= n <= len(scores)``)."""
+    count = len(scores)
+    best = (np.argpartition(scores, count - n)[count - n:] if 0 < n < count
+            else np.arange(count)[:n])
+    return best[np.argsort(-scores[best], kind="stable")]
 
 
 class _Rows:

@@ -142,6 +142,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--candidates", type=int, default=500, help="scored per request")
     serve.add_argument("--json", dest="json_file", type=Path, default=None)
     serve.set_defaults(run=_bench_serve)
+    retrieval = bench_kinds.add_parser(
+        "retrieval", help="exact top-k against faiss indexes: latency and recall@k")
+    retrieval.add_argument("--sizes", type=int, nargs="+",
+                           default=[10_000, 100_000, 1_000_000])
+    retrieval.add_argument("--queries", type=int, default=200)
+    retrieval.add_argument("-k", type=int, default=200)
+    retrieval.add_argument("--train-events", type=int, default=200_000,
+                           help="Online Retail events OnlineMF learns the trained vectors from")
+    retrieval.add_argument("--path", type=Path, default=None,
+                           help="the Online Retail file (default: shared/data's)")
+    retrieval.add_argument("--json", dest="json_file", type=Path, default=None)
+    retrieval.set_defaults(run=_bench_retrieval)
     return parser
 
 
@@ -317,6 +329,14 @@ def _bench_serve(settings: Settings, args: argparse.Namespace) -> int:
                              events_rate=args.events_rate, candidates=args.candidates)
     print(format_report(report))
     _save(args.json_file, report)
+    return 0
+
+
+def _bench_retrieval(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.bench.retrieval import run
+
+    run(sizes=args.sizes, queries=args.queries, k=args.k, train_events=args.train_events,
+        data=args.path, out=args.json_file)
     return 0
 
 

@@ -28,7 +28,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing recstream and its dependencies into .venv"
   log=.venv/install.log
   if ! { .venv/bin/python -m pip install --upgrade pip && \
-         .venv/bin/python -m pip install -e ".[test,plot]"; } >"$log" 2>&1; then
+         .venv/bin/python -m pip install -e ".[test,plot,ann]"; } >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "setup: pip install failed; the whole log is in $log" >&2
     exit 1

@@ -16,7 +16,7 @@ import pytest
     ["stack", "up"], ["stack", "status"], ["stack", "down"], ["worker"], ["replay"],
     ["inspect", "user", "x"], ["recommend", "--user", "x"], ["stats"], ["demo"],
     ["evaluate", "--dataset", "synthetic"], ["bench", "ingest"], ["bench", "freshness"],
-    ["bench", "memory"], ["bench", "serve"],
+    ["bench", "memory"], ["bench", "serve"], ["bench", "retrieval"],
 ])
 def test_every_documented_command_exists(command):
     result = subprocess.run([sys.executable, "-m", "stream.cli", *command, "--help"],
