@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from models.ablation import ContextBlind
-    from models.base import Context, Interaction, ItemInfo, Origin, Recommender, Scored
+    from models.base import Context, Interaction, ItemInfo, Origin, Recommender, Scored, Scorer
     from models.baselines import BiasedMFBaseline
     from models.baskets import Baskets
     from models.context_model import ContextModel
@@ -59,6 +59,7 @@ __all__ = [
     "RankingMetrics",
     "Recommender",
     "Scored",
+    "Scorer",
     "Trending",
 ]
 
@@ -86,6 +87,7 @@ _HOMES = {
     "RankingMetrics": "metrics",
     "Recommender": "base",
     "Scored": "base",
+    "Scorer": "base",
     "Trending": "trending",
 }
 

@@ -12,12 +12,14 @@ pickle (authenticated by the caller), so they hold only picklable state.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
+
+import numpy as np
 
 __all__ = ["KIND_WEIGHTS", "Context", "Interaction", "ItemInfo", "Origin", "Recommender",
-           "Scored"]
+           "Scored", "Scorer"]
 
 # Where the stream found an event: (topic, offset). Opaque to models, which only carry it from an
 # interaction to the item steps it causes, so the stream can recognise a replayed one.
@@ -84,6 +86,19 @@ class Scored:
     item_id: str
     score: float
     source: str = ""
+
+
+class Scorer(Protocol):
+    """Scores a user's candidates in a context: the probability of a click or purchase.
+
+    The re-ranking step of :class:`~models.reranked.ContextReranked` asks one; the River context
+    model is the live one, and a deep ranker served with onnxruntime is another. Features come
+    from :func:`models.features.features` for both, in training and in serving.
+    """
+
+    def score(self, user_id: str, items: Sequence[ItemInfo | str], context: Context
+              ) -> np.ndarray:
+        """One probability per item, in the order given."""
 
 
 class Recommender(abc.ABC):

@@ -30,7 +30,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from models.base import Context, Interaction, ItemInfo, Recommender, Scored
+from models.base import Context, Interaction, ItemInfo, Recommender, Scored, Scorer
 from models.context_model import ContextModel
 from models.embeddings import OnlineMF
 from models.hybrid import HybridRecommender
@@ -62,6 +62,8 @@ class ContextReranked(Recommender):
         self.context_model_ = ContextModel(use_context=use_context, seed=seed, auc_every=4)
         self.sampler_ = NegativeSampler(n=negatives, seed=seed, uniform=True)
         self.joiner_ = ImpressionJoiner()
+        # What re-ranks the candidates: the context model, until a ranker is given (use_scorer).
+        self.scorer_: Scorer = self.context_model_
         self.impressions = 0
         self.joined_labels = 0
 
@@ -82,6 +84,11 @@ class ContextReranked(Recommender):
         """Forget a trending scope of the candidate generator's copy whole (see
         :meth:`HybridRecommender.forget_trending_scope`)."""
         self.recommender_.forget_trending_scope(scope)
+
+    def use_scorer(self, scorer: Scorer | None) -> None:
+        """Re-rank with ``scorer`` from now on (None: the context model again). The context
+        model keeps learning either way: it is the fallback, and its score a ranker's input."""
+        self.scorer_ = scorer if scorer is not None else self.context_model_
 
     def context_summary(self) -> dict[str, float]:
         """The contextual model's prequential metrics and drift count, for export."""
@@ -129,7 +136,7 @@ class ContextReranked(Recommender):
         base = np.array([c.score for c in candidates])
         if base.max() > 0:
             base = base / base.max()
-        final = base + self.weight * self.context_model_.score(
+        final = base + self.weight * self.scorer_.score(
             user_id, [c.item_id for c in candidates], context)
         order = np.argsort(-final, kind="stable")[:k]
         return [Scored(candidates[i].item_id, float(final[i]), candidates[i].source)

@@ -65,7 +65,7 @@ MODELS_PUBLIC = [
     "Baskets", "BiasedMFBaseline", "CoVisitation", "Context", "ContextBlind", "ContextModel",
     "ContextReranked", "ForwardDecay", "HybridRecommender", "ImpressionJoiner", "Interaction",
     "ItemInfo", "ItemStep", "Labelled", "MostPopular", "NegativeSampler", "OnlineMF", "Origin",
-    "PrequentialEvaluator", "RankingMetrics", "Recommender", "Scored", "Trending",
+    "PrequentialEvaluator", "RankingMetrics", "Recommender", "Scored", "Scorer", "Trending",
 ]
 
 

@@ -559,3 +559,28 @@ def test_the_context_models_catalogue_keeps_its_latest_entries_only(monkeypatch)
         model.observe_item(ItemInfo(f"i{n}", category="c"))
     model.observe_item(ItemInfo("i7", category="again"))  # observed again: newest
     assert list(model._catalogue) == ["i8", "i9", "i7"]
+
+
+def test_a_given_scorer_reranks_the_candidates_and_the_context_model_keeps_learning():
+    from models.reranked import ContextReranked
+
+    class Prefers:
+        """A scorer that likes one item above all."""
+
+        def __init__(self, item: str) -> None:
+            self.item = item
+
+        def score(self, user_id, items, context):
+            return np.array([1.0 if item == self.item else 0.0 for item in items])
+
+    model = ContextReranked(seed=1)
+    for ts, item in enumerate(["tea", "tea", "jam", "mug", "tea"]):
+        model.learn_one(Interaction("u1", item, ts=float(ts)))
+    assert model.recommend("u1", 1, Context(ts=9.0))[0].item_id == "tea"
+    model.use_scorer(Prefers("mug"))
+    learned = model.context_model_.n_learned
+    model.learn_one(Interaction("u1", "jam", ts=10.0))
+    assert model.recommend("u1", 1, Context(ts=11.0))[0].item_id == "mug"
+    assert model.context_model_.n_learned > learned
+    model.use_scorer(None)
+    assert model.recommend("u1", 1, Context(ts=11.0))[0].item_id != "mug"
