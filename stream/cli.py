@@ -109,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--ablation", action="store_true", default=None,
                           help="also run recstream in-process with and without context "
                                "(default for synthetic)")
+    evaluate.add_argument("--rate", type=float, default=None,
+                          help="produce the data set at this many events/s (default: as fast "
+                               "as possible)")
     evaluate.add_argument("--plot", type=Path, default=Path("bench-results/evaluate.png"))
     evaluate.add_argument("--json", dest="json_file", type=Path, default=None)
     evaluate.set_defaults(run=_evaluate)
@@ -226,7 +229,7 @@ def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
 
     result = run_evaluation(settings, args.dataset, path=args.path, limit=args.limit,
                             exclude_purchased=not args.include_purchased, plot=args.plot,
-                            ablation=args.ablation)
+                            ablation=args.ablation, rate=args.rate)
     print(format_table(result))
     print(f"plot: {result['plot']}")
     if args.json_file:

@@ -4,6 +4,10 @@ recstream's figures come from a real worker: the events are produced to Kafka, t
 them test-then-train and exports its metric sums to Redis. The baselines (most popular,
 time-decayed trending, item co-visitation, River's BiasedMF) run in this process over the very
 same events in the same order, under the same protocol (models/evaluation.py), in the same run.
+So does the worker's **in-process twin** (``recstream-in-process``): the worker's model, configured
+alike, learning everything itself in one process. The relative gap between the two is what the
+distribution (topics read apart, item halves applied by item shards, vectors and trending by
+broadcast) costs; the table shows it.
 
 The run uses topics of its own with one partition, so the worker's single shard learns from the
 whole stream, as each baseline does (with more partitions each shard learns from its users only).
@@ -25,12 +29,13 @@ from models.popularity import MostPopular
 from models.reranked import ContextReranked
 from models.trending import Trending
 from stream.contracts.schemas import Event
+from stream.data.replay import paced
 from stream.data.sources import open_source
 from stream.errors import UserFacingError
 from stream.learning.interactions import InteractionBuilder
-from stream.learning.user_shard import SYSTEM
+from stream.learning.user_shard import SYSTEM, recstream_model
 from stream.ops.fleet import WorkerProcess, wait_for
-from stream.settings import Settings
+from stream.settings import LearningSettings, Settings
 from stream.store.reads import StateReader
 from stream.transport.producer import EventProducer
 from stream.transport.topics import ensure_topics
@@ -66,14 +71,20 @@ def load_events(dataset: str, path: Path | None, limit: int | None,
     return events, location
 
 
-def baselines(ablation: bool = False) -> dict[str, Any]:
-    """The systems run in-process. With ``ablation``, recstream's recommender runs here too,
-    once as the worker runs it and once blind to location and weather: same events, same run."""
+TWIN = f"{SYSTEM}-in-process"
+
+
+def baselines(ablation: bool = False, twin: LearningSettings | None = None) -> dict[str, Any]:
+    """The systems run in-process. With ``twin`` (the worker's learning settings), the worker's
+    model too, configured as the worker configures it but learning its item halves and trending
+    itself. With ``ablation``, also recstream's recommender blind to location and weather: same
+    events, same run."""
     systems: dict[str, Any] = {"popularity": MostPopular(), "trending": Trending(),
                                "covisitation": CoVisitation(), "biasedmf": BiasedMFBaseline()}
+    if twin is not None:
+        systems[TWIN] = recstream_model(0, twin, distributed=False)
     if ablation:
-        systems["recstream-in-process"] = ContextReranked()
-        systems["recstream-no-context"] = ContextReranked(use_context=False)
+        systems[f"{SYSTEM}-no-context"] = ContextReranked(use_context=False)
     return systems
 
 
@@ -86,7 +97,9 @@ def interactions(events: list[Event], default_location: str | None
 def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
                    limit: int | None = None, exclude_purchased: bool = True,
                    plot: Path | None = None, ablation: bool | None = None,
-                   timeout_s: float = 1800) -> dict[str, Any]:
+                   timeout_s: float = 1800, rate: float | None = None) -> dict[str, Any]:
+    """Produce the data set (as fast as possible, or ``rate`` events per second), let one worker
+    learn it, run the in-process systems meanwhile; their figures, the worker's first."""
     events, location = load_events(dataset, path, limit)
     stream = interactions(events, location)
     n_interactions = sum(isinstance(x, Interaction) for x in stream)
@@ -98,11 +111,12 @@ def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
     try:
         started = time.perf_counter()
         with EventProducer(settings) as producer:
-            producer.send_many(events)
+            producer.send_many(paced(events, rate=rate))
+        produced = time.perf_counter() - started
         # The baselines learn while the worker does: same events, same order, same protocol.
         if ablation is None:
             ablation = dataset == "synthetic"  # the stream whose weather is known to matter
-        evaluator = PrequentialEvaluator(baselines(ablation), k=20,
+        evaluator = PrequentialEvaluator(baselines(ablation, twin=settings.learning), k=20,
                                          exclude_purchased=exclude_purchased,
                                          report_both=True).run(stream)
         figures = _wait_for_worker(settings, n_interactions, worker, timeout_s)
@@ -115,14 +129,28 @@ def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
     result["other_protocol"]["systems"] = {SYSTEM: _metrics(figures["metrics_other"]),
                                            **result["other_protocol"]["systems"]}
     result["exclude_purchased"] = exclude_purchased
+    result["gap"] = gap(result["systems"][SYSTEM], result["systems"][TWIN])
+    result["other_protocol"]["gap"] = gap(result["other_protocol"]["systems"][SYSTEM],
+                                          result["other_protocol"]["systems"][TWIN])
     result["recstream_worker"] = {
         "learned": int(figures["learned"]), "logloss": float(figures["logloss"]),
         "auc": float(figures["auc"]), "drifts": int(float(figures["drifts"])),
-        "seconds": round(elapsed, 1), "events_per_s": round(len(events) / elapsed, 1)}
+        "seconds": round(elapsed, 1), "events_per_s": round(len(events) / elapsed, 1),
+        "produced_per_s": round(len(events) / produced, 1), "rate": rate}
     if plot is not None:
         _plot(plot, evaluator, json.loads(figures.get("curve", "[]")), dataset)
         result["plot"] = str(plot)
     return result
+
+
+def gap(worker: dict[str, float], twin: dict[str, float]) -> dict[str, float]:
+    """The worker's figures relative to its in-process twin's: -0.02 is 2% below.
+
+    >>> gap({"hr@20": 0.198, "mrr@20": 0.05}, {"hr@20": 0.2, "mrr@20": 0.05})
+    {'hr@20': -0.01, 'mrr@20': 0.0}
+    """
+    return {key: round(value / twin[key] - 1.0, 6) if twin[key] else 0.0
+            for key, value in worker.items()}
 
 
 def _wait_for_worker(settings: Settings, expected: int, worker: WorkerProcess,
@@ -165,15 +193,20 @@ def _plot(path: Path, evaluator: PrequentialEvaluator, recstream_curve: list, ti
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"{result['stream']}: {result['events']:,} interactions, {result['targets']:,} "
              f"targets, exclude purchased = {result['exclude_purchased']}",
-             f"{'system':<14}{'HR@20':>9}{'MRR@20':>9}{'NDCG@20':>9}"
+             f"{'system':<22}{'HR@20':>9}{'MRR@20':>9}{'NDCG@20':>9}"
              f"   | other protocol HR@20 MRR@20"]
     other = result["other_protocol"]["systems"]
     for name, m in result["systems"].items():
         o = other[name]
-        lines.append(f"{name:<14}{m['hr@20']:>9.4f}{m['mrr@20']:>9.4f}{m['ndcg@20']:>9.4f}"
+        lines.append(f"{name:<22}{m['hr@20']:>9.4f}{m['mrr@20']:>9.4f}{m['ndcg@20']:>9.4f}"
                      f"   | {o['hr@20']:>20.4f} {o['mrr@20']:.4f}")
+    gaps = result["gap"]
+    lines.append(f"{SYSTEM} worker against {TWIN}: HR@20 {gaps['hr@20']:+.1%}, "
+                 f"MRR@20 {gaps['mrr@20']:+.1%}, NDCG@20 {gaps['ndcg@20']:+.1%}")
     worker = result["recstream_worker"]
+    pace = (f"produced at {worker['rate']:,.0f} events/s" if worker.get("rate")
+            else "produced as fast as possible")
     lines.append(f"recstream worker: learned {worker['learned']:,}, context model log loss "
                  f"{worker['logloss']:.4f}, AUC {worker['auc']:.4f}, drifts {worker['drifts']}, "
-                 f"{worker['events_per_s']:,.0f} events/s end to end")
+                 f"{pace}, {worker['events_per_s']:,.0f} events/s end to end")
     return "\n".join(lines)

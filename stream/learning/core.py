@@ -17,7 +17,7 @@ negatives from that copy. Trending is counted by the item shards and broadcast t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from models.base import ItemInfo
 from stream.contracts.internal import (
@@ -34,14 +34,13 @@ from stream.contracts.schemas import (
 )
 from stream.learning.broadcast_copy import BroadcastCopy
 from stream.learning.context import ContextAnswers, ContextQuery, WorkerContext
-from stream.learning.item_shard import ItemShard, route
+from stream.learning.item_shard import ItemShard, in_messages, route
 from stream.learning.plan import Plan
 from stream.learning.publish import publish
-from stream.learning.user_shard import FACTORS, BasketFailed, UserShard
+from stream.learning.user_shard import FACTORS, UserShard
 from stream.settings import LearningSettings, TopicSettings
 
 log = logging.getLogger(__name__)
-_FUNNEL: dict[type, int] = {Impression: 0, ClickEvent: 1, PurchaseEvent: 2}
 UserEvent = ClickEvent | PurchaseEvent | Impression
 
 
@@ -60,6 +59,7 @@ class LearnerCore:
         self.context = WorkerContext(learning.default_location, learning.max_users_per_shard)
         self._curve_points: dict[int, int] = {}  # user shard -> points of its curve exported
         self._failed = Plan()  # dead letters of what the models failed on, for the next plan
+        self.waiting: set[tuple[str, int]] = set()  # see Learner.waiting_for
 
     def adopt(self, partition: int, shard: UserShard | None, items: ItemShard | None
               ) -> dict[tuple[str, int], int]:
@@ -115,12 +115,15 @@ class LearnerCore:
     def take_context(self, query: ContextQuery, answers: ContextAnswers, now: float) -> None:
         self._catalogue(self.context.take(query, answers, now))
 
-    def learn(self, batch: Sequence[Decoded], caught_up: bool) -> Plan:
+    def learn(self, batch: Sequence[Decoded], caught_up: bool,
+              ends: Mapping[tuple[str, int], int] | None = None) -> Plan:
         """Learn the batch's interactions not covered yet; plan their item steps and exports.
 
-        ``caught_up`` (the fetch reached the end of the partitions) closes the open baskets
-        now: with no more events queued, waiting for the next one would leave the last event
-        unlearned for as long as the shop is quiet.
+        ``ends`` (highwater offsets of the user-keyed partitions, where known) tell which
+        topics have unread records: a shard holds back the events those could precede
+        (:mod:`stream.learning.merge`). ``caught_up`` (the fetch reached the partitions' ends)
+        closes the open baskets of shards with nothing unread: waiting for the next event would
+        leave the last one unlearned for as long as the shop is quiet.
         """
         for decoded in batch:
             event = decoded.event
@@ -139,13 +142,21 @@ class LearnerCore:
             if shard is not None and record.topic in self.topics.user_keyed:
                 shard.offsets[record.topic] = max(shard.offsets.get(record.topic, 0),
                                                   record.offset + 1)
-        touched = self._learn_events(todo)
-        if caught_up:
-            touched.update(self._close_baskets())
+        arrived = self._arrive(todo)
+        touched: dict[int, set[str]] = {}
+        self.waiting = set()
+        for partition, shard in self.shards.items():
+            behind = shard.behind(ends, self.topics.user_keyed)
+            users = self._release(shard, behind, close=caught_up and not behind)
+            if users or partition in arrived:
+                touched[partition] = users
+            if len(shard.arrivals):
+                self.waiting.update((topic, partition) for topic in behind)
         return self._exports(touched)
 
     def close_baskets(self) -> Plan:
         """Nothing was waiting: learn the open baskets now."""
+        self.waiting = set()
         return self._exports(self._close_baskets())
 
     def _fresh(self, batch: Sequence[Decoded]) -> Iterator[tuple[UserShard, Record, UserEvent]]:
@@ -158,51 +169,35 @@ class LearnerCore:
                     and record.offset >= shard.offsets.get(record.topic, 0)):
                 yield shard, record, event
 
-    def _learn_events(self, todo: list[tuple[UserShard, Record, UserEvent]]
-                      ) -> dict[int, set[str]]:
-        """Feed the events in event time; partition -> users whose vectors changed."""
-        # A batch holds several topics of one partition: replay them in event time, so an
-        # impression precedes the clicks on it (a stable sort keeps each topic's order). At
-        # equal times the funnel's order holds whatever order the topics were fetched in: what
-        # was shown, then clicked, then bought.
-        todo.sort(key=lambda entry: (entry[2].ts, _FUNNEL[type(entry[2])]))
-        touched: dict[int, set[str]] = {shard.partition: set() for shard, _, _ in todo}
-        builder = self.context.builder
+    def _arrive(self, todo: list[tuple[UserShard, Record, UserEvent]]) -> set[int]:
+        """The events into their shards' merge; the partitions that took any."""
         for shard, record, event in todo:
             try:
-                if isinstance(event, Impression):
-                    shard.shown(event, builder.context(event.user_id, event.location,
-                                                       event.ts.timestamp()))
-                    continue
-                line = builder.interaction(event, origin=(record.topic, record.offset))
-                touched[shard.partition].update(i.user_id for i in shard.feed(line))
-            except BasketFailed as failed:
-                self._basket_failed(shard.partition, failed)
+                shard.arrive(record.topic, record.offset, event, self.context.builder)
             except Exception as exc:  # no I/O here: whatever it is, it is this record's
-                log.exception("could not learn %s:%d:%d", record.topic, record.partition,
-                              record.offset)
-                self._failed.dead_letter(self.topics.dlq, record, f"could not be learned: {exc!r}")
-        return touched
+                log.error("could not learn %s:%d:%d", record.topic, record.partition,
+                          record.offset, exc_info=exc)
+                self._failed.dead_letter(self.topics.dlq, record,
+                                         f"could not be learned: {exc!r}")
+        return {shard.partition for shard, _, _ in todo}
+
+    def _release(self, shard: UserShard, behind: set[str], close: bool) -> set[str]:
+        """Learn what the shard may learn now (:meth:`UserShard.release`); the users whose
+        vectors changed. What the models failed on becomes dead letters (its records are in
+        earlier batches: a letter names one by topic, partition and offset)."""
+        users, failed = shard.release(behind, close)
+        for topic, offset, reason in failed:
+            self._failed.dead_letter(self.topics.dlq,
+                                     Record(topic, shard.partition, offset, None, None), reason)
+        return users
 
     def _close_baskets(self) -> dict[int, set[str]]:
-        touched: dict[int, set[str]] = {}
-        for partition, shard in self.shards.items():
-            if shard.baskets.open:
-                try:
-                    touched[partition] = {line.user_id for line in shard.close_basket()}
-                except BasketFailed as failed:
-                    self._basket_failed(partition, failed)
-        return touched
-
-    def _basket_failed(self, partition: int, failed: BasketFailed) -> None:
-        """Each line of the basket as a dead letter (its record is in an earlier batch: the
-        letter names it by topic, partition and offset)."""
-        for topic, offset in failed.origins():
-            self._failed.dead_letter(self.topics.dlq, Record(topic, partition, offset, None, None),
-                                    str(failed))
+        return {partition: self._release(shard, set(), close=True)
+                for partition, shard in self.shards.items()
+                if shard.baskets.open or len(shard.arrivals)}
 
     def _exports(self, touched: dict[int, set[str]]) -> Plan:
-        """The touched shards' item steps (one message per item partition, with the source's
+        """The touched shards' item steps (messages per item partition, with the source's
         watermark), figures and users' vectors."""
         plan, self._failed = self._failed, Plan()
         for partition, users in touched.items():
@@ -211,9 +206,10 @@ class LearnerCore:
             if steps:
                 watermark = shard.watermark((self.topics.clicks, self.topics.purchases))
                 for target, targeted in route(steps, self.partition_of).items():
-                    plan.messages.append((self.topics.item_steps, target,
-                                          str(partition).encode(),
-                                          encode_steps(partition, watermark, targeted)))
+                    for part, mark in in_messages(targeted, watermark):
+                        plan.messages.append((self.topics.item_steps, target,
+                                              str(partition).encode(),
+                                              encode_steps(partition, mark, part)))
             plan.figures[partition] = figures = shard.figures()
             if len(shard.evaluator.curve) != self._curve_points.get(partition):
                 # The curve grows by a point per 1,000 interactions: send it only then.
@@ -231,6 +227,10 @@ class LearnerCore:
             self.context.catalogued(info)
             for shard in self.shards.values():
                 shard.model.observe_item(info)
+
+    def item_clock(self) -> float:
+        """The latest event time the item shards applied (what their changes cover)."""
+        return max((shard.mf.clock for shard in self.item_shards.values()), default=0.0)
 
     def publish(self) -> Plan:
         """What the item shards changed since the last time (stream/learning/publish.py)."""

@@ -31,7 +31,7 @@ is below the watermark recorded for its topic and source partition.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,33 @@ def route(steps: Iterable[ItemStep], partition_of: Callable[[str], int]
     for step in steps:
         routed[partition_of(step.item_id)].append(step)
     return routed
+
+
+# Item steps per message at most: a step takes ~50 bytes and its user's vector ~170 at most, so
+# a message stays far below the producer's 1 MB request limit however many events a batch
+# learned (a shard that held events back learns them at once).
+STEPS_PER_MESSAGE = 2_000
+
+
+def in_messages(steps: list[ItemStep], watermark: dict[str, int], most: int = STEPS_PER_MESSAGE
+                ) -> Iterator[tuple[list[ItemStep], dict[str, int]]]:
+    """The steps cut into messages of at most ``most``, each with the watermark it may carry:
+    the last the source's, each earlier one no higher than any offset still to come after it
+    (an item shard takes every step below a watermark it has seen as a replay).
+
+    >>> steps = [ItemStep(f"i{n}", ts=0.0, weight=1.0, user_vec=None, origin=("clicks", n))
+    ...          for n in (3, 4, 5)]
+    >>> [([s.origin[1] for s in part], mark) for part, mark in in_messages(steps, {"clicks": 9}, 2)]
+    [([3, 4], {'clicks': 5}), ([5], {'clicks': 9})]
+    """
+    parts = [steps[start:start + most] for start in range(0, len(steps), most)]
+    marks, mark = [], dict(watermark)
+    for part in reversed(parts):  # each mark: the source's, lowered by the steps after it
+        marks.append(dict(mark))
+        for step in part:
+            if step.origin is not None and step.origin[0] in mark:
+                mark[step.origin[0]] = min(mark[step.origin[0]], step.origin[1])
+    yield from zip(parts, reversed(marks), strict=True)
 
 
 @dataclass

@@ -13,11 +13,12 @@ import gc
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
 from stream.contracts.internal import Changes
 from stream.contracts.records import Decoded, Record
+from stream.learning.cadence import PublishCadence
 from stream.learning.checkpoint import Checkpoint, LearnerStore, Snapshot
 from stream.learning.core import LearnerCore
 from stream.learning.item_shard import ItemShard
@@ -34,16 +35,18 @@ class Learner:
     """This worker's user shards and item shards: restore, learn, export and snapshot them."""
 
     def __init__(self, core: LearnerCore, store: LearnerStore, checkpoint: Checkpoint, *,
-                 snapshot_every_s: float, publish_every_s: float) -> None:
+                 snapshot_every_s: float, publish_every_s: float,
+                 publish_every_event_s: float | None = None) -> None:
         self.core = core
         self.store = store
         self.checkpoint = checkpoint
         self.snapshot_every_s = snapshot_every_s
-        self.publish_every_s = publish_every_s
+        # The item shards publish by the wall clock, and by event time in a replay or a backlog
+        # (stream/learning/cadence.py).
+        self.cadence = PublishCadence(publish_every_s, publish_every_event_s, time.monotonic())
         # When each shard (kind, partition) was last snapshotted: one is taken per batch at
         # most, the most overdue, so the pauses spread instead of piling up.
         self._snapshot_at: dict[tuple[str, int], float] = {}
-        self._published_at = time.monotonic()
         self._lock = asyncio.Lock()
         self._gc = FrozenHeap()
 
@@ -100,8 +103,12 @@ class Learner:
 
     # --- batches ------------------------------------------------------------------------------
     async def learn(self, batch: Sequence[Decoded], caught_up: bool = False,
-                    steps: Sequence[Record] = (), commit: Commit | None = None) -> int:
-        """Apply the item steps, learn the batch, then checkpoint; how many were learned."""
+                    steps: Sequence[Record] = (), commit: Commit | None = None,
+                    ends: Mapping[tuple[str, int], int] | None = None) -> int:
+        """Apply the item steps, learn the batch, then checkpoint; how many were learned.
+
+        ``ends``: the highwater offsets of the user-keyed topic partitions, where known (see
+        :meth:`LearnerCore.learn`)."""
         async with self._lock:
             await self.checkpoint.run()  # what an earlier, failed run left
             self.checkpoint.add(self.core.apply_steps(steps))
@@ -111,11 +118,17 @@ class Learner:
             if query:
                 self.core.take_context(query, await self.store.read_context(query), now)
             before = self._learned()
-            self.checkpoint.add(self.core.learn(batch, caught_up))
+            self.checkpoint.add(self.core.learn(batch, caught_up, ends))
             learned = self._learned() - before
             await self._checkpoint(self._snapshots(self._due()), commit)
             self._gc.tick()
             return learned
+
+    def waiting_for(self) -> set[tuple[str, int]]:
+        """The user-keyed (topic, partition)s whose unread records the shards wait for to learn
+        what they hold. Behind a backlog aiokafka drains a partition's fetched records before
+        the next one's (a fetch of the synthetic shop's clicks held them all): read these first."""
+        return self.core.waiting
 
     async def idle(self) -> int:
         """Nothing was waiting: learn the open baskets, publish what is due."""
@@ -131,9 +144,10 @@ class Learner:
 
     async def _checkpoint(self, snapshots: Sequence[Snapshot] = (),
                           commit: Commit | None = None) -> None:
-        if time.monotonic() - self._published_at >= self.publish_every_s or snapshots:
+        now, clock = time.monotonic(), self.core.item_clock()
+        if self.cadence.due(now, clock) or snapshots:
             self.checkpoint.add(self.core.publish())
-            self._published_at = time.monotonic()
+            self.cadence.published(now, clock)
         await self.checkpoint.run(snapshots, commit)
         for kind, partition, _ in snapshots:
             self._snapshot_at[(kind, partition)] = time.monotonic()

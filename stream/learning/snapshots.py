@@ -34,8 +34,9 @@ _MAC_BYTES = hashlib.sha256().digest_size
 # restoring objects its code cannot use. 2: trending counts moved to the item shards. 3: user
 # shards own their model and basket policy (the evaluator watches). 4: user shards bound the
 # users they keep (``seen``). 5: trending keeps a bounded number of scopes (``max_scopes``; item
-# shards remember the scopes they ``dropped``) and ForwardDecay lives in models.decay.
-FORMAT = 5
+# shards remember the scopes they ``dropped``) and ForwardDecay lives in models.decay. 6: user
+# shards hold back events read ahead of another topic (``arrivals``).
+FORMAT = 6
 
 
 class SnapshotRejected(ValueError):

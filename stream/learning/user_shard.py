@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from models.base import Context, Interaction
+from models.base import Context, Interaction, Origin
 from models.baskets import Baskets
 from models.embeddings import OnlineMF
 from models.evaluation import PrequentialEvaluator
@@ -34,7 +35,9 @@ from models.hybrid import TRENDING_HALF_LIFE_S, HybridRecommender
 from models.reranked import ContextReranked
 from models.trending import Trending
 from stream.contracts.internal import ScopeBest
-from stream.contracts.schemas import Impression
+from stream.contracts.schemas import ClickEvent, Impression, PurchaseEvent
+from stream.learning.interactions import InteractionBuilder
+from stream.learning.merge import EventTimeMerge
 from stream.settings import LearningSettings
 
 log = logging.getLogger(__name__)
@@ -43,17 +46,36 @@ SYSTEM = "recstream"
 FACTORS = 32
 
 
-def recstream_model(partition: int, learning: LearningSettings) -> ContextReranked:
+def recstream_model(partition: int, learning: LearningSettings, distributed: bool = True
+                    ) -> ContextReranked:
     """The live model of a user shard, as every worker builds it.
 
     Item halves of embedding steps are deferred: the item's own shard applies them (one writer
     per item). Trending comes by broadcast too: the items' shards count every interaction.
+    ``distributed`` False builds its in-process twin (`recstream evaluate`): the same model,
+    configured alike, that learns its item halves and trending itself, as one process would.
     """
     return ContextReranked(seed=partition, recommender=HybridRecommender(
         mf=OnlineMF(n_factors=FACTORS, min_item_count=learning.min_item_count,
-                    ttl_s=learning.state_ttl_s, defer_item_steps=True),
+                    ttl_s=learning.state_ttl_s, defer_item_steps=distributed),
         trending=Trending(half_life_s=TRENDING_HALF_LIFE_S,
-                          max_scopes=learning.max_trending_scopes), learn_trending=False))
+                          max_scopes=learning.max_trending_scopes),
+        learn_trending=not distributed))
+
+
+class Shown(NamedTuple):
+    """An impression held in a shard's merge, with its context and where it was read."""
+
+    impression: Impression
+    context: Context
+    origin: Origin
+
+
+# At equal times the funnel's order holds whatever order the topics were read in: what was shown,
+# then clicked, then bought.
+_FUNNEL: dict[type, int] = {Impression: 0, ClickEvent: 1, PurchaseEvent: 2}
+# A line the models failed on, to become a dead letter: (topic, offset, reason).
+Failed = tuple[str, int, str]
 
 
 class BasketFailed(Exception):
@@ -83,6 +105,9 @@ class UserShard:
     # user -> the time of their latest line, least recently active first: what to forget.
     seen: dict[str, float] = field(default_factory=dict)
     clock: float = float("-inf")  # the latest event time fed: the TTL counts from it
+    # Events read but held back until no unread record of another topic can precede them
+    # (stream/learning/merge.py): lines to feed, impressions to show.
+    arrivals: EventTimeMerge = field(default_factory=EventTimeMerge)
 
     @classmethod
     def new(cls, partition: int, learning: LearningSettings, exclude_purchased: bool
@@ -93,7 +118,8 @@ class UserShard:
                                          sample_every=learning.eval_sample_every,
                                          report_both=learning.eval_report_both)
         return cls(partition, model, evaluator, max_users=learning.max_users_per_shard,
-                   ttl_s=learning.state_ttl_s)
+                   ttl_s=learning.state_ttl_s,
+                   arrivals=EventTimeMerge(max_held=learning.max_held_events))
 
     @property
     def embeddings(self) -> OnlineMF:
@@ -141,14 +167,65 @@ class UserShard:
             log.warning("ALERT drift in shard %d's context model at ts %.0f (log loss %.4f)",
                         self.partition, basket[-1].ts, self.model.context_logloss)
 
+    def arrive(self, topic: str, offset: int, event: ClickEvent | PurchaseEvent | Impression,
+               builder: InteractionBuilder) -> None:
+        """An event read at ``offset`` of ``topic``, joined with its context, into the merge."""
+        ts = event.ts.timestamp()
+        line: Interaction | Shown
+        if isinstance(event, Impression):
+            line = Shown(event, builder.context(event.user_id, event.location, ts),
+                         (topic, offset))
+        else:
+            line = builder.interaction(event, origin=(topic, offset))
+        self.arrivals.add(topic, offset, ts, _FUNNEL[type(event)], line)
+
+    def behind(self, ends: Mapping[tuple[str, int], int] | None, topics: Iterable[str]
+               ) -> set[str]:
+        """Of ``topics``, those with records past the ones this shard was given, by their
+        ``ends`` (highwater offsets; unknown: none)."""
+        if ends is None:
+            return set()
+        return {topic for topic in topics
+                if ends.get((topic, self.partition), 0) > self.offsets.get(topic, 0)}
+
+    def release(self, behind: Collection[str] = (), close: bool = False
+                ) -> tuple[set[str], list[Failed]]:
+        """Learn, in event time, the held events that no unread record of the topics ``behind``
+        can precede (:mod:`stream.learning.merge`); with ``close`` (nothing more is queued),
+        everything held and the open basket. The users whose vectors changed, and the lines
+        the models failed on (the shard goes on without them)."""
+        users: set[str] = set()
+        failed: list[Failed] = []
+        for line in self.arrivals.flush() if close else self.arrivals.due(behind):
+            try:
+                if isinstance(line, Shown):
+                    self.shown(line.impression, line.context)
+                else:
+                    users.update(i.user_id for i in self.feed(line))
+            except BasketFailed as exc:
+                failed.extend((topic, offset, str(exc)) for topic, offset in exc.origins())
+            except Exception as exc:  # no I/O here: whatever it is, it is this line's
+                log.exception("shard %d could not learn %s", self.partition, line.origin)
+                topic, offset = line.origin or ("", -1)
+                failed.append((topic, offset, f"could not be learned: {exc!r}"))
+        if close:
+            try:
+                users.update(line.user_id for line in self.close_basket())
+            except BasketFailed as exc:
+                failed.extend((topic, offset, str(exc)) for topic, offset in exc.origins())
+        return users, failed
+
     def shown(self, impression: Impression, context: Context) -> None:
         self.model.shown(impression.request_id, impression.user_id, impression.item_ids,
                          context)
 
     def watermark(self, topics: tuple[str, ...]) -> dict[str, int]:
         """Per topic, the offset below which every event is learned (the open basket's lines
-        are fed, not learned: their item steps are to come)."""
+        are fed, not learned, and held events not even fed: their item steps are to come)."""
         watermark = {topic: self.offsets[topic] for topic in topics if topic in self.offsets}
+        for topic, offset in self.arrivals.lowest().items():
+            if topic in watermark:
+                watermark[topic] = min(watermark[topic], offset)
         for line in self.baskets.open:
             if line.origin is not None and line.origin[0] in watermark:
                 topic, offset = line.origin

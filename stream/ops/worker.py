@@ -81,7 +81,8 @@ def build_learner(settings: Settings, client: Redis, sender: Sender) -> Learner:
     store = RedisLearnerStore(client, Keys(settings.redis.key_prefix), learning.state_ttl_s)
     checkpoint = Checkpoint(sender, store, SnapshotCodec(snapshot_key(settings)))
     return Learner(core, store, checkpoint, snapshot_every_s=learning.snapshot_every_s,
-                   publish_every_s=learning.item_vector_publish_s)
+                   publish_every_s=learning.item_vector_publish_s,
+                   publish_every_event_s=learning.item_vector_publish_event_s or None)
 
 
 def build_server(settings: Settings, core: LearnerCore, client: Redis, sender: ServingSender

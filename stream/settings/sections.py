@@ -179,9 +179,17 @@ class LearningSettings(Section):
     # Redis too. 7,000 is a thousand places, each alone and in each of the six weather
     # conditions, where a shop has a few dozen; the global and weather scopes always stay.
     max_trending_scopes: int = Field(7_000, ge=100, le=1_000_000)
+    # A user shard learns its topics (clicks, purchases, impressions) merged in event time:
+    # when one is read ahead of another (a replay, a backlog) its later events wait, at most
+    # this many (past it the earliest go on). A held event costs about half a KB.
+    max_held_events: int = Field(50_000, ge=0, le=10_000_000)
     # An item's owner broadcasts (and stores) the vectors it changed at most this often: an item
     # vector moves little per event, and every broadcast message costs every worker a read.
     item_vector_publish_s: float = Field(1.0, gt=0, le=60)
+    # It also publishes once its event time (the latest it applied) moved this far since the
+    # last time, so a replay or a backlog, which runs the shop's hours through in seconds, learns
+    # each event with the freshness live traffic has (stream/learning/cadence.py). 0: off.
+    item_vector_publish_event_s: float = Field(1.0, ge=0, le=86_400)
     # Weather to use where a user's location is unknown or has no series.
     default_location: str | None = None
 

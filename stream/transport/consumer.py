@@ -18,7 +18,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -69,9 +69,12 @@ class Learning(Protocol):
     async def revoke(self, partitions: Sequence[int]) -> None: ...
 
     async def learn(self, batch: Sequence[Decoded], caught_up: bool, steps: Sequence[Record],
-                    commit: Callable[[], Awaitable[None]] | None) -> int: ...
+                    commit: Callable[[], Awaitable[None]] | None,
+                    ends: Mapping[tuple[str, int], int] | None = None) -> int: ...
 
     async def idle(self) -> int: ...
+
+    def waiting_for(self) -> set[tuple[str, int]]: ...
 
     async def receive(self, changes: Changes) -> None: ...
 
@@ -249,6 +252,10 @@ class BatchConsumerService(Service):
             if step_partitions:
                 fetched = await self.consumer.getmany(*step_partitions, timeout_ms=0,
                                                       max_records=self.settings.worker.batch_size)
+            if self.learner is not None:  # then what it waits for, see _waited_for
+                for tp, messages in (await _waited_for(self.consumer, assigned, self.learner,
+                                                       self.settings.worker.batch_size)).items():
+                    fetched.setdefault(tp, []).extend(messages)
             serving = time.monotonic() - asked_at < 1.0
             more = await self.consumer.getmany(
                 timeout_ms=0 if fetched or asked else timeout_ms,
@@ -277,9 +284,10 @@ class BatchConsumerService(Service):
             ingested = time.perf_counter()
             if self.learner is not None:  # its checkpoint commits the offsets last
                 caught_up = _caught_up(self.consumer, more)
+                ends = _ends(self.consumer, assigned, self.settings.topics.user_keyed)
                 self.learned += await self._retrying(functools.partial(
                     self.learner.learn, decoded, caught_up, steps,
-                    functools.partial(_commit, self.consumer, fetched)))
+                    functools.partial(_commit, self.consumer, fetched), ends))
             else:
                 await _commit(self.consumer, fetched)
             if time.perf_counter() - started > SLOW_BATCH_S:
@@ -362,6 +370,23 @@ def _caught_up(consumer: AIOKafkaConsumer,
         if highwater is None or messages[-1].offset + 1 < highwater:
             return False
     return True
+
+
+async def _waited_for(consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition],
+                      learner: Learning, max_records: int
+                      ) -> dict[TopicPartition, list[ConsumerRecord]]:
+    """Records of the partitions the learner waits for (stream/learning/merge.py): behind a
+    backlog aiokafka hands over a partition's fetched records before the next one's."""
+    waited = [tp for tp in assigned if (tp.topic, tp.partition) in learner.waiting_for()]
+    return await consumer.getmany(*waited, timeout_ms=0, max_records=max_records) if waited else {}
+
+
+def _ends(consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition],
+          topics: Collection[str]) -> dict[tuple[str, int], int]:
+    """The highwater offsets of the assigned partitions of ``topics``, where a fetch told them:
+    the learner holds back events that unread records could precede (stream/learning/merge.py)."""
+    return {(tp.topic, tp.partition): highwater for tp in assigned if tp.topic in topics
+            and (highwater := consumer.highwater(tp)) is not None}
 
 
 def _record(message: ConsumerRecord) -> Record:

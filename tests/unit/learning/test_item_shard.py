@@ -9,7 +9,7 @@ from models.embeddings import ItemStep
 from stream.contracts.internal import StepMessage, decode_scope, decode_scope_key
 from stream.contracts.internal import decode_steps as decode
 from stream.contracts.internal import encode_steps as encode
-from stream.learning.item_shard import ItemShard, route
+from stream.learning.item_shard import ItemShard, in_messages, route
 from stream.learning.publish import publish
 from stream.settings import TopicSettings
 from stream.transport.partitioner import partition_of
@@ -143,3 +143,15 @@ def test_a_dropped_trending_scope_is_broadcast_as_gone_and_its_items_leave_the_s
     stored = {(scope, item): score for scope, score, item in plan.trending}
     assert stored[("location=Leeds", "tea")] is None and stored[("location=York", "jam")] is None
     assert stored[("location=York", "rum")] is not None
+
+
+def test_many_steps_travel_in_several_messages_and_none_is_taken_for_a_replay():
+    vec = np.zeros(2, dtype=np.float32)
+    steps = [step(f"item{n % 7}", n, vec, topic="clicks" if n % 3 else "purchases")
+             for n in range(25)]
+    messages = [StepMessage(0, mark, part)
+                for part, mark in in_messages(steps, {"clicks": 25, "purchases": 25}, most=4)]
+    assert len(messages) == 7 and all(len(m.steps) <= 4 for m in messages)
+    items = shard()
+    assert sum(items.apply(m) for m in messages) == 25 and items.duplicates == 0
+    assert sum(items.apply(m) for m in messages) == 0  # all of them again: replays
