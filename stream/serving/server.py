@@ -105,11 +105,11 @@ class Server:
                     replies.append((reply_to, failed(request_id or "", ErrorCode.INVALID_REQUEST,
                                                      exc.reason), request_id or record.source))
                 continue
-            if started * 1000 > self._deadline_ms(request, record):
+            late_ms = started * 1000 - self._deadline_ms(request, record)
+            if late_ms > 0:
                 replies.append((request.reply_to, failed(
                     request.request_id, ErrorCode.DEADLINE_EXCEEDED,
-                    f"read {started * 1000 - self._deadline_ms(request, record):.0f} ms after "
-                    "its deadline"), request.request_id))
+                    f"read {late_ms:.0f} ms after its deadline"), request.request_id))
                 continue
             owner = self.partition_of(request.user_id)
             if owner != record.partition:

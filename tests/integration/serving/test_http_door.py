@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
 import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import _free_port, wait_until
 from tests.integration.serving.test_serving import click
 from tests.integration.traffic import learned, send_raw
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(port: int, path: str) -> tuple[int, dict]:
@@ -31,7 +24,7 @@ def get(port: int, path: str) -> tuple[int, dict]:
 
 
 def test_get_recommendations_answers_like_a_request_on_kafka(settings, start_worker):
-    port = free_port()
+    port = _free_port()
     worker = start_worker(settings.replace(worker_web_port=port))
     send_raw(settings, [(settings.topics.clicks, b"ann", click("ann", item, m))
                         for m, item in enumerate(["tea", "jam", "tea"])])

@@ -4,8 +4,8 @@ on Kafka (docs/contract.md), no recstream code on the asking side."""
 from __future__ import annotations
 
 import json
-import signal
 import shutil
+import signal
 import subprocess
 import time
 import uuid
