@@ -37,6 +37,10 @@ def test_two_workers_one_killed_learn_every_interaction_exactly_once(
     traffic = mixed_traffic(settings, 16_000, malformed_every=100, seed=5)
     interactions = sum(traffic.item_clicks.values()) + sum(traffic.item_purchases.values())
     first, second = start_worker(settings), start_worker(settings)
+    # Both in the group before any traffic: a fast survivor could otherwise learn everything
+    # before the other joined, and killing that one would move nothing.
+    wait_until(lambda: all("[INFO] assigned " in w.output() for w in (first, second)), 60,
+               "both workers to hold partitions", workers=[first, second])
     half = len(traffic.messages) // 2
     send_raw(settings, traffic.messages[:half])
     wait_until(lambda: learned(settings) > 3_000, 120,

@@ -150,6 +150,8 @@ def test_a_worker_killed_while_requests_stream_leaves_none_unanswered(settings, 
     from stream.transport.client import RecommendationClient
 
     first, second = start_worker(settings), start_worker(settings)
+    wait_until(lambda: all("[INFO] assigned " in w.output() for w in (first, second)), 60,
+               "both workers to hold partitions", workers=[first, second])
     users = [f"u{n}" for n in range(40)]  # on every partition
     send_raw(settings, [(settings.topics.clicks, user.encode(), click(user, "tea", 1))
                         for user in users])
