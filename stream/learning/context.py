@@ -24,12 +24,19 @@ ContextQuery(users=[], weather={'UK': 1.0}, items=[])
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from models.base import ItemInfo
-from stream.contracts.schemas import ClickEvent, Impression, PurchaseEvent
+from stream.contracts.schemas import (
+    ClickEvent,
+    Event,
+    Impression,
+    ItemUpsert,
+    PurchaseEvent,
+    UserProfile,
+)
 from stream.learning.interactions import InteractionBuilder, Weather
 
 # An item without a catalogue entry is asked for again after this long (seconds): its entry is
@@ -88,6 +95,21 @@ class WorkerContext:
 
     def located(self, user_id: str, location: str) -> None:
         _remember(self.builder.user_locations, user_id, location, self.max_remembered)
+
+    def ingested(self, events: Iterable[Event | None]) -> list[ItemInfo]:
+        """Take the facts of a batch this worker ingests itself (its users' newer profiles, its
+        items' catalogue entries); return the catalogue entries (the models want them)."""
+        found = []
+        for event in events:
+            if isinstance(event, UserProfile):
+                if event.location:
+                    self.located(event.user_id, event.location)
+                self.placed(event.user_id)
+            elif isinstance(event, ItemUpsert):
+                info = self.builder.feed(event)
+                assert isinstance(info, ItemInfo)
+                found.append(info)
+        return found
 
     def query(self, events: Sequence[ClickEvent | PurchaseEvent | Impression], now: float
               ) -> ContextQuery:

@@ -28,9 +28,7 @@ from stream.contracts.records import Decoded, Record
 from stream.contracts.schemas import (
     ClickEvent,
     Impression,
-    ItemUpsert,
     PurchaseEvent,
-    UserProfile,
 )
 from stream.learning.broadcast_copy import BroadcastCopy
 from stream.learning.context import ContextAnswers, ContextQuery, WorkerContext
@@ -59,7 +57,7 @@ class LearnerCore:
         self.context = WorkerContext(learning.default_location, learning.max_users_per_shard)
         self._curve_points: dict[int, int] = {}  # user shard -> points of its curve exported
         self._failed = Plan()  # dead letters of what the models failed on, for the next plan
-        self.waiting: set[tuple[str, int]] = set()  # see Learner.waiting_for
+        self.waiting: set[tuple[str, int]] = set()  # see read_first
 
     def adopt(self, partition: int, shard: UserShard | None, items: ItemShard | None
               ) -> dict[tuple[str, int], int]:
@@ -125,16 +123,7 @@ class LearnerCore:
         closes the open baskets of shards with nothing unread: waiting for the next event would
         leave the last one unlearned for as long as the shop is quiet.
         """
-        for decoded in batch:
-            event = decoded.event
-            if isinstance(event, UserProfile):  # this worker's users' newer locations
-                if event.location:
-                    self.context.located(event.user_id, event.location)
-                self.context.placed(event.user_id)
-            elif isinstance(event, ItemUpsert):  # catalogue entries this worker ingests
-                info = self.context.builder.feed(event)
-                assert isinstance(info, ItemInfo)
-                self._catalogue([info])
+        self._catalogue(self.context.ingested(decoded.event for decoded in batch))
         todo = list(self._fresh(batch))
         for decoded in batch:  # covered by the shard from now on, dead letters included
             record = decoded.record
@@ -150,8 +139,8 @@ class LearnerCore:
             users = self._release(shard, behind, close=caught_up and not behind)
             if users or partition in arrived:
                 touched[partition] = users
-            if len(shard.arrivals):
-                self.waiting.update((topic, partition) for topic in behind)
+            if not shard.arrivals.ready(behind):
+                self.waiting.update((t, partition) for t in shard.arrivals.waits_for(behind))
         return self._exports(touched)
 
     def close_baskets(self) -> Plan:
@@ -227,6 +216,15 @@ class LearnerCore:
             self.context.catalogued(info)
             for shard in self.shards.values():
                 shard.model.observe_item(info)
+
+    def read_first(self) -> set[tuple[str, int]]:
+        """(topic, partition)s to read before the rest. The facts interactions are joined with
+        (catalogue, profiles, weather): a replay or a backlog holds them beside the events,
+        behind which aiokafka would hand them over, and an interaction learned before its
+        item's entry was read has no category or price (HR@20 0.192 against 0.205). Then the
+        topics whose unread records the shards wait for to learn what they hold."""
+        facts = (self.topics.items, self.topics.users, self.topics.weather)
+        return self.waiting | {(topic, partition) for partition in self.shards for topic in facts}
 
     def item_clock(self) -> float:
         """The latest event time the item shards applied (what their changes cover)."""

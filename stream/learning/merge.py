@@ -64,27 +64,40 @@ class EventTimeMerge:
         if ts > self.latest.get(topic, float("-inf")):
             self.latest[topic] = ts
 
-    def due(self, behind: Collection[str]) -> list[Any]:
+    def due(self, behind: Collection[str], most: int | None = None) -> list[Any]:
         """What may be learned now, earliest first: every event that no unread record of the
         topics ``behind`` (those with records past what was read) can precede, and beyond
-        ``max_held`` the earliest."""
-        out = []
-        while self._held:
-            # A topic behind with events held speaks through its head; one with none held, by
-            # the latest time read from it (its unread records come after).
-            horizon = min((self.latest.get(topic, float("-inf")) for topic in behind
-                           if not self._queues.get(topic)), default=float("inf"))
-            head = min((queue for queue in self._queues.values() if queue),
-                       key=lambda queue: queue[0][:2])
-            if head[0][0] > horizon and self._held <= self.max_held:
-                break
+        ``max_held`` the earliest; at most ``most`` of them (the rest stay, still due)."""
+        out: list[Any] = []
+        while (most is None or len(out) < most) and (head := self._next(behind)) is not None:
             out.append(head.popleft()[3])
             self._held -= 1
         return out
 
-    def flush(self) -> list[Any]:
-        """Everything held, earliest first (nothing more is to come for now)."""
-        return self.due(behind=())
+    def ready(self, behind: Collection[str]) -> bool:
+        """Whether an event is due now (one ``due`` would hand back)."""
+        return self._next(behind) is not None
+
+    def waits_for(self, behind: Collection[str]) -> set[str]:
+        """The topics ``behind`` whose unread records decide what may go next: those with no
+        event held (one with events held speaks through its head, which is read)."""
+        return {topic for topic in behind if not self._queues.get(topic)} if self._held else set()
+
+    def flush(self, most: int | None = None) -> list[Any]:
+        """Everything held (at most ``most``), earliest first: nothing more is to come for now."""
+        return self.due((), most)
+
+    def _next(self, behind: Collection[str]) -> deque[tuple[float, int, int, Any]] | None:
+        """The queue whose head is due next, if one is."""
+        if not self._held:
+            return None
+        # A topic behind with events held speaks through its head; one with none held, by the
+        # latest time read from it (its unread records come after).
+        horizon = min((self.latest.get(topic, float("-inf")) for topic in behind
+                       if not self._queues.get(topic)), default=float("inf"))
+        head = min((queue for queue in self._queues.values() if queue),
+                   key=lambda queue: queue[0][:2])
+        return head if head[0][0] <= horizon or self._held > self.max_held else None
 
     def lowest(self) -> dict[str, int]:
         """Per topic, the offset of the first event held: nothing from there on is learned."""

@@ -124,11 +124,11 @@ class Learner:
             self._gc.tick()
             return learned
 
-    def waiting_for(self) -> set[tuple[str, int]]:
-        """The user-keyed (topic, partition)s whose unread records the shards wait for to learn
-        what they hold. Behind a backlog aiokafka drains a partition's fetched records before
-        the next one's (a fetch of the synthetic shop's clicks held them all): read these first."""
-        return self.core.waiting
+    def read_first(self) -> set[tuple[str, int]]:
+        """(topic, partition)s to read before the rest (:meth:`LearnerCore.read_first`): behind
+        a backlog aiokafka hands over one partition's fetched records before the next one's
+        (one fetch of the synthetic shop's clicks held all 62,291)."""
+        return self.core.read_first()
 
     async def idle(self) -> int:
         """Nothing was waiting: learn the open baskets, publish what is due."""

@@ -74,6 +74,12 @@ class Shown(NamedTuple):
 # At equal times the funnel's order holds whatever order the topics were read in: what was shown,
 # then clicked, then bought.
 _FUNNEL: dict[type, int] = {Impression: 0, ClickEvent: 1, PurchaseEvent: 2}
+# Held events a shard learns per batch at most, a batch's worth (`batch_size`' default): a
+# backlog released at once (the topic it waited for came in) would hold the event loop, and with
+# it the group's heartbeats, for as long as it takes (a 30 s batch cost a worker its partitions;
+# at `evaluate`'s scoring of every basket an event costs 3 to 10 ms); the rest goes in the next
+# batches, and meanwhile the consumer reads nothing first for the shard.
+RELEASED_PER_BATCH = 500
 # A line the models failed on, to become a dead letter: (topic, offset, reason).
 Failed = tuple[str, int, str]
 
@@ -192,11 +198,12 @@ class UserShard:
                 ) -> tuple[set[str], list[Failed]]:
         """Learn, in event time, the held events that no unread record of the topics ``behind``
         can precede (:mod:`stream.learning.merge`); with ``close`` (nothing more is queued),
-        everything held and the open basket. The users whose vectors changed, and the lines
-        the models failed on (the shard goes on without them)."""
+        everything held and then the open basket. At most ``RELEASED_PER_BATCH`` (the rest
+        stay due). The users whose vectors changed, and the lines the models failed on (the
+        shard goes on without them)."""
         users: set[str] = set()
         failed: list[Failed] = []
-        for line in self.arrivals.flush() if close else self.arrivals.due(behind):
+        for line in self.arrivals.due(() if close else behind, RELEASED_PER_BATCH):
             try:
                 if isinstance(line, Shown):
                     self.shown(line.impression, line.context)
@@ -208,7 +215,7 @@ class UserShard:
                 log.exception("shard %d could not learn %s", self.partition, line.origin)
                 topic, offset = line.origin or ("", -1)
                 failed.append((topic, offset, f"could not be learned: {exc!r}"))
-        if close:
+        if close and not len(self.arrivals):
             try:
                 users.update(line.user_id for line in self.close_basket())
             except BasketFailed as exc:

@@ -74,7 +74,7 @@ class Learning(Protocol):
 
     async def idle(self) -> int: ...
 
-    def waiting_for(self) -> set[tuple[str, int]]: ...
+    def read_first(self) -> set[tuple[str, int]]: ...
 
     async def receive(self, changes: Changes) -> None: ...
 
@@ -252,15 +252,17 @@ class BatchConsumerService(Service):
             if step_partitions:
                 fetched = await self.consumer.getmany(*step_partitions, timeout_ms=0,
                                                       max_records=self.settings.worker.batch_size)
-            if self.learner is not None:  # then what it waits for, see _waited_for
-                for tp, messages in (await _waited_for(self.consumer, assigned, self.learner,
-                                                       self.settings.worker.batch_size)).items():
-                    fetched.setdefault(tp, []).extend(messages)
             serving = time.monotonic() - asked_at < 1.0
+            budget = (self.settings.worker.serving_batch_size if serving
+                      else self.settings.worker.batch_size)
+            if self.learner is not None:  # then what it reads first (see _read_first), in budget
+                for tp, messages in (await _read_first(self.consumer, assigned, self.learner,
+                                                       budget)).items():
+                    fetched.setdefault(tp, []).extend(messages)
+                    budget -= len(messages)
             more = await self.consumer.getmany(
                 timeout_ms=0 if fetched or asked else timeout_ms,
-                max_records=self.settings.worker.serving_batch_size if serving
-                else self.settings.worker.batch_size)
+                max_records=budget) if budget > 0 else {}
             for tp, messages in more.items():
                 (asked if tp.topic == requests_topic else fetched).setdefault(tp, []).extend(
                     messages)
@@ -372,13 +374,14 @@ def _caught_up(consumer: AIOKafkaConsumer,
     return True
 
 
-async def _waited_for(consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition],
+async def _read_first(consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition],
                       learner: Learning, max_records: int
                       ) -> dict[TopicPartition, list[ConsumerRecord]]:
-    """Records of the partitions the learner waits for (stream/learning/merge.py): behind a
-    backlog aiokafka hands over a partition's fetched records before the next one's."""
-    waited = [tp for tp in assigned if (tp.topic, tp.partition) in learner.waiting_for()]
-    return await consumer.getmany(*waited, timeout_ms=0, max_records=max_records) if waited else {}
+    """Records of the partitions the learner reads first (the facts events are joined with,
+    what its merge waits for): behind a backlog aiokafka hands over a partition's fetched records
+    before the next one's."""
+    first = [tp for tp in assigned if (tp.topic, tp.partition) in learner.read_first()]
+    return await consumer.getmany(*first, timeout_ms=0, max_records=max_records) if first else {}
 
 
 def _ends(consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition],

@@ -14,6 +14,7 @@ from stream.contracts.internal import decode_steps
 from stream.contracts.records import Decoded, Record
 from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
 from stream.learning.context import ContextAnswers
+from stream.learning import user_shard
 from stream.learning.core import LearnerCore
 from stream.learning.merge import EventTimeMerge
 from stream.learning.plan import Plan
@@ -81,6 +82,23 @@ def test_past_max_held_the_earliest_events_go_on_whatever_is_unread():
     for n in range(4):
         merge.add(PURCHASES, n, ts=100.0 + n, rank=2, line=n)
     assert merge.due(behind={CLICKS}) == [0, 1] and len(merge) == 2
+
+
+def test_it_waits_for_the_topics_behind_of_which_it_holds_nothing():
+    merge = EventTimeMerge()
+    assert merge.waits_for(behind={CLICKS}) == set()  # holding nothing, it waits for nothing
+    merge.add(CLICKS, 0, ts=100.0, rank=1, line="a click")
+    # Clicks has unread records too, but its held head speaks for it: reading more clicks
+    # first would not let anything go.
+    assert merge.waits_for(behind={CLICKS, PURCHASES}) == {PURCHASES}
+
+
+def test_what_is_due_goes_at_most_so_many_at_a_time_and_the_rest_stays_due():
+    merge = EventTimeMerge()
+    for n in range(5):
+        merge.add(PURCHASES, n, ts=float(n), rank=2, line=n)
+    assert merge.due(behind=set(), most=2) == [0, 1] and merge.ready(behind=set())
+    assert merge.flush(most=10) == [2, 3, 4] and not merge.ready(behind=set())
 
 
 def test_lowest_is_per_topic_the_first_offset_not_learned_yet():
@@ -180,6 +198,31 @@ def test_the_core_names_the_partitions_whose_unread_records_it_waits_for():
     learn(core, [click(0, "ann", "tea", minute=5), click(1, "bob", "jam", minute=20)],
           ends={CLICKS: 3, PURCHASES: 1})
     assert core.waiting == set()  # nothing held any more
+
+
+def test_the_facts_events_are_joined_with_are_read_first_then_what_the_merge_waits_for():
+    core = make_core()
+    facts = {(TOPICS.items, 0), (TOPICS.users, 0), (TOPICS.weather, 0)}
+    assert core.read_first() == facts
+    learn(core, [purchase(0, "ann", "tea", minute=10)], ends={CLICKS: 3, PURCHASES: 1})
+    assert core.read_first() == facts | {(CLICKS, 0)}
+
+
+def test_a_backlog_released_at_once_is_learned_over_several_batches(monkeypatch):
+    monkeypatch.setattr(user_shard, "RELEASED_PER_BATCH", 2)
+    core = make_core()
+    shard = core.shards[0]
+    learn(core, [purchase(n, f"u{n}", "tea", minute=10 + n) for n in range(5)],
+          ends={CLICKS: 1, PURCHASES: 5})
+    assert shard.learned == 0  # waiting for the click
+    learn(core, [click(0, "ann", "jam", minute=60)], ends={CLICKS: 1, PURCHASES: 5})
+    # Six events due: two a batch (a batch must not hold the worker's heartbeats for long);
+    # the rest is due already, so the core waits for nothing (its consumer reads no more first).
+    assert len(shard.arrivals) == 4 and core.waiting == set()
+    learn(core, [], ends={CLICKS: 1, PURCHASES: 5})
+    learn(core, [], ends={CLICKS: 1, PURCHASES: 5}, caught_up=True)
+    learn(core, [], ends={CLICKS: 1, PURCHASES: 5}, caught_up=True)
+    assert len(shard.arrivals) == 0 and shard.learned == 6
 
 
 def test_once_no_topic_has_unread_records_what_is_held_is_learned():
