@@ -15,6 +15,8 @@ The protocol, the same for every system compared:
 4. **Train.** Then every system learns every line of the basket, repeats included.
 5. With ``sample_every`` = n, only every n-th basket is tested (the same ones for all systems);
    every basket is learned.
+6. **Coverage.** Each scored test of a user with an earlier basket counts, per system, whether
+   the list was personalised or a fallback (:class:`models.coverage.Coverage`).
 
 An owner of a live model can let the evaluator only watch it: per basket, :meth:`test
 <PrequentialEvaluator.test>`, learn the lines itself, then :meth:`record
@@ -49,6 +51,7 @@ from typing import Any
 
 from models.base import Interaction, ItemInfo, Recommender
 from models.baskets import Baskets
+from models.coverage import Coverage
 from models.metrics import RankingMetrics
 
 __all__ = ["PrequentialEvaluator"]
@@ -76,6 +79,8 @@ class PrequentialEvaluator:
         self.report_both = report_both
         self.metrics = {name: RankingMetrics(k=k, window=window) for name in self.systems}
         self.metrics_other = {name: RankingMetrics(k=k, window=window) for name in self.systems}
+        self.coverage = {name: Coverage() for name in self.systems}
+        self._known: set[str] = set()  # users with a learned basket: coverage counts their asks
         self.events = 0
         self.baskets = 0
         self.skipped_repeats = 0
@@ -121,6 +126,7 @@ class PrequentialEvaluator:
         """Drop the purchases remembered of these users (their owner forgot them too)."""
         for user in users:
             self._purchased.pop(user, None)
+            self._known.discard(user)
 
     def process_basket(self, basket: Sequence[Interaction]) -> None:
         """Test then train on the lines of one basket (see the module's protocol)."""
@@ -158,6 +164,7 @@ class PrequentialEvaluator:
         purchases = {line.item_id for line in basket if line.kind == "purchase"}
         if purchases:
             self._purchased.setdefault(basket[0].user_id, set()).update(purchases)
+        self._known.add(basket[0].user_id)
         self.baskets += 1
         before = self.events // self.curve_every
         self.events += len(basket)
@@ -176,11 +183,16 @@ class PrequentialEvaluator:
         if not scored:
             return
         context = first.context
-        self._recommend_calls += metrics is self.metrics
+        main = metrics is self.metrics
+        self._recommend_calls += main
+        known = main and first.user_id in self._known
         for name, system in self.systems.items():
             started = time.perf_counter()
-            ranked = [s.item_id for s in system.recommend(first.user_id, self.k, context, exclude)]
+            listed = system.recommend(first.user_id, self.k, context, exclude)
             self._recommend_s[name] += time.perf_counter() - started
+            if known:
+                self.coverage[name].update(context.location, listed)
+            ranked = [s.item_id for s in listed]
             for target in scored:
                 metrics[name].update(ranked, target)
 
@@ -206,6 +218,7 @@ class PrequentialEvaluator:
             "skipped_repeats": self.skipped_repeats,
             "systems": {name: {key: m.get()[key] for key in keys}
                         for name, m in self.metrics.items()},
+            "coverage": {name: c.get() for name, c in self.coverage.items()},
             "timing": {name: {"recommend_ms": 1e3 * self._recommend_s[name] / calls,
                               "learn_us": 1e6 * self._learn_s[name] / max(self.events, 1)}
                        for name in self.systems},

@@ -23,6 +23,7 @@ from typing import Any
 
 from models.base import Interaction, ItemInfo
 from models.baselines import BiasedMFBaseline
+from models.coverage import Coverage
 from models.covisitation import CoVisitation
 from models.evaluation import PrequentialEvaluator
 from models.popularity import MostPopular
@@ -128,6 +129,8 @@ def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
     result["systems"] = {SYSTEM: recstream_metrics, **result["systems"]}
     result["other_protocol"]["systems"] = {SYSTEM: _metrics(figures["metrics_other"]),
                                            **result["other_protocol"]["systems"]}
+    result["coverage"] = {SYSTEM: Coverage.from_sums(json.loads(figures["coverage"])).get(),
+                          **result["coverage"]}
     result["exclude_purchased"] = exclude_purchased
     result["gap"] = gap(result["systems"][SYSTEM], result["systems"][TWIN])
     result["other_protocol"]["gap"] = gap(result["other_protocol"]["systems"][SYSTEM],
@@ -200,6 +203,11 @@ def format_table(result: dict[str, Any]) -> str:
         o = other[name]
         lines.append(f"{name:<22}{m['hr@20']:>9.4f}{m['mrr@20']:>9.4f}{m['ndcg@20']:>9.4f}"
                      f"   | {o['hr@20']:>20.4f} {o['mrr@20']:.4f}")
+    coverage = result["coverage"][SYSTEM]
+    lowest = sorted(coverage["by_location"].items(), key=lambda place: place[1])[:5]
+    lines.append(f"{SYSTEM} coverage (known users' asks answered with a personalised list): "
+                 f"{coverage['coverage']:.1%} of {coverage['asked']:,}; lowest locations: "
+                 + (", ".join(f"{place} {share:.1%}" for place, share in lowest) or "none"))
     gaps = result["gap"]
     lines.append(f"{SYSTEM} worker against {TWIN}: HR@20 {gaps['hr@20']:+.1%}, "
                  f"MRR@20 {gaps['mrr@20']:+.1%}, NDCG@20 {gaps['ndcg@20']:+.1%}")

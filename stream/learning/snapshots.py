@@ -35,8 +35,9 @@ _MAC_BYTES = hashlib.sha256().digest_size
 # shards own their model and basket policy (the evaluator watches). 4: user shards bound the
 # users they keep (``seen``). 5: trending keeps a bounded number of scopes (``max_scopes``; item
 # shards remember the scopes they ``dropped``) and ForwardDecay lives in models.decay. 6: user
-# shards hold back events read ahead of another topic (``arrivals``).
-FORMAT = 6
+# shards hold back events read ahead of another topic (``arrivals``). 7: the evaluator counts
+# coverage (``coverage``, ``_known``).
+FORMAT = 7
 
 
 class SnapshotRejected(ValueError):

@@ -282,6 +282,7 @@ class UserShard:
             "offsets": json.dumps(self.offsets),
             "metrics": json.dumps(metrics.to_sums()),
             "metrics_other": json.dumps(self.evaluator.metrics_other[SYSTEM].to_sums()),
+            "coverage": json.dumps(self.evaluator.coverage[SYSTEM].to_sums()),
             "rolling": json.dumps(metrics.get()),
             "logloss": summary.get("logloss", 0.0),
             "auc": summary.get("auc", 0.0),
