@@ -23,8 +23,11 @@ WORKDIR /src
 
 # Dependencies first, read from pyproject.toml alone, so that editing the code reuses this (large)
 # layer. Every dependency ships manylinux wheels, so the image needs no compiler.
+# EXTRAS=train builds the trainer's image (`recstream ranker retrain`, deploy/k8s/ranker-cronjob.yaml):
+# the same code with PyTorch, which the workers' image never holds.
+ARG EXTRAS=""
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + [d for e in '${EXTRAS}'.split(',') if e for d in p['optional-dependencies'][e]]))" \
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt
 

@@ -29,6 +29,7 @@ On a tiny stream where rain sells umbrellas and sun sells sunglasses:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,12 +38,17 @@ from river.utils import VectorDict
 from river.utils.math import clamp
 
 from models.base import Context, ItemInfo
+from models.feature_columns import CandidateColumns
 from models.features import features
 
 __all__ = ["ContextModel"]
 
 # Catalogue entries a model keeps (a few hundred bytes each): far more than a shop's live range.
 CATALOGUE_KEPT = 200_000
+# Buckets changed since the dense copy of the weights was last brought up to date, at most: past
+# it (learning long without scoring, as a replay does) the copy is dropped and built afresh when
+# next scored, rather than a set of up to a million buckets kept.
+STALE_KEPT = 65_536
 
 
 class ContextModel:
@@ -55,6 +61,10 @@ class ContextModel:
     the weights of the features present in each example (River applies it lazily). ``seed``
     fixes the hash; ``use_context`` is the ablation switch of :func:`models.features.features`.
     """
+
+    _columns: CandidateColumns
+    _dense: np.ndarray | None
+    _changed: set[int]
 
     def __init__(self, n_hash_bits: int = 20, learning_rate: float = 0.05, l2: float = 0.0,
                  use_context: bool = True, drift_delta: float = 0.002,
@@ -72,6 +82,7 @@ class ContextModel:
         self._classifier = linear_model.LogisticRegression(
             optimizer=optim.SGD(learning_rate), l2=l2, intercept_lr=learning_rate)
         self._catalogue: dict[str, ItemInfo] = {}
+        self._derive()
         self.logloss = metrics.LogLoss()
         self.auc = metrics.ROCAUC()
         self._detector = drift.ADWIN(delta=drift_delta)
@@ -85,8 +96,11 @@ class ContextModel:
         and an item forgotten here is scored by its id alone until it is observed again."""
         self._catalogue.pop(info.item_id, None)
         self._catalogue[info.item_id] = info
+        self._columns.forget(info.item_id)
         if len(self._catalogue) > CATALOGUE_KEPT:
-            del self._catalogue[next(iter(self._catalogue))]
+            oldest = next(iter(self._catalogue))
+            del self._catalogue[oldest]
+            self._columns.forget(oldest)
 
     def learn_one(self, user_id: str, item: ItemInfo | str, context: Context,
                   label: bool) -> bool:
@@ -103,20 +117,59 @@ class ContextModel:
         return self._watch(p, label, context.ts)
 
     def predict_proba(self, user_id: str, item: ItemInfo | str, context: Context) -> float:
+        """P(click or purchase) of one example, by River: what :meth:`score` computes."""
         return self._classifier.predict_proba_one(self._encode(user_id, item, context))[True]
 
     def score(self, user_id: str, items: Sequence[ItemInfo | str], context: Context) -> np.ndarray:
-        """P(click or purchase) of each candidate, in the order given."""
-        # predict_proba_one(x)[True] without the {False, True} dict it builds per candidate.
-        logit, probability = self._classifier._raw_dot_one, self._classifier.loss.mean_func
-        encode = self._encode
-        return np.array([probability(logit(encode(user_id, item, context))) for item in items],
-                        dtype=float)
+        """P(click or purchase) of each candidate, in the order given: :meth:`predict_proba`
+        of each, for all of them at once (:mod:`models.feature_columns`)."""
+        columns = self._columns.columns(user_id, items, context, self._catalogue)
+        codes = np.empty((len(columns), len(items)), dtype=np.int64)
+        for row, column in enumerate(columns):
+            codes[row] = column
+        terms = np.sign(codes) * self._weights()[np.abs(codes) - 1]  # absent: 0 * weights[-1]
+        # Term by term in the order of the features (a cumulative sum adds in order), as
+        # River's dot product adds them up; then the intercept.
+        logits = terms.cumsum(axis=0)[-1] + self._classifier.intercept
+        # River's sigmoid: saturated outside [-30, 30], with math.exp (numpy's exp differs
+        # from it in the last bit now and then).
+        inside = np.clip(logits, -30.0, 30.0)
+        exps = np.fromiter(map(math.exp, (-inside).tolist()), float, len(items))
+        return np.where(logits < -30, 0.0, np.where(logits > 30, 1.0, 1.0 / (1.0 + exps)))
 
     def summary(self) -> dict[str, float]:
         """Prequential metrics and drift count, for export."""
         return {"logloss": self.logloss.get(), "auc": float(self.auc.get()), "n": self.n_learned,
                 "drifts": self.drifts}
+
+    def _weights(self) -> np.ndarray:
+        """The dense copy of the weights, brought up to date with River's."""
+        weights = self._classifier._weights
+        if self._dense is None:
+            self._dense = np.zeros(2**self.n_hash_bits)
+            self._changed = set(weights.keys())
+        if self._changed:
+            changed = list(self._changed)
+            self._dense[changed] = weights.to_numpy(changed)
+            self._changed = set()
+        return self._dense
+
+    def _derive(self) -> None:
+        """The state derived from the rest, for scoring: left out of snapshots."""
+        self._columns = CandidateColumns(self._hasher, self.use_context)
+        # The weights as a dense array, for scoring many candidates with numpy (8 MB at 2**20
+        # buckets), built at the first score and kept in step with River's by the buckets each
+        # learning step changed.
+        self._dense = None
+        self._changed = set()
+
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in self.__dict__.items()
+                if key not in ("_columns", "_dense", "_changed")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._derive()
 
     def _encode(self, user_id: str, item: ItemInfo | str, context: Context) -> dict[int, float]:
         if isinstance(item, str):
@@ -144,6 +197,10 @@ class ContextModel:
         classifier.intercept -= classifier.intercept_lr.get(optimizer.n_iterations) * gradient
         weights.isub_scaled(step, optimizer.learning_rate)
         optimizer.n_iterations += 1
+        if self._dense is not None:  # else it is built afresh when next scored
+            self._changed.update(x)
+            if len(self._changed) > STALE_KEPT:
+                self._dense = None
 
     def _watch(self, p: float, label: bool, ts: float) -> bool:
         # ADWIN watches the squared error (Brier score): a proper loss bounded in [0, 1], which

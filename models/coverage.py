@@ -26,8 +26,9 @@ from models.base import Scored
 
 __all__ = ["FALLBACK_SOURCES", "Coverage", "personalised"]
 
-# The sources that answer alike for everyone at a place: what a user never seen also gets.
-FALLBACK_SOURCES = frozenset({"trending", "popular"})
+# The sources that answer alike for everyone at a place (what a user never seen also gets), and
+# the exploration slot's new items.
+FALLBACK_SOURCES = frozenset({"trending", "popular", "explore"})
 # The location of an ask whose context names none.
 NO_LOCATION = "(none)"
 

@@ -30,10 +30,14 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterable, Sequence, Set
+from itertools import chain
 from operator import itemgetter
+
+import numpy as np
 
 from models.base import Context, Interaction, Recommender, Scored
 from models.decay import ForwardDecay
+from models.tally import best_first, tally
 
 __all__ = ["CoVisitation"]
 
@@ -109,19 +113,25 @@ class CoVisitation(Recommender):
         recent = self._recent.get(user_id)
         if not recent or n <= 0:
             return []
-        scores: dict[str, float] = {}
-        get = scores.get
+        rows: list[dict[str, float]] = []  # the voting items' neighbours, latest item first
+        weights: list[float] = []
         voted: set[str] = set()
         for age, (item, _) in enumerate(reversed(recent)):
             row = self._neighbours.get(item)
             if item in voted or not row:
                 continue
             voted.add(item)
-            weight = (1.0 - age / self.history) / self._totals[item]
-            for other, count in row.items():
-                scores[other] = get(other, 0.0) + weight * count
-        best = heapq.nlargest(n + len(excluded), scores.items(), key=itemgetter(1))
-        return [(item, score) for item, score in best if item not in excluded][:n]
+            rows.append(row)
+            weights.append((1.0 - age / self.history) / self._totals[item])
+        if not rows:
+            return []
+        lengths = [len(row) for row in rows]
+        counts = np.fromiter(chain.from_iterable(row.values() for row in rows), float,
+                             sum(lengths))
+        items, scores, _ = tally(list(chain.from_iterable(rows)),
+                                 np.repeat(weights, lengths) * counts)
+        best = best_first(items, scores, n, excluded)
+        return list(zip([items[i] for i in best], scores[best].tolist(), strict=True))
 
     def neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
         """The item's ``k`` strongest co-visited items with their counts (stored, undecayed)."""

@@ -169,10 +169,9 @@ class OnlineMF(_ItemSide, Recommender):
             if excluded_row is not None:
                 scores[excluded_row] = -np.inf
         best = top_rows(scores, n)
+        best = best[scores[best] > -np.inf]  # not the excluded
         ids = self._items.ids
-        return [(ids[r], float(s))
-                for r, s in zip(best.tolist(), scores[best].tolist(), strict=True)
-                if s > -np.inf]
+        return list(zip([ids[r] for r in best.tolist()], scores[best].tolist(), strict=True))
 
     # -- the two halves of a step ----------------------------------------------------------
 

@@ -33,10 +33,17 @@ import numpy as np
 from models.base import Context, Interaction, ItemInfo, Recommender, Scored, Scorer
 from models.context_model import ContextModel
 from models.embeddings import OnlineMF
+from models.exploration import NewItems
 from models.hybrid import HybridRecommender
 from models.labels import ImpressionJoiner, Labelled, NegativeSampler
 
-__all__ = ["ContextReranked"]
+__all__ = ["EXPLORE_RANK", "EXPLORE_SOURCE", "ContextReranked"]
+
+# A list of this many items or more shows a new item at this place (a top 3 is too short to give
+# a place away), named by this source. A fixed place, not the last: a worker asks for a hundred
+# candidates and cuts to the request's k after the business rules, which must still show it.
+EXPLORE_RANK = 10
+EXPLORE_SOURCE = "explore"
 
 
 class ContextReranked(Recommender):
@@ -66,6 +73,9 @@ class ContextReranked(Recommender):
         self.scorer_: Scorer = self.context_model_
         self.impressions = 0
         self.joined_labels = 0
+        # New items, for the last place of a list (exploration); the clock dates catalogue news.
+        self.new_items_ = NewItems()
+        self.clock_ = 0.0
 
     # -- what a worker reads and feeds, without reaching into the parts ---------------------
 
@@ -89,6 +99,11 @@ class ContextReranked(Recommender):
         """Re-rank with ``scorer`` from now on (None: the context model again). The context
         model keeps learning either way: it is the fallback, and its score a ranker's input."""
         self.scorer_ = scorer if scorer is not None else self.context_model_
+
+    @property
+    def context_scorer(self) -> Scorer:
+        """The River context model as a scorer: a ranker's input and its fallback."""
+        return self.context_model_
 
     def context_summary(self) -> dict[str, float]:
         """The contextual model's prequential metrics and drift count, for export."""
@@ -115,6 +130,9 @@ class ContextReranked(Recommender):
         if not self.use_context:
             interaction = replace(interaction, location=None, condition=None, temp_c=None)
         self.recommender_.learn_one(interaction)
+        self.clock_ = max(self.clock_, interaction.ts)
+        self.new_items_.seen(interaction.item_id, interaction.ts)
+        self.new_items_.acted_on(interaction.item_id)
         examples: list[Labelled]
         if self.impressions:
             examples = (self.joiner_.add_interaction(interaction)
@@ -129,18 +147,34 @@ class ContextReranked(Recommender):
                   exclude: Iterable[str] = ()) -> list[Scored]:
         if not self.use_context:
             context = replace(context, location=None, condition=None, temp_c=None)
-        candidates = self.recommender_.recommend(user_id, max(k, self.candidates), context,
-                                                 exclude)
+        exclude = set(exclude)
+        candidates = self.recommender_.ranked(user_id, max(k, self.candidates), context,
+                                              exclude)
         if not candidates:
             return []
-        base = np.array([c.score for c in candidates])
+        items, scores, sources = zip(*candidates, strict=True)
+        base = np.array(scores)
         if base.max() > 0:
             base = base / base.max()
-        final = base + self.weight * self.scorer_.score(
-            user_id, [c.item_id for c in candidates], context)
-        order = np.argsort(-final, kind="stable")[:k]
-        return [Scored(candidates[i].item_id, float(final[i]), candidates[i].source)
-                for i in order]
+        final = base + self.weight * self.scorer_.score(user_id, items, context)
+        order = np.argsort(-final, kind="stable")[:k].tolist()
+        ranked = [Scored(items[i], score, sources[i])
+                  for i, score in zip(order, final[order].tolist(), strict=True)]
+        return self._explore(ranked, k, context.ts, exclude)
+
+    def _explore(self, ranked: list[Scored], k: int, now: float,
+                 excluded: set[str]) -> list[Scored]:
+        """A full list of ``EXPLORE_RANK`` items or more shows a new item at that place (see
+        :mod:`models.exploration`): the items below move down one and the last goes, so the list
+        loses its weakest item, and an item nobody has seen yet gets the showings it needs to be
+        learned."""
+        if k < EXPLORE_RANK or len(ranked) < k:
+            return ranked
+        new = self.new_items_.pick(now, excluded | {s.item_id for s in ranked})
+        if new is None:
+            return ranked
+        at = EXPLORE_RANK - 1
+        return [*ranked[:at], Scored(new, ranked[at].score, EXPLORE_SOURCE), *ranked[at:-1]]
 
     def forget_users(self, users: Iterable[str]) -> None:
         self.recommender_.forget_users(users)
@@ -148,3 +182,4 @@ class ContextReranked(Recommender):
     def observe_item(self, info: ItemInfo) -> None:
         self.recommender_.observe_item(info)
         self.context_model_.observe_item(info)
+        self.new_items_.seen(info.item_id, self.clock_)

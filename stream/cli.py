@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from stream.ranker import cli as ranker_cli
 from stream.settings import Settings, SettingsError, load_settings
 
 
@@ -115,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--plot", type=Path, default=Path("bench-results/evaluate.png"))
     evaluate.add_argument("--json", dest="json_file", type=Path, default=None)
     evaluate.set_defaults(run=_evaluate)
+    ranker_cli.add_commands(commands)
 
     bench = commands.add_parser("bench", help="benchmarks that print and save their figures")
     bench_kinds = bench.add_subparsers(dest="bench", required=True)
@@ -143,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seconds", type=float, default=15, help="per rate")
     serve.add_argument("--events-rate", type=float, default=2000, help="clicks/s meanwhile")
     serve.add_argument("--candidates", type=int, default=500, help="scored per request")
+    serve.add_argument("--in-process", action="store_true",
+                       help="instead: the CPU time of one answer, without Kafka")
+    serve.add_argument("--events", type=int, default=40_000,
+                       help="with --in-process: synthetic events the model learns first")
+    serve.add_argument("--requests", type=int, default=1_000, help="with --in-process")
     serve.add_argument("--json", dest="json_file", type=Path, default=None)
     serve.set_defaults(run=_bench_serve)
     retrieval = bench_kinds.add_parser(
@@ -157,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="the Online Retail file (default: shared/data's)")
     retrieval.add_argument("--json", dest="json_file", type=Path, default=None)
     retrieval.set_defaults(run=_bench_retrieval)
+    ranker_cli.add_bench(bench_kinds)
     return parser
 
 
@@ -326,11 +334,18 @@ def _bench_memory(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.bench.serve import format_report, run_serve_bench
+    if args.in_process:
+        from stream.bench import answer
 
-    report = run_serve_bench(settings, rates=args.rates, seconds=args.seconds,
-                             events_rate=args.events_rate, candidates=args.candidates)
-    print(format_report(report))
+        report = answer.run_answer_bench(events=args.events, requests=args.requests,
+                                         candidates=args.candidates)
+        print(answer.format_report(report))
+    else:
+        from stream.bench.serve import format_report, run_serve_bench
+
+        report = run_serve_bench(settings, rates=args.rates, seconds=args.seconds,
+                                 events_rate=args.events_rate, candidates=args.candidates)
+        print(format_report(report))
     _save(args.json_file, report)
     return 0
 

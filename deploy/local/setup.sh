@@ -23,12 +23,14 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PYTHON" -m venv .venv
 fi
+# The `train` extra (PyTorch, onnx) is for the ranker's tests: PyPI's torch brings its CUDA
+# wheels too (about 3.5 GB), measured at 1 min 50 s to install here; workers never import it.
 stamp=.venv/.recstream-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ deploy/local/setup.sh -nt "$stamp" ]; then
   echo "setup: installing recstream and its dependencies into .venv"
   log=.venv/install.log
   if ! { .venv/bin/python -m pip install --upgrade pip && \
-         .venv/bin/python -m pip install -e ".[test,plot,ann]"; } >"$log" 2>&1; then
+         .venv/bin/python -m pip install -e ".[test,plot,ann,train]"; } >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "setup: pip install failed; the whole log is in $log" >&2
     exit 1

@@ -32,6 +32,10 @@ from stream.transport.producer import EventProducer
 from stream.transport.topics import ensure_topics
 
 TIMEOUT_S = 5.0
+# What the worker says of each reply (stream/serving/server.py): how long the request waited for
+# the consume loop to read it, and the whole batch it was answered in (reads, ranking, rules).
+# An echo reply says nothing (0): its round trip is all Kafka and the loop.
+WORKER_TIMINGS = ("queued", "total")
 
 
 def run_serve_bench(base: Settings, rates: tuple[int, ...] = (100, 500, 1000),
@@ -99,6 +103,7 @@ def _ask(client: RecommendationClient, rate: int, seconds: float) -> dict[str, A
     total = int(rate * seconds)
     latencies: list[float] = []
     errors: list[str] = []
+    worker: dict[str, list[float]] = {part: [] for part in WORKER_TIMINGS}
     lock = threading.Lock()
 
     def done(sent: float, future: Future[RecommendationReply]) -> None:
@@ -111,6 +116,8 @@ def _ask(client: RecommendationClient, rate: int, seconds: float) -> dict[str, A
                 errors.append(reply.error.code)
             else:
                 latencies.append(elapsed)
+                for part, values in worker.items():
+                    values.append(reply.timings_ms.get(part, 0.0))
 
     started = time.perf_counter()
     futures = []
@@ -136,19 +143,23 @@ def _ask(client: RecommendationClient, rate: int, seconds: float) -> dict[str, A
             "p50_ms": round(1000 * quantile(latencies, 0.50), 2),
             "p99_ms": round(1000 * quantile(latencies, 0.99), 2),
             "p999_ms": round(1000 * quantile(latencies, 0.999), 2),
-            "max_ms": round(1000 * latencies[-1], 2)}
+            "max_ms": round(1000 * latencies[-1], 2),
+            "worker_ms": {part: {"p50": round(quantile(sorted(values), 0.50), 2),
+                                 "p99": round(quantile(sorted(values), 0.99), 2)}
+                          for part, values in worker.items()}}
 
 
 def format_report(report: dict[str, Any]) -> str:
     lines = [f"serve: {report['candidates']} candidates per request, clicks at "
              f"{report['events_rate']:,.0f}/s, {report['seconds_per_rate']} s per rate",
              f"{'system':<10}{'rate':>6}{'achieved':>9}{'answered':>9}{'errors':>7}"
-             f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>9}"]
+             f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>9}   worker p50/p99 ms: queued, answering"]
     for name, phases in report["systems"].items():
         for rate, r in phases.items():
+            worker = ", ".join(f"{t['p50']:.1f}/{t['p99']:.1f}" for t in r["worker_ms"].values())
             lines.append(f"{name:<10}{rate:>6}{r['achieved_rate']:>9.0f}{r['answered']:>9}"
                          f"{r['errors']:>7}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-                         f"{r['p999_ms']:>9.1f}")
+                         f"{r['p999_ms']:>9.1f}   {worker}")
     lines.append("p99 recstream / echo: " + ", ".join(
         f"{rate}/s {ratio}x" for rate, ratio in report["p99_ratio_to_echo"].items()))
     return "\n".join(lines)

@@ -36,7 +36,8 @@ _MAC_BYTES = hashlib.sha256().digest_size
 # users they keep (``seen``). 5: trending keeps a bounded number of scopes (``max_scopes``; item
 # shards remember the scopes they ``dropped``) and ForwardDecay lives in models.decay. 6: user
 # shards hold back events read ahead of another topic (``arrivals``). 7: the evaluator counts
-# coverage (``coverage``, ``_known``).
+# coverage (``coverage``, ``_known``); the recommender keeps new items (``new_items_``) and a
+# weather gate; user shards keep the ranker's feature memory (``memory``).
 FORMAT = 7
 
 

@@ -32,6 +32,9 @@ from models.baskets import Baskets
 from models.embeddings import OnlineMF
 from models.evaluation import PrequentialEvaluator
 from models.hybrid import TRENDING_HALF_LIFE_S, HybridRecommender
+from models.ranker.memory import RankerMemory
+from models.ranker.online import OnlineFeatures
+from models.ranker.serving import LiveRanker, RankerScorer
 from models.reranked import ContextReranked
 from models.trending import Trending
 from stream.contracts.internal import ScopeBest
@@ -114,6 +117,7 @@ class UserShard:
     # Events read but held back until no unread record of another topic can precede them
     # (stream/learning/merge.py): lines to feed, impressions to show.
     arrivals: EventTimeMerge = field(default_factory=EventTimeMerge)
+    memory: RankerMemory = field(default_factory=RankerMemory)
 
     @classmethod
     def new(cls, partition: int, learning: LearningSettings, exclude_purchased: bool
@@ -130,6 +134,10 @@ class UserShard:
     @property
     def embeddings(self) -> OnlineMF:
         return self.model.embeddings
+
+    def rank_with(self, live: LiveRanker) -> None:
+        """Re-rank with the worker's live ranker: its features read the model and ``memory``."""
+        self.model.use_scorer(RankerScorer(live, OnlineFeatures(self.model, self.memory)))
 
     def feed(self, line: Interaction) -> tuple[Interaction, ...]:
         """Take a line; learn the basket it closes, if any, and return it (else empty).
@@ -163,6 +171,7 @@ class UserShard:
             self.evaluator.test(basket)
             for line in basket:
                 self.model.learn_one(line)
+                self.memory.learn_one(line)
         except Exception as exc:  # no I/O here: whatever it is, it is this basket's
             log.exception("shard %d could not learn a basket of %d lines", self.partition,
                           len(basket))
@@ -256,6 +265,7 @@ class UserShard:
         for user in going:
             del self.seen[user]
         self.model.forget_users(going)
+        self.memory.forget_users(going)
         self.evaluator.forget_users(going)
         return len(going)
 

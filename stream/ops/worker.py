@@ -13,12 +13,14 @@ from typing import Any
 import faust
 from redis.asyncio import Redis
 
+from models.ranker.serving import LiveRanker
 from stream.ingest.ingestor import CountingIngestor, Ingestor
 from stream.learning.checkpoint import Checkpoint, Sender
 from stream.learning.core import LearnerCore
 from stream.learning.shell import Learner
 from stream.learning.snapshots import SnapshotCodec, snapshot_key
 from stream.ops.http_door import open_door
+from stream.ranker.control import RankerFollower
 from stream.serving.rules import Rules
 from stream.serving.server import EchoServer, Server, Topics
 from stream.serving.server import Sender as ServingSender
@@ -41,7 +43,7 @@ class WorkerParts:
 
     transient = TRANSIENT
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, ranker: LiveRanker | None = None) -> None:
         self.redis = async_redis(settings.redis)
         # The fleet's one secret: it signs snapshots and the origin of re-keyed copies.
         key = snapshot_key(settings)
@@ -61,7 +63,8 @@ class WorkerParts:
             self.server = EchoServer(self.publisher, settings.worker.max_message_bytes)
         elif settings.learning.enabled:
             self.learner = build_learner(settings, self.redis, self.publisher)
-            self.server = build_server(settings, self.learner.core, self.redis, self.publisher)
+            self.server = build_server(settings, self.learner.core, self.redis, self.publisher,
+                                       ranker)
 
     async def open(self) -> None:
         await self.publisher.start()
@@ -85,8 +88,8 @@ def build_learner(settings: Settings, client: Redis, sender: Sender) -> Learner:
                    publish_every_event_s=learning.item_vector_publish_event_s or None)
 
 
-def build_server(settings: Settings, core: LearnerCore, client: Redis, sender: ServingSender
-                 ) -> Server:
+def build_server(settings: Settings, core: LearnerCore, client: Redis, sender: ServingSender,
+                 ranker: LiveRanker | None = None) -> Server:
     """The request path over the learner's user shards."""
     serving = settings.serving
     return Server(core.shards.get, core.context.builder,
@@ -96,11 +99,12 @@ def build_server(settings: Settings, core: LearnerCore, client: Redis, sender: S
                          serving.log_impressions),
                   serving.default_deadline_ms, settings.worker.max_message_bytes,
                   functools.partial(partition_of, partitions=settings.kafka.partitions),
-                  serving.candidates)
+                  serving.candidates, ranker)
 
 
-def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
-    """The Faust app (process shell and web views) and the batch consumer it runs."""
+def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService, RankerFollower]:
+    """The Faust app (process shell and web views), the batch consumer it runs, and the
+    follower of ``models.control`` that keeps the consumer's ranker on the live version."""
     web: dict[str, Any] = {"web_enabled": False}
     if settings.worker.web_port is not None:
         web = {"web_enabled": True, "web_port": settings.worker.web_port,
@@ -116,12 +120,15 @@ def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
     )
     # No Faust agents: Faust's own consumer group would sit idle, so only its web side runs.
     app.producer_only = True
-    service = BatchConsumerService(settings, lambda: WorkerParts(settings))
+    ranker = LiveRanker()
+    service = BatchConsumerService(settings, lambda: WorkerParts(settings, ranker))
+    follower = RankerFollower(settings, ranker)
 
     @app.page("/stats")
     async def stats(web: Any, request: Any) -> Any:
         return web.json({"batches": service.batches, "records": service.records,
-                         "learned": service.learned})
+                         "learned": service.learned, "ranker": ranker.version,
+                         "ranker_refused": follower.refused})
 
     open_door(app, settings)
 
@@ -131,14 +138,14 @@ def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService]:
         report = await readiness(service)
         return web.json(report, status=200 if report["ready"] else 503)
 
-    return app, service
+    return app, service, follower
 
 
 def run_worker(settings: Settings) -> int:
     """Run one worker until it is stopped (SIGTERM or Ctrl-C stop it cleanly)."""
     ensure_topics(settings)
     (settings.stack.state_dir / "faust").mkdir(parents=True, exist_ok=True)
-    app, service = create_app(settings)
-    worker = faust.Worker(app, service, loglevel=settings.worker.log_level, quiet=True)
+    app, service, follower = create_app(settings)
+    worker = faust.Worker(app, service, follower, loglevel=settings.worker.log_level, quiet=True)
     worker.execute_from_commandline()
     return 0

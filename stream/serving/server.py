@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from models.ranker.serving import LiveRanker
 from stream.contracts.codec import InvalidMessage, decode
 from stream.contracts.records import Message, Record, dead_letter
 from stream.contracts.schemas import DeadLetter, Impression
@@ -73,8 +74,10 @@ class Server:
     def __init__(self, shards: Callable[[int], UserShard | None], builder: InteractionBuilder,
                  store: ServingStore, sender: Sender, rules: Rules, topics: Topics,
                  default_deadline_ms: int, max_message_bytes: int,
-                 partition_of: Callable[[str], int], candidates: int = 100) -> None:
+                 partition_of: Callable[[str], int], candidates: int = 100,
+                 ranker: LiveRanker | None = None) -> None:
         self.shards = shards
+        self.ranker = ranker
         self.candidates = candidates
         self.partition_of = partition_of
         self.builder = builder
@@ -146,9 +149,15 @@ class Server:
         facts, weather = await self.store.users(users, locations)
         read = time.time()
         ranked: list[Ranked] = []
+        # Nothing awaits between here and the last request ranked, so no swap comes between:
+        # every request of the batch ranks on this version, and its reply says so.
+        ranker = self.ranker.version if self.ranker is not None else None
         for record, request in live:
+            shard = self.shards(record.partition)
+            if shard is not None and self.ranker is not None:
+                shard.rank_with(self.ranker)  # a shard adopted or restored since: rank with it
             try:
-                ranked.append(rank(request, self.shards(record.partition),
+                ranked.append(rank(request, shard,
                                    facts[request.user_id], weather, self.builder, self.rules,
                                    started, self.candidates))
             except Exception as exc:  # the models failed on this request: it alone fails
@@ -169,6 +178,8 @@ class Server:
                 log.exception("request %s could not be finished", request.request_id)
                 letters.append(dead_letter(record, f"reply failed: {exc!r}"))
                 reply = failed(request.request_id, ErrorCode.INTERNAL, repr(exc))
+            if ranker is not None and reply.error is None:
+                reply.model_versions["ranker"] = ranker
             reply.timings_ms.update({
                 "queued": round(max(started * 1000 - (record.timestamp_ms or started * 1000),
                                     0.0), 3),

@@ -84,6 +84,8 @@ class TopicSettings(Section):
     item_steps: str = _topic("item_steps", "learn.item-steps")
     item_vectors: str = _topic("item_vectors", "model.item-vectors")
     item_trending: str = _topic("item_trending", "model.item-trending")
+    # Ranker versions going live (promotion, rollback): every worker reads it and swaps.
+    control: str = _topic("control", "models.control")
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -223,6 +225,9 @@ class ServingSettings(Section):
     # Every reply is logged to the impressions topic (the label join's negatives): off only for
     # tests of the round trip alone.
     log_impressions: bool = True
+    # Where ranker versions are kept (one folder each: model.onnx and the slice it was gated
+    # on). Every worker must read it: a shared volume beyond one host.
+    ranker_dir: Path = Path(".recstream/ranker")
 
 
 class StackSettings(Section):

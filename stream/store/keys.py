@@ -31,6 +31,9 @@ Keys (``p`` is ``settings.redis.key_prefix``):
                             applied (its own topic:partition:offset), kept past the retention
   p:stats                   hash: events applied per kind, dead letters, re-keyed (forwarded)
   p:dead-letter-reasons     hash: dead letters per kind of reason (``invalid ClickEvent``, ...)
+  p:ranker:versions         hash: ranker version -> its registry entry (JSON; stream/ranker/registry.py)
+  p:ranker:live             string: the version serving now (absent: the River model ranks)
+  p:ranker:history          list: the versions live before it, newest first (what rollback restores)
 
 >>> keys = Keys("p")
 >>> keys.recent("alice"), keys.user("alice:recent")
@@ -101,6 +104,9 @@ class Keys:
 
     def offset(self, topic: str, partition: int) -> str:
         return self._key("offsets", f"{topic}:{partition}")
+
+    def ranker(self, part: str) -> str:
+        return self._key("ranker", part)
 
     @property
     def stats(self) -> str:

@@ -63,6 +63,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
                   {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)}),
         TopicSpec(settings.topics.item_vectors, n, compacted),
         TopicSpec(settings.topics.item_trending, n, compacted),
+        # One partition, one key: the latest announcement is the live ranker, and compaction
+        # keeps it for a worker that starts later.
+        TopicSpec(settings.topics.control, 1, compacted),
     ]
 
 

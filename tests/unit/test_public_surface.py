@@ -16,7 +16,9 @@ import pytest
     ["stack", "up"], ["stack", "status"], ["stack", "down"], ["worker"], ["replay"],
     ["inspect", "user", "x"], ["recommend", "--user", "x"], ["stats"], ["demo"],
     ["evaluate", "--dataset", "synthetic"], ["bench", "ingest"], ["bench", "freshness"],
-    ["bench", "memory"], ["bench", "serve"], ["bench", "retrieval"],
+    ["bench", "memory"], ["bench", "serve"], ["bench", "retrieval"], ["bench", "ranker"],
+    ["ranker", "data"], ["ranker", "train"], ["ranker", "evaluate"], ["ranker", "promote"],
+    ["ranker", "rollback"], ["ranker", "list"], ["ranker", "replay"], ["ranker", "retrain"],
 ])
 def test_every_documented_command_exists(command):
     result = subprocess.run([sys.executable, "-m", "stream.cli", *command, "--help"],

@@ -1,0 +1,106 @@
+"""Announcing a live ranker version, and following the announcements inside a worker.
+
+:func:`announce` writes the version to ``models.control`` (stream/contracts/control.py).
+:class:`RankerFollower` runs in every worker beside the batch consumer: it reads the topic from
+the beginning, and for the latest announcement loads the artefact in a thread (reading the file,
+checking its sha256 and its inputs, building the onnxruntime session take tens of ms that must not
+stall the event loop), then swaps :class:`~models.ranker.serving.LiveRanker` between two requests.
+A refused artefact is logged with its reason and the version serving now stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from confluent_kafka import Producer
+from mode import Service
+from pydantic import ValidationError
+
+from models.ranker.serving import ArtefactRefused, LiveRanker, RankerSession
+from stream.contracts.control import RANKER_KEY, RankerAnnouncement
+from stream.settings import Settings
+from stream.transport.kafka_config import aiokafka_config, client_config
+from stream.transport.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def announce(settings: Settings, message: RankerAnnouncement, timeout_s: float = 10.0) -> None:
+    ensure_topics(settings)  # compacted, one partition: not what a broker would auto-create
+    producer = Producer(client_config(settings.kafka, acks="all"))
+    producer.produce(settings.topics.control, key=RANKER_KEY,
+                     value=message.model_dump_json().encode())
+    if producer.flush(timeout_s) != 0:
+        raise TimeoutError(f"announcement not acknowledged within {timeout_s} s")
+
+
+def load(message: RankerAnnouncement) -> RankerSession | None:
+    """The session an announcement names (None: no ranker); ArtefactRefused if it must not
+    serve."""
+    if message.version is None:
+        return None
+    if message.path is None or message.sha256 is None:
+        raise ArtefactRefused(f"ranker {message.version}: announced without path or sha256")
+    path = Path(message.path)
+    try:
+        onnx = path.read_bytes()
+    except OSError as exc:
+        raise ArtefactRefused(f"ranker {message.version}: cannot read {path}: {exc}") from exc
+    return RankerSession(message.version, onnx, message.sha256)
+
+
+class RankerFollower(Service):
+    """Follows ``models.control`` and keeps ``live`` on the latest acceptable version."""
+
+    def __init__(self, settings: Settings, live: LiveRanker, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.settings = settings
+        self.live = live
+        self.refused: list[str] = []  # the reasons, newest last (for tests and /stats)
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def on_start(self) -> None:
+        self.consumer = AIOKafkaConsumer(enable_auto_commit=False, group_id=None,
+                                         **aiokafka_config(self.settings.kafka))
+        await self.consumer.start()
+        partition = TopicPartition(self.settings.topics.control, 0)
+        self.consumer.assign([partition])
+        await self.consumer.seek_to_beginning(partition)
+
+    async def on_stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+    @Service.task
+    async def _follow(self) -> None:
+        assert self.consumer is not None
+        while not self.should_stop:
+            fetched = await self.consumer.getmany(timeout_ms=500)
+            messages = [m for batch in fetched.values() for m in batch if m.value is not None]
+            if messages:  # only the latest matters: the ones before it were superseded
+                await self.take(messages[-1].value)
+
+    async def take(self, value: bytes) -> None:
+        try:
+            message = RankerAnnouncement.model_validate_json(value)
+        except ValidationError as exc:
+            self._refuse(f"unreadable announcement on {self.settings.topics.control}: {exc}")
+            return
+        if message.version == self.live.version:
+            return
+        try:
+            session = await asyncio.get_running_loop().run_in_executor(None, load, message)
+        except ArtefactRefused as exc:
+            self._refuse(f"{exc}; ranker {self.live.version or 'none (River)'} stays live")
+            return
+        before = self.live.version
+        self.live.swap(session)
+        log.info("ranker %s live (was %s)", message.version or "none (River)",
+                 before or "none (River)")
+
+    def _refuse(self, reason: str) -> None:
+        log.error("REFUSED %s", reason)
+        self.refused.append(reason)

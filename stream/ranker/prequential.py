@@ -1,0 +1,102 @@
+"""`recstream ranker replay`: the whole system with and without the ranker, test-then-train.
+
+Both systems are the worker's model as `recstream evaluate` runs its in-process twin; one of them
+re-ranks with a registered ranker version from the moment its training data ends (before that it
+falls back to the River model, as a worker does with no version live, so the two are identical
+until then). The table counts only the baskets after that moment: the ranker never saw them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from models.base import Context, Interaction, ItemInfo, Recommender, Scored
+from models.evaluation import PrequentialEvaluator
+from models.metrics import RankingMetrics
+from models.ranker.memory import RankerMemory
+from models.ranker.online import OnlineFeatures
+from models.ranker.serving import LiveRanker, RankerScorer, RankerSession
+from models.reranked import ContextReranked
+from stream.evaluate.run import TWIN, baselines, interactions, load_events
+from stream.learning.user_shard import recstream_model
+from stream.ranker.commands import registry
+from stream.settings import LearningSettings, Settings
+
+RANKED = "recstream+ranker"
+
+
+class WithRanker(Recommender):
+    """The worker's model and its ranker memory, re-ranked by whatever ``live`` holds."""
+
+    def __init__(self, model: ContextReranked, live: LiveRanker) -> None:
+        self.model = model
+        self.memory = RankerMemory()
+        model.use_scorer(RankerScorer(live, OnlineFeatures(model, self.memory)))
+
+    def learn_one(self, interaction: Interaction) -> None:
+        self.model.learn_one(interaction)
+        self.memory.learn_one(interaction)
+
+    def recommend(self, user_id: str, k: int, context: Context,
+                  exclude: Iterable[str] = ()) -> list[Scored]:
+        return self.model.recommend(user_id, k, context, exclude)
+
+    def observe_item(self, info: ItemInfo) -> None:
+        self.model.observe_item(info)
+
+
+def compare(settings: Settings, version: str, dataset: str = "online-retail",
+            path: Path | None = None, limit: int | None = None,
+            with_baselines: bool = False) -> dict[str, Any]:
+    """The figures of each system on the baskets after ``version``'s training data; with
+    ``with_baselines``, `recstream evaluate`'s baselines beside them on the same baskets."""
+    reg = registry(settings)
+    entry = reg.get(version)
+    cut = float(entry.data["train"]["to_ts"])
+    events, location = load_events(dataset, path, limit)
+    learning = LearningSettings()
+    live = LiveRanker()
+    systems: dict[str, Recommender] = (baselines(twin=learning) if with_baselines else
+                                       {TWIN: recstream_model(0, learning, distributed=False)})
+    systems[RANKED] = WithRanker(recstream_model(0, learning, distributed=False), live)
+    evaluator = PrequentialEvaluator(systems, k=20, exclude_purchased=True, report_both=True)
+    at_cut: dict[str, dict[str, dict[str, float]]] | None = None
+    for event in interactions(events, location):
+        if at_cut is None and isinstance(event, Interaction) and event.ts > cut:
+            at_cut = _sums(evaluator)
+            live.swap(RankerSession(version, reg.model_path(version).read_bytes(), entry.sha256))
+        evaluator.feed(event)
+    evaluator.flush()
+    if at_cut is None:
+        raise ValueError(f"the stream ends before {version}'s training data does")
+    end = _sums(evaluator)
+    return {"version": version, "dataset": dataset, "after_ts": cut,
+            "protocols": {protocol: {name: _since(at_cut[protocol][name], sums)
+                                     for name, sums in by_name.items()}
+                          for protocol, by_name in end.items()}}
+
+
+def _sums(evaluator: PrequentialEvaluator) -> dict[str, dict[str, dict[str, float]]]:
+    return {"exclude_purchased": {n: m.to_sums() for n, m in evaluator.metrics.items()},
+            "include_purchased": {n: m.to_sums() for n, m in evaluator.metrics_other.items()}}
+
+
+def _since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    delta = {key: after[key] - before[key] if key != "k" else after[key] for key in after}
+    metrics = RankingMetrics.from_sums(delta).get()
+    return {"n": int(delta["n"]), **{key: round(metrics[key], 4)
+                                     for key in ("hr@20", "mrr@20", "ndcg@20")}}
+
+
+def format_table(result: dict[str, Any]) -> str:
+    lines = [f"{result['dataset']}, baskets after {result['version']}'s training data "
+             f"(ts > {result['after_ts']:.0f})",
+             f"{'protocol':<20}{'system':<22}{'targets':>8}{'HR@20':>8}{'MRR@20':>8}"
+             f"{'NDCG@20':>9}"]
+    for protocol, systems in result["protocols"].items():
+        for name, m in systems.items():
+            lines.append(f"{protocol:<20}{name:<22}{m['n']:>8}{m['hr@20']:>8.4f}"
+                         f"{m['mrr@20']:>8.4f}{m['ndcg@20']:>9.4f}")
+    return "\n".join(lines)
