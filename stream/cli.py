@@ -164,7 +164,13 @@ def _parser() -> argparse.ArgumentParser:
                            help="the Online Retail file (default: shared/data's)")
     retrieval.add_argument("--json", dest="json_file", type=Path, default=None)
     retrieval.set_defaults(run=_bench_retrieval)
-    ranker_cli.add_bench(bench_kinds)
+    ranker = bench_kinds.add_parser("ranker", help="scoring 500 candidates on one core: p50/p99")
+    ranker.add_argument("--version", default=None, help="a registered version (default: live)")
+    ranker.add_argument("--candidates", type=int, default=500)
+    ranker.add_argument("--requests", type=int, default=2_000)
+    ranker.add_argument("--json", dest="json_file", type=Path,
+                        default=Path("bench-results/ranker.json"))
+    ranker.set_defaults(run=_bench_ranker)
     return parser
 
 
@@ -355,6 +361,15 @@ def _bench_retrieval(settings: Settings, args: argparse.Namespace) -> int:
 
     run(sizes=args.sizes, queries=args.queries, k=args.k, train_events=args.train_events,
         data=args.path, out=args.json_file)
+    return 0
+
+
+def _bench_ranker(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.bench.ranker import format_report, run_ranker_bench
+
+    report = run_ranker_bench(settings, args.version, args.candidates, args.requests)
+    print(format_report(report))
+    _save(args.json_file, report)
     return 0
 
 

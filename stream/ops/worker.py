@@ -20,7 +20,6 @@ from stream.learning.core import LearnerCore
 from stream.learning.shell import Learner
 from stream.learning.snapshots import SnapshotCodec, snapshot_key
 from stream.ops.http_door import open_door
-from stream.ranker.control import RankerFollower
 from stream.serving.rules import Rules
 from stream.serving.server import EchoServer, Server, Topics
 from stream.serving.server import Sender as ServingSender
@@ -31,6 +30,7 @@ from stream.store.learner import RedisLearnerStore
 from stream.store.serving import RedisServingStore
 from stream.store.state import StateWriter
 from stream.transport.consumer import BatchConsumerService, readiness
+from stream.transport.control import RankerFollower
 from stream.transport.kafka_config import faust_broker_credentials
 from stream.transport.partitioner import partition_of
 from stream.transport.publisher import KafkaPublisher

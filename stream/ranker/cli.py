@@ -65,15 +65,6 @@ def add_commands(commands: Any) -> None:
     retrain.set_defaults(run=_retrain)
 
 
-def add_bench(kinds: Any) -> None:
-    bench = kinds.add_parser("ranker", help="scoring 500 candidates on one core: p50/p99")
-    bench.add_argument("--version", default=None, help="a registered version (default: live)")
-    bench.add_argument("--candidates", type=int, default=500)
-    bench.add_argument("--requests", type=int, default=2_000)
-    bench.add_argument("--json", type=Path, default=Path("bench-results/ranker.json"))
-    bench.set_defaults(run=_bench)
-
-
 def _dataset(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="online-retail",
                         help="online-retail, yoochoose or synthetic")
@@ -165,16 +156,6 @@ def _retrain(settings: Settings, args: argparse.Namespace) -> int:
     rounds = args.rounds if args.rounds is not None else (None if args.every else 1)
     retrain_every(settings, every, rounds, lambda r: print(json.dumps(r), flush=True),
                   dataset=args.dataset, path=args.path, limit=args.limit, epochs=args.epochs)
-    return 0
-
-
-def _bench(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.bench.ranker import format_report, run_ranker_bench
-
-    report = run_ranker_bench(settings, args.version, args.candidates, args.requests)
-    print(format_report(report))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2))
     return 0
 
 

@@ -21,11 +21,11 @@ from models.ranker.serving import RankerSession
 from models.ranker.table import Examples
 from stream.contracts.control import RankerAnnouncement
 from stream.errors import UserFacingError
-from stream.ranker.control import announce
 from stream.ranker.registry import Registry
 from stream.settings import Settings
 from stream.store.clients import sync_redis
 from stream.store.keys import Keys
+from stream.transport.control import announce
 
 # The later slice is the last fifth of the impressions in time: on Online Retail about 2,600
 # requests (260k rows), enough to separate AUCs 0.01 apart.

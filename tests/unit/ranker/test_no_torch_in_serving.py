@@ -39,7 +39,7 @@ class NoTorch:
         if name == "torch" or name.startswith("torch."):
             raise ImportError("torch imported on the serving path")
 sys.meta_path.insert(0, NoTorch())
-import stream.cli, stream.ops.worker, stream.ranker.commands, stream.ranker.control
+import stream.cli, stream.ops.worker, stream.ranker.commands, stream.transport.control
 import stream.bench.ranker, models.ranker.serving
 """
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
