@@ -166,17 +166,18 @@ class ContextReranked(Recommender):
 
     def _explore(self, ranked: list[Scored], k: int, now: float,
                  excluded: set[str]) -> list[Scored]:
-        """A full list of ``EXPLORE_RANK`` items or more shows a new item at that place (see
-        :mod:`models.exploration`): the items below move down one and the last goes, so the list
-        loses its weakest item, and an item nobody has seen yet gets the showings it needs to be
-        learned."""
-        if k < EXPLORE_RANK or len(ranked) < k:
+        """A list of ``k`` >= ``EXPLORE_RANK`` with at least the places above it filled shows a
+        new item at that place (see :mod:`models.exploration`): the items below move down one,
+        and a full list loses its last, so the list loses its weakest item, and an item nobody
+        has seen yet gets the showings it needs to be learned."""
+        at = EXPLORE_RANK - 1
+        if k < EXPLORE_RANK or len(ranked) < at:
             return ranked
         new = self.new_items_.pick(now, excluded | {s.item_id for s in ranked})
         if new is None:
             return ranked
-        at = EXPLORE_RANK - 1
-        return [*ranked[:at], Scored(new, ranked[at].score, EXPLORE_SOURCE), *ranked[at:-1]]
+        score = ranked[at].score if len(ranked) > at else ranked[-1].score
+        return [*ranked[:at], Scored(new, score, EXPLORE_SOURCE), *ranked[at:]][:k]
 
     def forget_users(self, users: Iterable[str]) -> None:
         self.recommender_.forget_users(users)

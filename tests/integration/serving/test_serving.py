@@ -128,6 +128,30 @@ def test_an_unknown_user_gets_what_sells_at_their_location(settings, start_worke
     assert "no_history" in reply["degraded"]
 
 
+def test_a_new_catalogue_item_is_shown_at_the_tenth_place_before_anyone_bought_it(
+        settings, start_worker):
+    worker = start_worker(settings)
+    # Twelve items bought by sixty users each: every shard has seen each of them enough times
+    # that none is new, and trending fills a list of ten without the newcomer.
+    events = [(settings.topics.purchases, f"u{n}".encode(),
+               purchase(f"u{n}", f"old{i}", i, f"u{n}-{i}")) for n in range(60) for i in range(12)]
+    send_raw(settings, events)
+    wait_until(lambda: learned(settings) >= len(events), 90, "the purchases learned",
+               workers=[worker])
+    kite = json.dumps({"schema_version": 1, "item_id": "kite", "title": "Kite", "price": 9.0,
+                       "ts": "2011-03-01T09:30:00Z"}).encode()
+    send_raw(settings, [(settings.topics.items, b"kite", kite)])
+
+    def tenth_for_a_newcomer() -> tuple[str, str] | None:
+        reply = ask(settings, f"new-{uuid.uuid4().hex[:6]}", k=10)
+        items = reply["items"]
+        return (items[9]["item_id"], items[9]["source"]) if len(items) == 10 else None
+
+    # The catalogue reaches every worker's shards by broadcast, within a batch or so.
+    wait_until(lambda: tenth_for_a_newcomer() == ("kite", "explore"), 60,
+               "the new item at the tenth place", interval_s=1.0, workers=[worker])
+
+
 def test_a_click_on_another_partition_than_its_keys_still_reaches_the_users_shard(
         settings, start_worker):
     worker = start_worker(settings)

@@ -68,3 +68,14 @@ def test_the_queue_and_the_memory_of_items_are_bounded():
     assert [new.pick(5.0, set()) for _ in range(2)] == ["item3", "item4"]
     new.seen("item0", ts=6.0)  # forgotten long ago: new again
     assert new.pick(6.0, {"item3", "item4"}) == "item0"
+
+
+def test_a_list_shorter_than_asked_still_explores_once_the_places_above_are_filled():
+    model = ContextReranked(seed=1)
+    for n in range(12):  # twelve known items: fewer than the hundred a worker asks for
+        for user in ("ann", "bob", "cat", "eve", "fay"):
+            model.learn_one(Interaction(user, f"old{n}", ts=float(n), kind="purchase"))
+    model.observe_item(ItemInfo("kite"))
+    listed = model.recommend("dan", 100, Context(ts=40.0))
+    assert len(listed) == 13
+    assert listed[EXPLORE_RANK - 1].item_id == "kite"
