@@ -81,6 +81,9 @@ def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Pat
                                                    minus=quality_before)),
                     **{name: _figures(m) for name, m in evaluator.metrics.items()}},
         "worker_logs": str(logs),
+        # What the fleet's models had learned before this run, on this key prefix: they restore
+        # it, so their figures on a replay they learned before are not the baselines' peers.
+        "learned_before": learned_before,
     }
 
 
@@ -168,6 +171,11 @@ def format_summary(summary: dict[str, Any]) -> str:
     for name, figures in summary["quality"].items():
         lines.append(f"  {name:<14}{figures['hr@20']:>9.4f}{figures['mrr@20']:>9.4f}"
                      f"{figures['n']:>9,}")
+    if summary["learned_before"]:
+        lines.append(f"  (the workers' models had learned {summary['learned_before']:,} "
+                     "interactions in earlier runs on this key prefix and restored them: "
+                     "recstream's line is not comparable to the baselines'; "
+                     "`recstream stack down` and removing the state folder start afresh)")
     user = summary["example_user"]
     if user:
         lines.append(f"  try: .venv/bin/recstream recommend --user {user['user_id']}")
