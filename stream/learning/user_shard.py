@@ -136,7 +136,11 @@ class UserShard:
         return self.model.embeddings
 
     def rank_with(self, live: LiveRanker) -> None:
-        """Re-rank with the worker's live ranker: its features read the model and ``memory``."""
+        """Re-rank with the worker's live ranker: its features read the model and ``memory``.
+        A shard already ranking with it keeps its scorer (a restored one holds an empty copy)."""
+        scorer = self.model.scorer_
+        if isinstance(scorer, RankerScorer) and scorer.live is live:
+            return
         self.model.use_scorer(RankerScorer(live, OnlineFeatures(self.model, self.memory)))
 
     def feed(self, line: Interaction) -> tuple[Interaction, ...]:

@@ -155,7 +155,7 @@ class Server:
         for record, request in live:
             shard = self.shards(record.partition)
             if shard is not None and self.ranker is not None:
-                shard.rank_with(self.ranker)  # a shard adopted or restored since: rank with it
+                shard.rank_with(self.ranker)  # binds a shard adopted or restored since
             try:
                 ranked.append(rank(request, shard,
                                    facts[request.user_id], weather, self.builder, self.rules,

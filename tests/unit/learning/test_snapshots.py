@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
+from models.ranker.serving import LiveRanker
 from stream.learning import snapshots
 from stream.learning.snapshots import SnapshotCodec, SnapshotRejected
+from stream.learning.user_shard import UserShard
+from stream.settings import LearningSettings
 
 KEY = b"a-key-of-32-bytes-or-so-for-hmac"
 
@@ -39,3 +44,16 @@ def test_a_snapshot_restores_under_another_state_folder_with_the_same_key(tmp_pa
     there = snapshots.snapshot_key(load_settings(snapshot_key=key, state_dir=tmp_path / "b"))
     blob = SnapshotCodec(here).encode({"learned": 5}, "user:0")
     assert SnapshotCodec(there).decode(blob, "user:0") == {"learned": 5}
+
+
+def test_a_restored_shard_is_bound_to_the_workers_live_ranker_once():
+    live = LiveRanker()
+    shard = UserShard.new(0, LearningSettings(), exclude_purchased=True)
+    shard.rank_with(live)
+    restored = pickle.loads(pickle.dumps(shard))
+    assert restored.model.scorer_.live is not live  # a snapshot holds an empty copy
+    restored.rank_with(live)
+    bound = restored.model.scorer_
+    assert bound.live is live
+    restored.rank_with(live)  # every request asks: the scorer stays, nothing is rebuilt
+    assert restored.model.scorer_ is bound
