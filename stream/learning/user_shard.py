@@ -66,6 +66,15 @@ def recstream_model(partition: int, learning: LearningSettings, distributed: boo
         learn_trending=not distributed))
 
 
+def bind_ranker(model: ContextReranked, memory: RankerMemory, live: LiveRanker) -> None:
+    """Let ``model`` re-rank with ``live``, its features reading the model and ``memory``. A
+    model already ranking with it keeps its scorer: the server asks before every request, and a
+    restored shard holds an empty copy of the ranker, which this replaces."""
+    scorer = model.scorer_
+    if not (isinstance(scorer, RankerScorer) and scorer.live is live):
+        model.use_scorer(RankerScorer(live, OnlineFeatures(model, memory)))
+
+
 class Shown(NamedTuple):
     """An impression held in a shard's merge, with its context and where it was read."""
 
@@ -136,12 +145,8 @@ class UserShard:
         return self.model.embeddings
 
     def rank_with(self, live: LiveRanker) -> None:
-        """Re-rank with the worker's live ranker: its features read the model and ``memory``.
-        A shard already ranking with it keeps its scorer (a restored one holds an empty copy)."""
-        scorer = self.model.scorer_
-        if isinstance(scorer, RankerScorer) and scorer.live is live:
-            return
-        self.model.use_scorer(RankerScorer(live, OnlineFeatures(self.model, self.memory)))
+        """Re-rank with the worker's live ranker (see :func:`bind_ranker`)."""
+        bind_ranker(self.model, self.memory, live)
 
     def feed(self, line: Interaction) -> tuple[Interaction, ...]:
         """Take a line; learn the basket it closes, if any, and return it (else empty).
