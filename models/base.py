@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import numpy as np
@@ -81,11 +81,16 @@ class ItemInfo:
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """One recommended item; ``source`` names what proposed it (the explanation)."""
+    """One recommended item; ``source`` names what proposed it (the explanation).
+
+    ``listed_at``: the item's place in the candidate generator's list when a re-ranking step
+    reordered it (a ranker's ``log_rank`` input, logged with the impression), else -1.
+    """
 
     item_id: str
     score: float
     source: str = ""
+    listed_at: int = field(default=-1, compare=False)
 
 
 class Scorer(Protocol):

@@ -9,8 +9,8 @@ hundred times slower.
 
 Learning is prequential: each example is first predicted, the prediction scored by ``logloss``
 and ``auc`` (River metrics), then learned. The per-example loss feeds an ADWIN detector; a drift
-is counted when the loss level rises (``drifts``, ``last_drift_at``). A
-:class:`models.labels.Labelled` example unpacks into :meth:`ContextModel.learn_one`'s arguments.
+is counted when the loss level rises (``drifts``, ``last_drift_at``). The first four fields of
+a :class:`models.labels.Labelled` example are :meth:`ContextModel.learn_one`'s arguments.
 
 On a tiny stream where rain sells umbrellas and sun sells sunglasses:
 

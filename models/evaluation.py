@@ -49,7 +49,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from models.base import Interaction, ItemInfo, Recommender
+from models.base import Interaction, ItemInfo, Recommender, Scored
 from models.baskets import Baskets
 from models.coverage import Coverage
 from models.metrics import RankingMetrics
@@ -90,6 +90,9 @@ class PrequentialEvaluator:
         self._learn_s = dict.fromkeys(self.systems, 0.0)
         self._recommend_calls = 0
         self._basket_policy = Baskets()
+        # Each system's list in the latest test (main protocol), until the next: what an owner
+        # logs as the list the basket was scored on.
+        self.listed: dict[str, list[Scored]] = {}
 
     def run(self, stream: Iterable[Interaction | ItemInfo]) -> PrequentialEvaluator:
         for event in stream:
@@ -140,6 +143,7 @@ class PrequentialEvaluator:
         Nothing is learned. The sample is every ``sample_every``-th basket recorded, so each
         call is followed by :meth:`record` of the same basket before the next test.
         """
+        self.listed = {}
         if self.baskets % self.sample_every:
             return
         first = basket[0]
@@ -190,6 +194,8 @@ class PrequentialEvaluator:
             started = time.perf_counter()
             listed = system.recommend(first.user_id, self.k, context, exclude)
             self._recommend_s[name] += time.perf_counter() - started
+            if main:
+                self.listed[name] = listed
             if known:
                 self.coverage[name].update(context.location, listed)
             ranked = [s.item_id for s in listed]

@@ -15,6 +15,10 @@ contradicting negative for the same showing.
 >>> [(e.item_id, e.label) for e in joiner.expire(now_ts=61.0)]
 [('a', False), ('c', False)]
 
+An impression may carry one logged row per shown item (the serving path's feature logging: the
+ranker's inputs as they were when the list was shown); the row travels with the item's label,
+so a ranker trains on what the server saw, not on features recomputed later.
+
 Before any impression is logged there is nothing to join: :class:`NegativeSampler` stands in,
 pairing each interaction with items drawn from recent interactions, i.e. in proportion to
 their recent popularity.
@@ -24,22 +28,28 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from models.base import Context, Interaction
 
-__all__ = ["ImpressionJoiner", "Labelled", "NegativeSampler"]
+__all__ = ["ImpressionJoiner", "Labelled", "NegativeSampler", "Row"]
+
+# A logged feature row: the ranker's hashed ids and dense signals of one shown item.
+Row = tuple[Sequence[int], Sequence[float]]
 
 
 class Labelled(NamedTuple):
-    """One training example for the contextual model."""
+    """One training example: for the contextual model, and with its logged ``row`` (when the
+    impression carried one) for the ranker's training data."""
 
     user_id: str
     item_id: str
     context: Context
     label: bool
+    request_id: str = ""
+    row: Row | None = None
 
 
 @dataclass(slots=True)
@@ -48,7 +58,12 @@ class _Pending:
     item_ids: tuple[str, ...]
     ts: float
     context: Context
+    rows: tuple[Row, ...] | None = None  # one per item, when the impression logged them
     engaged: set[str] = field(default_factory=set)
+
+    def labelled(self, request_id: str, index: int, label: bool) -> Labelled:
+        return Labelled(self.user_id, self.item_ids[index], self.context, label, request_id,
+                        self.rows[index] if self.rows is not None else None)
 
 
 class ImpressionJoiner:
@@ -73,11 +88,15 @@ class ImpressionJoiner:
         return len(self._pending)
 
     def add_impression(self, request_id: str, user_id: str, item_ids: Iterable[str], ts: float,
-                       context: Context) -> None:
+                       context: Context, rows: Sequence[Row] | None = None) -> None:
+        """Wait for what follows the showing of ``item_ids``; ``rows``, one per item, travel
+        with their labels (ignored unless there is one per item)."""
         # Kafka delivers at least once: a replayed impression must not be labelled twice.
         if request_id in self._pending:
             return
-        self._pending[request_id] = _Pending(user_id, tuple(item_ids), ts, context)
+        items = tuple(item_ids)
+        logged = tuple(rows) if rows is not None and len(rows) == len(items) else None
+        self._pending[request_id] = _Pending(user_id, items, ts, context, logged)
         self._by_user.setdefault(user_id, {})[request_id] = None
         while len(self._pending) > self.max_pending:
             self._remove(next(iter(self._pending)))
@@ -95,7 +114,8 @@ class ImpressionJoiner:
             if interaction.item_id in pending.engaged:
                 return []  # a click then a purchase of one showing is one positive
             pending.engaged.add(interaction.item_id)
-            return [Labelled(pending.user_id, interaction.item_id, pending.context, True)]
+            return [pending.labelled(request_id, pending.item_ids.index(interaction.item_id),
+                                     True)]
         return []
 
     def expire(self, now_ts: float) -> list[Labelled]:
@@ -106,8 +126,9 @@ class ImpressionJoiner:
             if pending.ts + self.window_s >= now_ts:
                 break
             self._remove(request_id)
-            out.extend(Labelled(pending.user_id, item_id, pending.context, False)
-                       for item_id in pending.item_ids if item_id not in pending.engaged)
+            out.extend(pending.labelled(request_id, i, False)
+                       for i, item_id in enumerate(pending.item_ids)
+                       if item_id not in pending.engaged)
         return out
 
     def _remove(self, request_id: str) -> None:

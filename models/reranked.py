@@ -25,7 +25,7 @@ A worker reads and feeds the parts through the model (here checked on the part i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -35,7 +35,7 @@ from models.context_model import ContextModel
 from models.embeddings import OnlineMF
 from models.exploration import NewItems
 from models.hybrid import HybridRecommender
-from models.labels import ImpressionJoiner, Labelled, NegativeSampler
+from models.labels import ImpressionJoiner, Labelled, NegativeSampler, Row
 
 __all__ = ["EXPLORE_RANK", "EXPLORE_SOURCE", "ContextReranked"]
 
@@ -75,6 +75,7 @@ class ContextReranked(Recommender):
         self.scorer_: Scorer = self.context_model_
         self.impressions = 0
         self.joined_labels = 0
+        self.logged_: list[Labelled] = []  # joined labels with logged rows, until taken
         # New items, for the last place of a list (exploration); the clock dates catalogue news.
         self.new_items_ = NewItems()
         self.clock_ = 0.0
@@ -123,10 +124,17 @@ class ContextReranked(Recommender):
         return float(self.context_model_.logloss.get())
 
     def shown(self, request_id: str, user_id: str, item_ids: Iterable[str],
-              context: Context) -> None:
-        """An impression: from now on the contextual model learns from joined labels."""
-        self.joiner_.add_impression(request_id, user_id, item_ids, context.ts, context)
+              context: Context, rows: Sequence[Row] | None = None) -> None:
+        """An impression: from now on the contextual model learns from joined labels. Its
+        logged ``rows`` (one per item) come back with the labels from :meth:`take_logged`."""
+        self.joiner_.add_impression(request_id, user_id, item_ids, context.ts, context, rows)
         self.impressions += 1
+
+    def take_logged(self) -> list[Labelled]:
+        """The labels joined since the last call whose impression logged rows: the ranker's
+        training examples, for the owner to publish."""
+        logged, self.logged_ = self.logged_, []
+        return logged
 
     def learn_one(self, interaction: Interaction) -> None:
         if not self.use_context:
@@ -143,7 +151,10 @@ class ContextReranked(Recommender):
         else:
             examples = self.sampler_.label(interaction)
         for example in examples:
-            self.context_model_.learn_one(*example)
+            self.context_model_.learn_one(example.user_id, example.item_id, example.context,
+                                          example.label)
+            if example.row is not None:
+                self.logged_.append(example)
 
     def recommend(self, user_id: str, k: int, context: Context,
                   exclude: Iterable[str] = ()) -> list[Scored]:
@@ -160,16 +171,17 @@ class ContextReranked(Recommender):
             base = base / base.max()
         final = base + self.weight * self.scorer_.score(user_id, items, context)
         order = np.argsort(-final, kind="stable")[:k].tolist()
-        ranked = [Scored(items[i], score, sources[i])
+        ranked = [Scored(items[i], score, sources[i], i)
                   for i, score in zip(order, final[order].tolist(), strict=True)]
-        return self._explore(ranked, k, context.ts, exclude)
+        return self._explore(ranked, k, context.ts, exclude, len(items))
 
-    def _explore(self, ranked: list[Scored], k: int, now: float,
-                 excluded: set[str]) -> list[Scored]:
+    def _explore(self, ranked: list[Scored], k: int, now: float, excluded: set[str],
+                 listed: int) -> list[Scored]:
         """A list of ``k`` >= ``EXPLORE_RANK`` with at least the places above it filled shows a
         new item at that place (see :mod:`models.exploration`): the items below move down one,
         and a full list loses its last, so the list loses its weakest item, and an item nobody
-        has seen yet gets the showings it needs to be learned."""
+        has seen yet gets the showings it needs to be learned. The generator did not list it:
+        its place there is after the ``listed`` it did."""
         at = EXPLORE_RANK - 1
         if k < EXPLORE_RANK or len(ranked) < at:
             return ranked
@@ -177,7 +189,7 @@ class ContextReranked(Recommender):
         if new is None:
             return ranked
         score = ranked[at].score if len(ranked) > at else ranked[-1].score
-        return [*ranked[:at], Scored(new, score, EXPLORE_SOURCE), *ranked[at:]][:k]
+        return [*ranked[:at], Scored(new, score, EXPLORE_SOURCE, listed), *ranked[at:]][:k]
 
     def forget_users(self, users: Iterable[str]) -> None:
         self.recommender_.forget_users(users)

@@ -87,10 +87,11 @@ def hashed(field: str, value: object) -> int:
     return offset + 1 + zlib.crc32(f"{field}={value}".encode()) % (BUCKETS - 1)
 
 
-def encode(user_id: str, items: Sequence[ItemInfo], context: Context, signals: Signals
-           ) -> Inputs:
+def encode(user_id: str, items: Sequence[ItemInfo], context: Context, signals: Signals,
+           listed_at: Sequence[int] | None = None) -> Inputs:
     """The rows of one request: the user's candidates ``items``, best first by the candidate
-    generator, in ``context``."""
+    generator, in ``context``. ``listed_at``: each item's place in the generator's list when
+    ``items`` are some of them in another order (the rows a server logs of what it showed)."""
     n = len(items)
     shared = np.array([hashed("user", user_id), 0, 0, hashed("location", context.location),
                        hashed("condition", context.condition),
@@ -107,5 +108,6 @@ def encode(user_id: str, items: Sequence[ItemInfo], context: Context, signals: S
     dense[:, 3] = (context.temp_c or 0.0) / 10.0
     dense[:, 4] = np.log1p(np.maximum(signals.popularity, 0.0))
     dense[:, 5] = signals.recency
-    dense[:, 6] = np.log1p(np.arange(n))
+    places = np.arange(n) if listed_at is None else np.maximum(np.asarray(listed_at), 0)
+    dense[:, 6] = np.log1p(places)
     return Inputs(ids, dense)

@@ -26,10 +26,14 @@ class OnlineFeatures:
         self.model = model
         self.memory = memory
 
-    def inputs(self, user_id: str, item_ids: Sequence[str], context: Context) -> Inputs:
+    def inputs(self, user_id: str, item_ids: Sequence[str], context: Context,
+               listed_at: Sequence[int] | None = None) -> Inputs:
+        """The rows of ``item_ids``: the candidates as handed over, or, with ``listed_at``,
+        some of them with their places in that list (see :func:`encode`)."""
         memory, now = self.memory, context.ts
         signals = Signals(river=self.model.context_scorer.score(user_id, item_ids, context),
                           similarity=self.model.embeddings.score_items(user_id, item_ids),
                           popularity=memory.popularity(item_ids, now),
                           recency=memory.recency(user_id, item_ids, now))
-        return encode(user_id, [memory.item(item) for item in item_ids], context, signals)
+        return encode(user_id, [memory.item(item) for item in item_ids], context, signals,
+                      listed_at)

@@ -16,12 +16,24 @@ cuts at.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Examples"]
+__all__ = ["Examples", "LabelledRow"]
+
+
+class LabelledRow(NamedTuple):
+    """One row as a stream writes it: its impression's key and event time, inputs, label."""
+
+    request: str
+    ts: float
+    ids: Sequence[int]
+    dense: Sequence[float]
+    label: bool
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,32 @@ class Examples:
     def quantile_ts(self, q: float) -> float:
         """The event time before which a share ``q`` of the impressions lie."""
         return float(self.request_ts[min(int(q * self.n_requests), self.n_requests - 1)])
+
+    @classmethod
+    def gather(cls, rows: Iterable[LabelledRow]) -> Examples:
+        """The table of rows read in any order (a topic's partitions): an impression's rows
+        share its ``request`` key and keep their order, impressions are numbered in time order.
+
+        >>> ids, dense = [0] * 7, [0.0] * 7
+        >>> table = Examples.gather([LabelledRow("late", 9.0, ids, dense, True),
+        ...                          LabelledRow("early", 1.0, ids, dense, False),
+        ...                          LabelledRow("late", 9.0, ids, dense, False)])
+        >>> table.request.tolist(), table.label.tolist(), table.request_ts.tolist()
+        ([0, 1, 1], [0, 1, 0], [1.0, 9.0])
+        """
+        impressions: dict[str, list[LabelledRow]] = {}
+        for row in rows:
+            impressions.setdefault(row.request, []).append(row)
+        if not impressions:
+            raise ValueError("no labelled rows to make a table of")
+        ordered = sorted(impressions.values(), key=lambda group: (group[0].ts, group[0].request))
+        flat = [row for group in ordered for row in group]
+        return cls(ids=np.array([row.ids for row in flat], dtype=np.int64),
+                   dense=np.array([row.dense for row in flat], dtype=np.float32),
+                   label=np.array([row.label for row in flat], dtype=np.int8),
+                   request=np.repeat(np.arange(len(ordered), dtype=np.int32),
+                                     [len(group) for group in ordered]),
+                   request_ts=np.array([group[0].ts for group in ordered], dtype=np.float64))
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AwareDatetime,
@@ -30,7 +31,10 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
+
+from models.ranker.features import BUCKETS, DENSE, FIELDS
 
 SCHEMA_VERSION = 1
 
@@ -152,8 +156,61 @@ class UserProfile(Event):
     segment: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
+# A dense signal is scaled to a few units (models/ranker/features.py); far beyond is an error.
+DENSE_LIMIT = 1e6
+
+
+def check_row(ids: list[int], dense: list[float], where: str = "") -> None:
+    """Raise unless ``ids`` has a hashed id per field of the ranker's input, each in its field's
+    range of the embedding table, and ``dense`` a finite signal of bounded size per signal."""
+    if len(ids) != len(FIELDS):
+        raise ValueError(f"ids{where} has {len(ids)} values, not one per field {FIELDS}")
+    if len(dense) != len(DENSE):
+        raise ValueError(f"dense{where} has {len(dense)} values, not one per signal {DENSE}")
+    for field, value in enumerate(ids):
+        low = field * BUCKETS
+        if not low <= value < low + BUCKETS:
+            raise ValueError(f"ids{where}[{field}] = {value} is outside field "
+                             f"{FIELDS[field]}'s range [{low}, {low + BUCKETS})")
+    for signal, number in enumerate(dense):
+        if not (math.isfinite(number) and abs(number) <= DENSE_LIMIT):
+            raise ValueError(f"dense{where}[{signal}] = {number} is not a finite signal of at "
+                             f"most {DENSE_LIMIT:g}")
+
+
+class FeatureRows(Contract):
+    """The ranker's inputs (:mod:`models.ranker.features`) for the items of an impression, one
+    row each in the list's order, as the server computed them when it showed the list (feature
+    logging: a ranker trains on what serving saw, not on features recomputed later).
+
+    >>> FeatureRows(ids=[[BUCKETS] * len(FIELDS)], dense=[[0.0] * len(DENSE)])
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for FeatureRows
+      Value error, ids[0][0] = 16384 is outside field user's range [0, 16384) ...
+    """
+
+    ids: list[list[int]] = Field(max_length=500)
+    dense: list[list[float]] = Field(max_length=500)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @model_validator(mode="after")
+    def _rows(self) -> Self:
+        if len(self.ids) != len(self.dense):
+            raise ValueError(f"{len(self.ids)} id rows but {len(self.dense)} dense rows")
+        for n, (ids, dense) in enumerate(zip(self.ids, self.dense, strict=True)):
+            check_row(ids, dense, f"[{n}]")
+        return self
+
+    def rows(self) -> list[tuple[list[int], list[float]]]:
+        return list(zip(self.ids, self.dense, strict=True))
+
+
 class Impression(Event):
-    """What a user was shown: written by the serving path, joined with clicks for labels."""
+    """What a user was shown: written by the serving path, joined with clicks for labels;
+    ``features``, when logged, has one row per item."""
 
     key_field: ClassVar[str] = "user_id"
     request_id: Id
@@ -161,6 +218,14 @@ class Impression(Event):
     item_ids: list[Id] = Field(min_length=1, max_length=500)
     location: Location | None = None
     model_version: Text | None = None
+    features: FeatureRows | None = None
+
+    @model_validator(mode="after")
+    def _one_row_per_item(self) -> Self:
+        if self.features is not None and len(self.features) != len(self.item_ids):
+            raise ValueError(f"features log {len(self.features)} rows for "
+                             f"{len(self.item_ids)} items")
+        return self
 
 
 # Bytes of a rejected payload a dead letter keeps. JSON escaping can make text up to six times

@@ -24,7 +24,7 @@ from stream.contracts.internal import (
     Changes,
     encode_steps,
 )
-from stream.contracts.records import Decoded, Record
+from stream.contracts.records import Decoded, Message, Record
 from stream.contracts.schemas import (
     ClickEvent,
     Impression,
@@ -35,7 +35,7 @@ from stream.learning.context import ContextAnswers, ContextQuery, WorkerContext
 from stream.learning.item_shard import ItemShard, in_messages, route
 from stream.learning.plan import Plan
 from stream.learning.publish import publish
-from stream.learning.user_shard import FACTORS, UserShard
+from stream.learning.user_shard import FACTORS, UserShard, curve, figures
 from stream.settings import LearningSettings, TopicSettings
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class LearnerCore:
         if partition not in self.shards:
             shard = shard or UserShard.new(partition, self.learning, self.exclude_purchased)
             self.shards[partition] = shard
+            shard.log_evaluated = self.learning.log_evaluated
             for info in self.context.builder.items.values():
                 shard.model.observe_item(info)
             self.broadcast.seed(shard)
@@ -186,23 +187,18 @@ class LearnerCore:
                 if shard.baskets.open or len(shard.arrivals)}
 
     def _exports(self, touched: dict[int, set[str]]) -> Plan:
-        """The touched shards' item steps (messages per item partition, with the source's
-        watermark), figures and users' vectors."""
+        """The touched shards' item steps, ranker examples, figures and users' vectors (a shard
+        learns, and so labels, only when it is touched)."""
         plan, self._failed = self._failed, Plan()
         for partition, users in touched.items():
             shard = self.shards[partition]
-            steps = shard.embeddings.take_item_steps()
-            if steps:
-                watermark = shard.watermark((self.topics.clicks, self.topics.purchases))
-                for target, targeted in route(steps, self.partition_of).items():
-                    for part, mark in in_messages(targeted, watermark):
-                        plan.messages.append((self.topics.item_steps, target,
-                                              str(partition).encode(),
-                                              encode_steps(partition, mark, part)))
-            plan.figures[partition] = figures = shard.figures()
+            plan.messages += step_messages(shard, self.topics, self.partition_of)
+            plan.messages += [(self.topics.examples, None, e.request_id.encode(), e.to_json())
+                              for e in shard.take_examples()]
+            plan.figures[partition] = exported = figures(shard)
             if len(shard.evaluator.curve) != self._curve_points.get(partition):
                 # The curve grows by a point per 1,000 interactions: send it only then.
-                figures["curve"] = shard.curve()
+                exported["curve"] = curve(shard)
                 self._curve_points[partition] = len(shard.evaluator.curve)
             for user in users:
                 vector = shard.embeddings.user_vector(user)
@@ -244,3 +240,13 @@ class LearnerCore:
         return plan
 
 
+def step_messages(shard: UserShard, topics: TopicSettings, partition_of: Callable[[str], int]
+                  ) -> list[Message]:
+    """A user shard's item halves, as messages per item partition, each with the shard's
+    watermark (how far the steps it sent cover its topics)."""
+    steps = shard.embeddings.take_item_steps()
+    watermark = shard.watermark((topics.clicks, topics.purchases)) if steps else {}
+    return [(topics.item_steps, target, str(shard.partition).encode(),
+             encode_steps(shard.partition, mark, part))
+            for target, targeted in route(steps, partition_of).items()
+            for part, mark in in_messages(targeted, watermark)]

@@ -37,8 +37,9 @@ _MAC_BYTES = hashlib.sha256().digest_size
 # shards remember the scopes they ``dropped``) and ForwardDecay lives in models.decay. 6: user
 # shards hold back events read ahead of another topic (``arrivals``). 7: the evaluator counts
 # coverage (``coverage``, ``_known``); the recommender keeps new items (``new_items_``) and a
-# weather gate; user shards keep the ranker's feature memory (``memory``).
-FORMAT = 7
+# weather gate; user shards keep the ranker's feature memory (``memory``). 8: impressions wait
+# with their logged feature rows, and a shard keeps the ranker's examples it has yet to write.
+FORMAT = 8
 
 
 class SnapshotRejected(ValueError):

@@ -37,8 +37,10 @@ from models.ranker.online import OnlineFeatures
 from models.ranker.serving import LiveRanker, RankerScorer
 from models.reranked import ContextReranked
 from models.trending import Trending
+from stream.contracts.examples import RankerExample
 from stream.contracts.internal import ScopeBest
 from stream.contracts.schemas import ClickEvent, Impression, PurchaseEvent
+from stream.learning.examples import evaluated, served
 from stream.learning.interactions import InteractionBuilder
 from stream.learning.merge import EventTimeMerge
 from stream.settings import LearningSettings
@@ -127,6 +129,10 @@ class UserShard:
     # (stream/learning/merge.py): lines to feed, impressions to show.
     arrivals: EventTimeMerge = field(default_factory=EventTimeMerge)
     memory: RankerMemory = field(default_factory=RankerMemory)
+    # The ranker's examples to write (stream/learning/examples.py); with log_evaluated (set by
+    # the owner from its settings) the evaluator's scored lists are examples too.
+    examples: list[RankerExample] = field(default_factory=list)
+    log_evaluated: bool = False
 
     @classmethod
     def new(cls, partition: int, learning: LearningSettings, exclude_purchased: bool
@@ -178,6 +184,9 @@ class UserShard:
         drifts = self.model.drifts
         try:
             self.evaluator.test(basket)
+            if self.log_evaluated:
+                self.examples += evaluated(self.partition, SYSTEM, self.evaluator, self.model,
+                                           self.memory, basket)
             for line in basket:
                 self.model.learn_one(line)
                 self.memory.learn_one(line)
@@ -241,8 +250,14 @@ class UserShard:
         return users, failed
 
     def shown(self, impression: Impression, context: Context) -> None:
+        rows = impression.features.rows() if impression.features is not None else None
         self.model.shown(impression.request_id, impression.user_id, impression.item_ids,
-                         context)
+                         context, rows)
+
+    def take_examples(self) -> list[RankerExample]:
+        """The ranker's examples labelled since the last call, to write."""
+        taken, self.examples = self.examples + served(self.model.take_logged()), []
+        return taken
 
     def watermark(self, topics: tuple[str, ...]) -> dict[str, int]:
         """Per topic, the offset below which every event is learned (the open basket's lines
@@ -287,25 +302,27 @@ class UserShard:
         """Forget a trending scope whole (an item shard dropped its part of it)."""
         self.model.forget_trending_scope(scope)
 
-    def curve(self) -> str:
-        """The rolling HR over the stream (a point per 1,000 interactions), for plots."""
-        return json.dumps([(n, values[SYSTEM]) for n, values in self.evaluator.curve[-1000:]])
+def curve(shard: UserShard) -> str:
+    """A shard's rolling HR over the stream (a point per 1,000 interactions), for plots."""
+    return json.dumps([(n, values[SYSTEM]) for n, values in shard.evaluator.curve[-1000:]])
 
-    def figures(self) -> dict[str, Any]:
-        metrics = self.evaluator.metrics[SYSTEM]
-        summary = self.model.context_summary()
-        return {
-            "learned": self.learned,
-            "impressions": self.model.impressions,
-            "joined_labels": self.model.joined_labels,
-            "offsets": json.dumps(self.offsets),
-            "metrics": json.dumps(metrics.to_sums()),
-            "metrics_other": json.dumps(self.evaluator.metrics_other[SYSTEM].to_sums()),
-            "coverage": json.dumps(self.evaluator.coverage[SYSTEM].to_sums()),
-            "rolling": json.dumps(metrics.get()),
-            "logloss": summary.get("logloss", 0.0),
-            "auc": summary.get("auc", 0.0),
-            "drifts": summary.get("drifts", 0),
-            "users": self.embeddings.n_users,
-            "items": self.embeddings.n_items,
-        }
+
+def figures(shard: UserShard) -> dict[str, Any]:
+    """What a shard exports with every batch: its counts, offsets and metric sums."""
+    metrics = shard.evaluator.metrics[SYSTEM]
+    summary = shard.model.context_summary()
+    return {
+        "learned": shard.learned,
+        "impressions": shard.model.impressions,
+        "joined_labels": shard.model.joined_labels,
+        "offsets": json.dumps(shard.offsets),
+        "metrics": json.dumps(metrics.to_sums()),
+        "metrics_other": json.dumps(shard.evaluator.metrics_other[SYSTEM].to_sums()),
+        "coverage": json.dumps(shard.evaluator.coverage[SYSTEM].to_sums()),
+        "rolling": json.dumps(metrics.get()),
+        "logloss": summary.get("logloss", 0.0),
+        "auc": summary.get("auc", 0.0),
+        "drifts": summary.get("drifts", 0),
+        "users": shard.embeddings.n_users,
+        "items": shard.embeddings.n_items,
+    }

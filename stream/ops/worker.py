@@ -96,7 +96,7 @@ def build_server(settings: Settings, core: LearnerCore, client: Redis, sender: S
                   RedisServingStore(client, Keys(settings.redis.key_prefix)), sender,
                   Rules(serving.exclude_purchased, serving.max_per_category),
                   Topics(settings.topics.requests, settings.topics.impressions,
-                         serving.log_impressions),
+                         serving.log_impressions, serving.log_features),
                   serving.default_deadline_ms, settings.worker.max_message_bytes,
                   functools.partial(partition_of, partitions=settings.kafka.partitions),
                   serving.candidates, ranker)

@@ -21,6 +21,15 @@ def add_commands(commands: Any) -> None:
     data.add_argument("--every", type=int, default=1, help="an impression every N baskets")
     data.set_defaults(run=_data)
 
+    export = actions.add_parser("export", help="the examples the stream labelled (the "
+                                "ranker.examples topic) as a file of rows to train on")
+    export.add_argument("--out", type=Path, required=True, help="the .npz file to write")
+    export.add_argument("--source", choices=("all", "served", "evaluated"), default="all",
+                        help="replies' impressions, `evaluate`'s scored lists, or both")
+    export.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds to wait for the broker")
+    export.set_defaults(run=_export)
+
     train = actions.add_parser("train", help="train, export, check parity, register")
     train.add_argument("--data", type=Path, required=True, help="rows from `ranker data`")
     train.add_argument("--epochs", type=int, default=None)
@@ -80,6 +89,14 @@ def _data(settings: Settings, args: argparse.Namespace) -> int:
     from stream.ranker.data import write_examples
 
     print(json.dumps(write_examples(args.out, args.dataset, args.path, args.limit, args.every)))
+    return 0
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.ranker.export import export_examples
+
+    sources = frozenset({"served", "evaluated"} if args.source == "all" else {args.source})
+    print(json.dumps(export_examples(settings, args.out, sources, args.timeout)))
     return 0
 
 

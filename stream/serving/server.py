@@ -14,7 +14,8 @@ so a reply reflects every event that came before it. Whatever a request is, it i
   carries on with the next.
 
 Every reply with items is logged to the impressions topic, which the learners join with the
-clicks and purchases that follow (the context model's labels).
+clicks and purchases that follow (the context model's labels), with the ranker's feature rows of
+the items it showed (the ranker's training examples, stream/learning/examples.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from stream.contracts.serving import (
     addressing,
     failed,
 )
+from stream.learning.examples import logged_rows
 from stream.learning.interactions import InteractionBuilder, Weather
 from stream.learning.user_shard import UserShard
 from stream.serving.answer import Ranked, UserFacts, finish, rank
@@ -66,6 +68,7 @@ class Topics:
     requests: str
     impressions: str
     log_impressions: bool = True
+    log_features: bool = True  # impressions carry the ranker's rows of what they showed
 
 
 class Server:
@@ -128,9 +131,8 @@ class Server:
                     impressions.append(impression)
         messages: list[Message] = forwards + [(topic, None, key.encode(), reply.to_json())
                                               for topic, reply, key in replies]
-        if self.topics.log_impressions:
-            messages += [(self.topics.impressions, None, i.user_id.encode(), i.to_json())
-                         for i in impressions]
+        messages += [(self.topics.impressions, None, i.user_id.encode(), i.to_json())
+                     for i in impressions]
         await self.sender.send(messages)
         if letters:
             await self.sender.dead_letters(letters)
@@ -186,24 +188,40 @@ class Server:
                 "read": round((read - started + done - ranked_at) * 1000, 3),
                 "rank": round((ranked_at - read) * 1000, 3),
                 "total": round((time.time() - started) * 1000, 3)})
-            answered.append((request, reply, _impression(reply, entry)))
+            answered.append((request, reply, self._impression(
+                reply, entry, self.shards(record.partition))))
         return answered
+
+    def _impression(self, reply: RecommendationReply, ranked: Ranked, shard: UserShard | None
+                    ) -> Impression | None:
+        """What was shown, at the moment it was ranked for (event time: the label join's
+        clock), with the ranker's rows of the shown items when features are logged. Rows that
+        would push the impression past the message limit are left out: the impression itself
+        (the context model's labels) matters more than its training rows."""
+        if not (reply.items and ranked.context is not None and self.topics.log_impressions):
+            return None
+        impression = Impression(
+            request_id=reply.request_id, user_id=ranked.request.user_id,
+            item_ids=[item.item_id for item in reply.items], location=ranked.context.location,
+            model_version=ranked.model_version,
+            ts=datetime.fromtimestamp(ranked.context.ts, tz=UTC))
+        if not self.topics.log_features or shard is None:
+            return impression
+        by_id = {s.item_id: s for s in ranked.candidates}
+        shown = [by_id[item_id] for item_id in impression.item_ids if item_id in by_id]
+        if len(shown) != len(impression.item_ids):
+            return impression
+        logged = impression.model_copy(update={"features": logged_rows(
+            shard.model, shard.memory, ranked.request.user_id, shown, ranked.context)})
+        if len(logged.to_json()) > self.max_message_bytes:
+            return impression
+        return logged
 
     def _deadline_ms(self, request: RecommendationRequest, record: Record) -> float:
         if request.deadline_ms is not None:
             return request.deadline_ms
         sent = record.timestamp_ms if record.timestamp_ms is not None else time.time() * 1000
         return sent + self.default_deadline_ms
-
-
-def _impression(reply: RecommendationReply, ranked: Ranked) -> Impression | None:
-    """What was shown, at the moment it was ranked for (event time: the label join's clock)."""
-    if not reply.items or ranked.context is None:
-        return None
-    return Impression(request_id=reply.request_id, user_id=ranked.request.user_id,
-                      item_ids=[item.item_id for item in reply.items],
-                      location=ranked.context.location, model_version=ranked.model_version,
-                      ts=datetime.fromtimestamp(ranked.context.ts, tz=UTC))
 
 
 class EchoServer:

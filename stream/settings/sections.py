@@ -86,6 +86,9 @@ class TopicSettings(Section):
     item_trending: str = _topic("item_trending", "model.item-trending")
     # Ranker versions going live (promotion, rollback): every worker reads it and swaps.
     control: str = _topic("control", "models.control")
+    # The ranker's training data: each shown item with its logged feature row, labelled by the
+    # clicks and purchases that followed (keyed by request id; `recstream ranker export`).
+    examples: str = _topic("examples", "ranker.examples")
 
     @property
     def events(self) -> tuple[str, ...]:
@@ -192,6 +195,11 @@ class LearningSettings(Section):
     # last time, so a replay or a backlog, which runs the shop's hours through in seconds, learns
     # each event with the freshness live traffic has (stream/learning/cadence.py). 0: off.
     item_vector_publish_event_s: float = Field(1.0, ge=0, le=86_400)
+    # Write the lists the prequential evaluation scores to the examples topic too, labelled by
+    # the basket they were scored for: `recstream evaluate` turns it on, so a replay of a real
+    # data set yields the ranker's training data without live traffic. Off live: nobody was
+    # shown those lists.
+    log_evaluated: bool = False
     # Weather to use where a user's location is unknown or has no series.
     default_location: str | None = None
 
@@ -225,6 +233,9 @@ class ServingSettings(Section):
     # Every reply is logged to the impressions topic (the label join's negatives): off only for
     # tests of the round trip alone.
     log_impressions: bool = True
+    # Each impression carries the ranker's feature rows of what it showed (feature logging),
+    # which the workers label into the examples topic. Costs ~0.1 ms a reply of 20 items.
+    log_features: bool = True
     # Where ranker versions are kept (one folder each: model.onnx and the slice it was gated
     # on). Every worker must read it: a shared volume beyond one host.
     ranker_dir: Path = Path(".recstream/ranker")

@@ -66,6 +66,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         # One partition, one key: the latest announcement is the live ranker, and compaction
         # keeps it for a worker that starts later.
         TopicSpec(settings.topics.control, 1, compacted),
+        # Training data is read by a batch job, days later: kept as long as the events.
+        TopicSpec(settings.topics.examples, n, events),
     ]
 
 

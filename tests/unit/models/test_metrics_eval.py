@@ -165,7 +165,7 @@ def weather_stream(n: int, seed: int = 0, flip_at: int | None = None):
 
 def trained(model: ContextModel, n: int = 3000, **stream) -> ContextModel:
     for example in weather_stream(n, **stream):
-        model.learn_one(*example)
+        model.learn_one(*example[:4])
     return model
 
 
@@ -193,7 +193,7 @@ def test_bare_item_ids_are_resolved_through_the_catalogue():
 def test_the_drift_detector_fires_on_an_abrupt_concept_switch_and_not_before():
     model = ContextModel(seed=1)
     detections = [t for t, example in enumerate(weather_stream(6000, flip_at=3000))
-                  if model.learn_one(*example)]
+                  if model.learn_one(*example[:4])]
     assert detections and model.drifts == len(detections)
     assert 3000 <= detections[0] < 3500
     assert model.last_drift_at == float(detections[-1])
@@ -241,7 +241,25 @@ def test_the_positive_carries_the_context_of_the_impression():
     joiner = ImpressionJoiner(window_s=60)
     joiner.add_impression("r1", "u1", ["a"], ts=0.0, context=RAIN)
     [positive] = joiner.add_interaction(click("u1", "a", 10.0))
-    assert positive == Labelled("u1", "a", RAIN, True)
+    assert positive == Labelled("u1", "a", RAIN, True, request_id="r1")
+
+
+def test_each_label_brings_back_the_row_its_item_was_shown_with():
+    joiner = ImpressionJoiner(window_s=60)
+    rows = [((1,), (0.1,)), ((2,), (0.2,)), ((3,), (0.3,))]
+    joiner.add_impression("r1", "u1", ["a", "b", "c"], ts=0.0, context=RAIN, rows=rows)
+    [positive] = joiner.add_interaction(click("u1", "b", 10.0))
+    negatives = joiner.expire(now_ts=61.0)
+    assert (positive.item_id, positive.row) == ("b", ((2,), (0.2,)))
+    assert [(e.item_id, e.row) for e in negatives] == [("a", ((1,), (0.1,))),
+                                                        ("c", ((3,), (0.3,)))]
+
+
+def test_rows_that_do_not_match_the_items_one_to_one_are_not_kept():
+    joiner = ImpressionJoiner(window_s=60)
+    joiner.add_impression("r1", "u1", ["a", "b"], ts=0.0, context=RAIN, rows=[((1,), (0.1,))])
+    [positive] = joiner.add_interaction(click("u1", "a", 10.0))
+    assert positive.row is None
 
 
 def test_an_impression_whose_window_passed_without_interaction_emits_negatives():
