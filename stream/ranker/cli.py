@@ -71,6 +71,9 @@ def add_commands(commands: Any) -> None:
     retrain.add_argument("--every", default=None, help="repeat, e.g. 1h (default: once)")
     retrain.add_argument("--rounds", type=int, default=None, help="stop after N rounds")
     retrain.add_argument("--epochs", type=int, default=None)
+    retrain.add_argument("--from-stream", action="store_true",
+                         help="train on the examples the workers labelled (ranker.examples), "
+                         "not on a replay of the data set's file")
     retrain.set_defaults(run=_retrain)
 
 
@@ -172,7 +175,8 @@ def _retrain(settings: Settings, args: argparse.Namespace) -> int:
     every = duration_s(args.every) if args.every else 0.0
     rounds = args.rounds if args.rounds is not None else (None if args.every else 1)
     retrain_every(settings, every, rounds, lambda r: print(json.dumps(r), flush=True),
-                  dataset=args.dataset, path=args.path, limit=args.limit, epochs=args.epochs)
+                  dataset=args.dataset, path=args.path, limit=args.limit, epochs=args.epochs,
+                  from_stream=args.from_stream)
     return 0
 
 

@@ -1,9 +1,10 @@
 """`recstream ranker retrain`: make rows, train, register and promote through the gate, on a
 schedule (``--every 1h``) or once (the Kubernetes CronJob in deploy/k8s/ranker-cronjob.yaml).
 
-The rows come from a replay of a data set's file (stream/ranker/data.py): the file a shop's
-export job refreshes. A round whose candidate does not beat the live version leaves the live one
-serving; the round's report says why either way.
+The rows come from the stream (``from_stream``: the workers' labelled examples on
+``ranker.examples``, stream/ranker/export.py), or from a replay of a data set's file
+(stream/ranker/data.py): the file a shop's export job refreshes. A round whose candidate does not
+beat the live version leaves the live one serving; the round's report says why either way.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from stream.errors import UserFacingError
 from stream.ranker.commands import promote, train_version
 from stream.ranker.data import write_examples
+from stream.ranker.export import export_examples
 from stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,14 @@ def duration_s(text: str) -> float:
 
 
 def retrain_once(settings: Settings, dataset: str, path: Path | None = None,
-                 limit: int | None = None, epochs: int | None = None) -> dict[str, Any]:
-    rows = settings.serving.ranker_dir / "rows" / f"{dataset}.npz"
-    made = write_examples(rows, dataset, path, limit)
+                 limit: int | None = None, epochs: int | None = None,
+                 from_stream: bool = False) -> dict[str, Any]:
+    if from_stream:
+        rows = settings.serving.ranker_dir / "rows" / "stream.npz"
+        made = export_examples(settings, rows, frozenset({"served", "evaluated"}))
+    else:
+        rows = settings.serving.ranker_dir / "rows" / f"{dataset}.npz"
+        made = write_examples(rows, dataset, path, limit)
     entry = train_version(settings, rows, epochs)
     return {"rows": made, "trained": entry, "promotion": promote(settings, entry["version"])}
 

@@ -16,12 +16,14 @@ from models.ranker.table import Examples
 from stream.contracts.examples import RankerExample
 from stream.contracts.schemas import Impression
 from stream.ops.fleet import REPO_ROOT
+from stream.ranker.retrain import retrain_every
 from stream.settings import Settings
 from stream.store.reads import StateReader
 from stream.transport.topic_reader import read_topic
 from tests.integration.conftest import wait_until
 from tests.integration.serving.test_serving import ask, click, items_of, purchase
 from tests.integration.traffic import learned, send_raw
+from tests.unit.ranker.conftest import synthetic_rows
 
 pytestmark = pytest.mark.integration
 
@@ -63,8 +65,10 @@ def test_a_reply_is_labelled_by_what_followed_and_exported_as_rows_to_train_on(
                workers=[worker])
     # ann buys the second item shown; an hour later (past the join's window) she is back.
     bought = shown[1]
+    before = learned(settings)
+    send_raw(settings, [(settings.topics.purchases, b"ann", purchase("ann", bought, 20, "o-ann"))])
+    wait_until(lambda: learned(settings) > before, 60, "the purchase learned", workers=[worker])
     send_raw(settings, [
-        (settings.topics.purchases, b"ann", purchase("ann", bought, 20, "o-ann")),
         (settings.topics.clicks, b"ann", click("ann", "tea", 0).replace(b"T09:", b"T11:")),
         (settings.topics.clicks, b"ann", click("ann", "jam", 1).replace(b"T09:", b"T11:"))])
     wait_until(lambda: len([e for e in examples(settings) if e.request_id == "r-ann"])
@@ -120,3 +124,25 @@ def test_export_says_so_when_there_is_nothing_to_train_on(settings, tmp_path):
                             env=settings.to_env() | {"PATH": "/usr/bin:/bin"})
     assert result.returncode != 0
     assert "holds no labelled examples" in result.stderr
+
+
+def test_the_schedule_trains_on_the_examples_the_stream_labelled(ranker_settings):
+    rows = synthetic_rows()
+    send_raw(ranker_settings, [
+        (ranker_settings.topics.examples, f"q{request}".encode(), RankerExample.of(
+            f"q{request}", "ann", f"i{n}", 1294135200000 + int(rows.request_ts[request]) * 1000,
+            bool(rows.label[n]), (rows.ids[n], rows.dense[n])).to_json())
+        for n, request in enumerate(rows.request.tolist())])
+    [report] = collect(ranker_settings)
+    assert report["rows"]["rows"] == len(rows) and report["rows"]["requests"] == 400
+    data = report["trained"]["data"]
+    assert data["train"]["rows"] + data["later"]["rows"] == len(rows)
+    assert data["train"]["positives"] + data["later"]["positives"] == int(rows.label.sum())
+    assert report["promotion"]["reason"]  # the gate decided, and said why
+
+
+def collect(settings: Settings) -> list[dict]:
+    reports: list[dict] = []
+    retrain_every(settings, every_s=0.0, rounds=1, report=reports.append, dataset="stream",
+                  from_stream=True)
+    return reports
