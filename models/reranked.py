@@ -157,15 +157,17 @@ class ContextReranked(Recommender):
                 self.logged_.append(example)
 
     def recommend(self, user_id: str, k: int, context: Context,
-                  exclude: Iterable[str] = ()) -> list[Scored]:
+                  exclude: Iterable[str] = (), candidates: int | None = None) -> list[Scored]:
+        """The best ``k`` of the generator's ``candidates`` (default: the model's own) once
+        re-ranked: a server scores many and wraps only the few it may show."""
         if not self.use_context:
             context = replace(context, location=None, condition=None, temp_c=None)
         exclude = set(exclude)
-        candidates = self.recommender_.ranked(user_id, max(k, self.candidates), context,
-                                              exclude)
-        if not candidates:
+        listed = max(k, candidates if candidates is not None else self.candidates)
+        generated = self.recommender_.ranked(user_id, listed, context, exclude)
+        if not generated:
             return []
-        items, scores, sources = zip(*candidates, strict=True)
+        items, scores, sources = zip(*generated, strict=True)
         base = np.array(scores)
         if base.max() > 0:
             base = base / base.max()

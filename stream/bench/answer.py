@@ -6,7 +6,8 @@ synthetic shop in this process (the worker's model, learning its item halves and
 itself, as its in-process twin in `recstream evaluate`), then answers requests for the replay's
 users one at a time through the serving path's own functions (:func:`stream.serving.answer.rank`
 with ``candidates`` candidates, then :func:`~stream.serving.answer.finish`: the rules and the
-reply), timing each. It also times the re-ranking scorer alone on each request's candidates.
+reply), timing each. It also times the re-ranking scorer alone on each request's ``candidates``
+candidates (the generator's, asked again outside the timing).
 
 A first tenth of the requests warms the caches (a worker answers the same users and items over
 and over) and is not counted. Times are the thread's CPU time, not the wall clock's: on a shared
@@ -70,10 +71,13 @@ def run_answer_bench(events: int = 40_000, requests: int = 1_000, candidates: in
         answered = time.thread_time()
         if ranked.context is None or reply.error is not None:
             raise RuntimeError(f"the request for {user} failed: {reply.error}")
-        model.scorer_.score(user, [s.item_id for s in ranked.candidates], ranked.context)
+        generated = model.recommender_.ranked(user, candidates, ranked.context,
+                                              facts.purchased)
+        scoring = time.thread_time()
+        model.scorer_.score(user, [item for item, _, _ in generated], ranked.context)
         if n >= requests // 10:
             answer_s.append(answered - began)
-            score_s.append(time.thread_time() - answered)
+            score_s.append(time.thread_time() - scoring)
     return {"benchmark": "serve-in-process", "events": events,
             "learned_cpu_s": round(learned_s, 1),
             "requests": len(answer_s), "candidates": candidates,

@@ -54,8 +54,8 @@ class Ranked:
 def rank(request: RecommendationRequest, shard: UserShard | None, user: UserFacts,
          weather: dict[str, Weather], builder: InteractionBuilder, rules: Rules,
          now_s: float, candidates: int = 100) -> Ranked:
-    """The candidates of one request (at least ``candidates`` scored), best first, none of
-    them banned for this user."""
+    """The best candidates of one request, none of them banned for this user: ``candidates``
+    scored, the best k and ``EXTRA_CANDIDATES`` kept (all with a category cap), best first."""
     if shard is None:
         return Ranked(request, error=ReplyError(
             code=ErrorCode.UNAVAILABLE,
@@ -70,9 +70,10 @@ def rank(request: RecommendationRequest, shard: UserShard | None, user: UserFact
                       temp_c=report.temp_c if report else None,
                       device=request.context.device.value if request.context.device else None)
     never = banned(set(request.exclude), Facts(purchased=user.purchased), rules)
-    ranked = shard.model.recommend(request.user_id,
-                                   max(request.k + EXTRA_CANDIDATES, candidates), context,
-                                   exclude=never)
+    # k and room for what stock removes; with a category cap, every candidate may be needed.
+    kept = request.k + EXTRA_CANDIDATES if not rules.max_per_category else candidates
+    ranked = shard.model.recommend(request.user_id, kept, context, exclude=never,
+                                   candidates=candidates)
     degraded = [] if request.user_id in shard.seen else ["no_history"]
     if context.condition is None:
         degraded.append("no_weather")
