@@ -113,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--rate", type=float, default=None,
                           help="produce the data set at this many events/s (default: as fast "
                                "as possible)")
+    evaluate.add_argument("--ranker", metavar="VERSION", default=None,
+                          help="the worker (and its twin) re-rank with this registered ranker "
+                               "version (see `recstream ranker list`)")
+    evaluate.add_argument("--after", metavar="ISO-TIME", default=None,
+                          help="also report the baskets after this moment, UTC unless it says "
+                               "(default with --ranker: the end of its training data)")
     evaluate.add_argument("--plot", type=Path, default=Path("bench-results/evaluate.png"))
     evaluate.add_argument("--json", dest="json_file", type=Path, default=None)
     evaluate.set_defaults(run=_evaluate)
@@ -239,13 +245,16 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.evaluate.run import format_table, run_evaluation
+    from stream.evaluate.run import format_table, moment, run_evaluation
 
     result = run_evaluation(settings, args.dataset, path=args.path, limit=args.limit,
                             exclude_purchased=not args.include_purchased, plot=args.plot,
-                            ablation=args.ablation, rate=args.rate)
+                            ablation=args.ablation, rate=args.rate, ranker=args.ranker,
+                            after=None if args.after is None else moment(args.after))
     print(format_table(result))
     print(f"plot: {result['plot']}")
+    print(f"the worker's scored lists, labelled: recstream ranker export --topic "
+          f"{result['examples_topic']} --out rows.npz")
     if args.json_file:
         args.json_file.parent.mkdir(parents=True, exist_ok=True)
         args.json_file.write_text(json.dumps(result, indent=2))

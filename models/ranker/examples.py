@@ -33,7 +33,7 @@ from models.ranker.online import OnlineFeatures
 from models.ranker.table import Examples
 from models.reranked import ContextReranked
 
-__all__ = ["replay"]
+__all__ = ["ImpressionLog", "replay"]
 
 
 class _Listing:
@@ -55,52 +55,85 @@ class _Shown(NamedTuple):
     items: list[str]
 
 
+class ImpressionLog:
+    """A replay's rows as it goes: feed it the stream event by event, read :meth:`rows` at any
+    moment. It owns ``model`` and ``memory`` (it learns them) and lists with River's scores, so
+    a replay that compares systems (stream/ranker/walk_forward.py) runs it beside them and
+    trains on what it had logged by each moment, as a retrain job reads an impression log."""
+
+    def __init__(self, model: ContextReranked, memory: RankerMemory, candidates: int = 100,
+                 every: int = 1) -> None:
+        self.model = model
+        self.memory = memory
+        self.candidates = candidates
+        self.every = every
+        self.features = OnlineFeatures(model, memory)
+        self._listing = _Listing(model.context_scorer)
+        model.use_scorer(self._listing)
+        self._ids: list[np.ndarray] = []
+        self._dense: list[np.ndarray] = []
+        self._labels: list[np.ndarray] = []
+        self._requests: list[int] = []
+        self._times: list[float] = []
+        self._baskets = 0
+        self._sessions: dict[str, str | float] = {}  # user -> the session of their open basket
+        self._shown_to: dict[str, _Shown] = {}  # user -> their open basket's impression, if any
+
+    def feed(self, x: Interaction | ItemInfo) -> None:
+        """One event: at a basket's first line, log the impression before learning any line;
+        label it with the basket's lines as they come; then learn the line."""
+        if isinstance(x, ItemInfo):
+            self.model.observe_item(x)
+            return
+        session = x.session_id if x.session_id is not None else x.ts
+        if self._sessions.get(x.user_id) != session:  # a basket begins: list before learning
+            self._sessions[x.user_id] = session
+            self._shown_to.pop(x.user_id, None)
+            self._baskets += 1
+            if self._baskets % self.every == 0:
+                self._log(x)
+        shown = self._shown_to.get(x.user_id)
+        if shown is not None and x.item_id in shown.items:
+            self._labels[shown.request][shown.items.index(x.item_id)] = 1
+        self.model.learn_one(x)
+        self.memory.learn_one(x)
+
+    def _log(self, x: Interaction) -> None:
+        self._listing.asked = None
+        self.model.recommend(x.user_id, self.candidates, x.context)
+        if self._listing.asked is None:  # nothing to list yet
+            return
+        user_id, listed, context = self._listing.asked
+        request = len(self._times)
+        self._shown_to[x.user_id] = _Shown(request, listed)
+        inputs = self.features.inputs(user_id, listed, context)
+        self._ids.append(inputs.ids)
+        self._dense.append(inputs.dense)
+        self._labels.append(np.zeros(len(listed), dtype=np.int8))
+        self._requests.extend([request] * len(listed))
+        self._times.append(x.ts)
+
+    @property
+    def n_requests(self) -> int:
+        return len(self._times)
+
+    def rows(self) -> Examples:
+        """The rows logged so far, labelled with what has been seen so far (a copy)."""
+        if not self._times:
+            raise ValueError("the replay listed no candidates: the stream is empty or too short")
+        return Examples(ids=np.concatenate(self._ids), dense=np.concatenate(self._dense),
+                        label=np.concatenate(self._labels),
+                        request=np.array(self._requests, dtype=np.int32),
+                        request_ts=np.array(self._times, dtype=np.float64))
+
+
 def replay(stream: Iterable[Interaction | ItemInfo], model: ContextReranked,
            memory: RankerMemory, candidates: int = 100, every: int = 1) -> Examples:
     """Learn ``stream`` in order; at every ``every``-th basket, first log what the model's
     re-ranking step scores when asked for ``candidates`` items (at least the model's own
     ``candidates``) as an impression, and label its rows with the basket's items."""
-    features = OnlineFeatures(model, memory)
-    listing = _Listing(model.context_scorer)
-    model.use_scorer(listing)
-    ids: list[np.ndarray] = []
-    dense: list[np.ndarray] = []
-    labels: list[np.ndarray] = []
-    requests: list[int] = []
-    times: list[float] = []
-    baskets = 0
-    sessions: dict[str, str | float] = {}  # user -> the session of their open basket
-    shown_to: dict[str, _Shown] = {}  # user -> the impression of their open basket, if logged
+    log = ImpressionLog(model, memory, candidates, every)
     for x in stream:
-        if isinstance(x, ItemInfo):
-            model.observe_item(x)
-            continue
-        session = x.session_id if x.session_id is not None else x.ts
-        if sessions.get(x.user_id) != session:  # a basket begins: list before learning it
-            sessions[x.user_id] = session
-            shown_to.pop(x.user_id, None)
-            baskets += 1
-            listing.asked = None
-            if baskets % every == 0:
-                model.recommend(x.user_id, candidates, x.context)
-            if listing.asked is not None:
-                user_id, listed, context = listing.asked
-                request = len(times)
-                shown_to[x.user_id] = _Shown(request, listed)
-                inputs = features.inputs(user_id, listed, context)
-                ids.append(inputs.ids)
-                dense.append(inputs.dense)
-                labels.append(np.zeros(len(listed), dtype=np.int8))
-                requests.extend([request] * len(listed))
-                times.append(x.ts)
-        shown = shown_to.get(x.user_id)
-        if shown is not None and x.item_id in shown.items:
-            labels[shown.request][shown.items.index(x.item_id)] = 1
-        model.learn_one(x)
-        memory.learn_one(x)
+        log.feed(x)
     model.use_scorer(None)
-    if not times:
-        raise ValueError("the replay listed no candidates: the stream is empty or too short")
-    return Examples(ids=np.concatenate(ids), dense=np.concatenate(dense),
-                    label=np.concatenate(labels), request=np.array(requests, dtype=np.int32),
-                    request_ts=np.array(times, dtype=np.float64))
+    return log.rows()

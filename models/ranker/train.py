@@ -7,6 +7,8 @@ number of candidates.
 
 A version may be registered only if its parity check passed: onnxruntime's scores within
 ``PARITY_TOLERANCE`` of PyTorch's on held-out rows, and the same top-k order on sample requests.
+:func:`fit` is the whole recipe (split, train, export, parity, measure), the one `recstream
+ranker train` and the walk-forward replay both call.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from torch import nn
 
 from models.ranker.features import DENSE, FIELDS
 from models.ranker.net import DCNv2
+from models.ranker.quality import quality
 from models.ranker.table import Examples
 
-__all__ = ["PARITY_TOLERANCE", "TrainConfig", "export_onnx", "parity", "predict", "train"]
+__all__ = ["PARITY_TOLERANCE", "Fitted", "TrainConfig", "export_onnx", "fit", "parity", "predict",
+           "train"]
 
 PARITY_TOLERANCE = 1e-5
 
@@ -108,3 +112,28 @@ def parity(net: DCNv2, onnx: bytes, rows: Examples, k: int = 10, max_rows: int =
             "top_k_identical": same_order, "k": k,
             "passed": max_abs_diff <= PARITY_TOLERANCE and same_order == len(sample),
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A version before it is registered: its graph, the rows it was trained on and the later
+    slice it was measured on (by PyTorch), and its parity check."""
+
+    onnx: bytes
+    early: Examples
+    late: Examples
+    metrics: dict[str, float]
+    parity: dict[str, object]
+    train_seconds: float
+
+
+def fit(rows: Examples, config: TrainConfig, holdout: float) -> Fitted:
+    """Train on the earlier impressions of ``rows``, keep the last ``holdout`` share of them
+    (in time) to measure and to check parity on."""
+    early, late = rows.split(rows.quantile_ts(1.0 - holdout))
+    started = time.perf_counter()
+    net = train(early, config)
+    trained_s = time.perf_counter() - started
+    onnx = export_onnx(net)
+    return Fitted(onnx, early, late, quality(late.label, predict(net, late), late.request),
+                  parity(net, onnx, late), round(trained_s, 1))

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
+from models.ranker.serving import LiveRanker
 from stream.contracts.internal import Changes
 from stream.contracts.records import Decoded, Record
 from stream.learning.cadence import PublishCadence
@@ -36,8 +37,12 @@ class Learner:
 
     def __init__(self, core: LearnerCore, store: LearnerStore, checkpoint: Checkpoint, *,
                  snapshot_every_s: float, publish_every_s: float,
-                 publish_every_event_s: float | None = None) -> None:
+                 publish_every_event_s: float | None = None, ranker: LiveRanker | None = None
+                 ) -> None:
         self.core = core
+        # The worker's live ranker, bound to every shard adopted: what a shard's evaluator
+        # scores is what the worker serves, requests or not (`evaluate --ranker` sends none).
+        self.ranker = ranker
         self.store = store
         self.checkpoint = checkpoint
         self.snapshot_every_s = snapshot_every_s
@@ -59,6 +64,8 @@ class Learner:
                 shard = await self._restore("user", partition, UserShard)
                 items = await self._restore("items", partition, ItemShard)
                 covered.update(self.core.adopt(partition, shard, items))
+                if self.ranker is not None:
+                    self.core.shards[partition].rank_with(self.ranker)
                 for kind in KINDS:  # a random phase: workers' snapshots do not align
                     self._snapshot_at.setdefault((kind, partition), time.monotonic()
                                                  - random.uniform(0, self.snapshot_every_s))

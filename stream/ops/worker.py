@@ -20,6 +20,7 @@ from stream.learning.core import LearnerCore
 from stream.learning.shell import Learner
 from stream.learning.snapshots import SnapshotCodec, snapshot_key
 from stream.ops.http_door import open_door
+from stream.ranker.commands import registry
 from stream.serving.rules import Rules
 from stream.serving.server import EchoServer, Server, Topics
 from stream.serving.server import Sender as ServingSender
@@ -62,7 +63,7 @@ class WorkerParts:
         if settings.worker.noop:
             self.server = EchoServer(self.publisher, settings.worker.max_message_bytes)
         elif settings.learning.enabled:
-            self.learner = build_learner(settings, self.redis, self.publisher)
+            self.learner = build_learner(settings, self.redis, self.publisher, ranker)
             self.server = build_server(settings, self.learner.core, self.redis, self.publisher,
                                        ranker)
 
@@ -77,7 +78,8 @@ class WorkerParts:
         await self.redis.ping()
 
 
-def build_learner(settings: Settings, client: Redis, sender: Sender) -> Learner:
+def build_learner(settings: Settings, client: Redis, sender: Sender,
+                  ranker: LiveRanker | None = None) -> Learner:
     learning = settings.learning
     core = LearnerCore(learning, settings.topics, settings.serving.exclude_purchased,
                        functools.partial(partition_of, partitions=settings.kafka.partitions))
@@ -85,7 +87,8 @@ def build_learner(settings: Settings, client: Redis, sender: Sender) -> Learner:
     checkpoint = Checkpoint(sender, store, SnapshotCodec(snapshot_key(settings)))
     return Learner(core, store, checkpoint, snapshot_every_s=learning.snapshot_every_s,
                    publish_every_s=learning.item_vector_publish_s,
-                   publish_every_event_s=learning.item_vector_publish_event_s or None)
+                   publish_every_event_s=learning.item_vector_publish_event_s or None,
+                   ranker=ranker)
 
 
 def build_server(settings: Settings, core: LearnerCore, client: Redis, sender: ServingSender,
@@ -122,7 +125,9 @@ def create_app(settings: Settings) -> tuple[faust.App, BatchConsumerService, Ran
     app.producer_only = True
     ranker = LiveRanker()
     service = BatchConsumerService(settings, lambda: WorkerParts(settings, ranker))
-    follower = RankerFollower(settings, ranker)
+    # A worker that cannot load the live version with none loaded falls back on the registry's
+    # history (stream/transport/control.py).
+    follower = RankerFollower(settings, ranker, registry(settings).earlier)
 
     @app.page("/stats")
     async def stats(web: Any, request: Any) -> Any:

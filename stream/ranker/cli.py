@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from stream.errors import UserFacingError
 from stream.settings import Settings
 
 
@@ -26,6 +27,9 @@ def add_commands(commands: Any) -> None:
     export.add_argument("--out", type=Path, required=True, help="the .npz file to write")
     export.add_argument("--source", choices=("all", "served", "evaluated"), default="all",
                         help="replies' impressions, `evaluate`'s scored lists, or both")
+    export.add_argument("--topic", default=None,
+                        help="the examples topic (default: the settings'; `recstream "
+                        "evaluate` prints its run's)")
     export.add_argument("--timeout", type=float, default=30.0,
                         help="seconds to wait for the broker")
     export.set_defaults(run=_export)
@@ -58,12 +62,22 @@ def add_commands(commands: Any) -> None:
     listing.set_defaults(run=_list)
 
     replay = actions.add_parser("replay", help="the system with and without a version, "
-                                "test-then-train, on the baskets after its training data")
-    replay.add_argument("version")
+                                "test-then-train, on the baskets after its training data; "
+                                "or, with --walk-forward, the whole period with retraining")
+    replay.add_argument("version", nargs="?", default=None,
+                        help="a registered version (not with --walk-forward)")
     _dataset(replay)
     replay.add_argument("--baselines", action="store_true",
                         help="also `evaluate`'s baselines on the same baskets")
     replay.add_argument("--json-file", type=Path, default=None, help="also write the figures")
+    replay.add_argument("--walk-forward", action="store_true",
+                        help="the whole period: train a version at every boundary on the rows "
+                        "before it, gate it, re-rank with it until the next (registry untouched)")
+    replay.add_argument("--retrain-every", default="30d",
+                        help="walk-forward: the boundaries' spacing in event time (default 30d)")
+    replay.add_argument("--rows-every", type=int, default=1,
+                        help="walk-forward: log an impression every N baskets (default 1)")
+    replay.add_argument("--epochs", type=int, default=None, help="walk-forward: per version")
     replay.set_defaults(run=_replay)
 
     retrain = actions.add_parser("retrain", help="data, train, promote; once or on a schedule")
@@ -99,6 +113,8 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     from stream.ranker.export import export_examples
 
     sources = frozenset({"served", "evaluated"} if args.source == "all" else {args.source})
+    if args.topic is not None:
+        settings = settings.replace(topic_examples=args.topic)
     print(json.dumps(export_examples(settings, args.out, sources, args.timeout)))
     return 0
 
@@ -158,11 +174,22 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.ranker.prequential import compare, format_table
+    if args.walk_forward == (args.version is not None):
+        raise UserFacingError("name a version, or give --walk-forward (and no version)")
+    if args.walk_forward:
+        from stream.ranker import walk_forward
+        from stream.ranker.retrain import duration_s
 
-    result = compare(settings, args.version, args.dataset, args.path, args.limit,
-                     args.baselines)
-    print(format_table(result))
+        result = walk_forward.replay_walk_forward(
+            args.dataset, duration_s(args.retrain_every), args.baselines, args.rows_every,
+            args.epochs, lambda r: print(json.dumps(r), flush=True), args.path, args.limit)
+        print(walk_forward.format_table(result))
+    else:
+        from stream.ranker.prequential import compare, format_table
+
+        result = compare(settings, args.version, args.dataset, args.path, args.limit,
+                         args.baselines)
+        print(format_table(result))
     if args.json_file is not None:
         args.json_file.parent.mkdir(parents=True, exist_ok=True)
         args.json_file.write_text(json.dumps(result, indent=2))

@@ -8,18 +8,18 @@ rows.
 
 from __future__ import annotations
 
-import time
+import importlib
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from models.ranker.features import Inputs
-from models.ranker.gate import decide
+from models.ranker.gate import judge, river_quality
 from models.ranker.quality import quality
 from models.ranker.serving import RankerSession
 from models.ranker.table import Examples
-from stream.contracts.control import RankerAnnouncement
 from stream.errors import UserFacingError
 from stream.ranker.registry import Registry
 from stream.settings import Settings
@@ -43,27 +43,26 @@ def train_version(settings: Settings, data: Path, epochs: int | None = None,
                   batch_size: int | None = None, holdout: float = HOLDOUT) -> dict[str, Any]:
     """Train on the earlier slice of ``data``, measure on the later one, export, check parity,
     register; the new entry (not live: `promote` decides that)."""
+    training = trainer()
+    given = {"epochs": epochs, "batch_size": batch_size}
+    config = training.TrainConfig(**{k: v for k, v in given.items() if v is not None})
+    fitted = training.fit(Examples.load(data), config, holdout)
+    late = fitted.late
+    entry = registry(settings).register(
+        fitted.onnx, late, metrics=fitted.metrics, river=river_quality(late),
+        parity=fitted.parity,
+        data={"file": str(data), "train": row_range(fitted.early), "later": row_range(late),
+              "epochs": config.epochs, "train_seconds": fitted.train_seconds})
+    return entry.listed(live=False)
+
+
+def trainer() -> ModuleType:
+    """models.ranker.train, or a message naming the extra to install (workers have no torch)."""
     try:
-        from models.ranker.train import TrainConfig, export_onnx, parity, predict, train
+        return importlib.import_module("models.ranker.train")
     except ImportError as exc:
         raise UserFacingError(f"training needs PyTorch: pip install 'recstream[train]' ({exc})"
                               ) from exc
-    rows = Examples.load(data)
-    cut = rows.quantile_ts(1.0 - holdout)
-    early, late = rows.split(cut)
-    given = {"epochs": epochs, "batch_size": batch_size}
-    config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
-    started = time.perf_counter()
-    net = train(early, config)
-    trained_s = time.perf_counter() - started
-    onnx = export_onnx(net)
-    checked = parity(net, onnx, late)
-    entry = registry(settings).register(
-        onnx, late, metrics=quality(late.label, predict(net, late), late.request),
-        river=river_quality(late), parity=checked,
-        data={"file": str(data), "train": _range(early), "later": _range(late),
-              "epochs": config.epochs, "train_seconds": round(trained_s, 1)})
-    return entry.listed(live=False)
 
 
 def evaluate_version(settings: Settings, version: str | None = None,
@@ -85,17 +84,14 @@ def promote(settings: Settings, version: str) -> dict[str, Any]:
     its own later slice; announce it to the workers. The reason either way."""
     reg = registry(settings)
     rows = reg.held_out(version)
-    its = quality(rows.label, score(reg, version, rows), rows.request)
     incumbent = reg.live()
     if incumbent == version:
         return {"version": version, "promoted": False, "reason": f"{version} is live already"}
-    theirs = (river_quality(rows) if incumbent is None
-              else quality(rows.label, score(reg, incumbent, rows), rows.request))
-    promoted, reason = decide(version, its, incumbent or "river", theirs)
-    if promoted:
+    verdict = judge(rows, version, score(reg, version, rows), incumbent,
+                    None if incumbent is None else score(reg, incumbent, rows))
+    if verdict["promoted"]:
         go_live(settings, reg, version)
-    return {"version": version, "promoted": promoted, "reason": reason, "metrics": its,
-            "incumbent": {"version": incumbent or "river", "metrics": theirs}}
+    return verdict
 
 
 def roll_back(settings: Settings) -> dict[str, Any]:
@@ -105,14 +101,14 @@ def roll_back(settings: Settings) -> dict[str, Any]:
     if before is None:
         raise UserFacingError("no ranker is live: nothing to roll back")
     version = reg.roll_back()
-    announce(settings, _announcement(reg, version))  # None: the River model
+    announce(settings, reg.announcement(version))  # None: the River model
     return {"from": before, "to": version or "river"}
 
 
 def go_live(settings: Settings, reg: Registry, version: str) -> None:
     """Record ``version`` as live and tell every worker (no gate: :func:`promote` is the gate)."""
     reg.make_live(version)
-    announce(settings, _announcement(reg, version))
+    announce(settings, reg.announcement(version))
 
 
 def list_versions(settings: Settings) -> list[dict[str, Any]]:
@@ -124,30 +120,23 @@ def list_versions(settings: Settings) -> list[dict[str, Any]]:
 def score(reg: Registry, version: str, rows: Examples) -> np.ndarray:
     """The version's scores of ``rows`` through onnxruntime, its artefact checked first."""
     entry = reg.get(version)
-    session = RankerSession(version, reg.model_path(version).read_bytes(), entry.sha256)
+    return session_scores(RankerSession(version, reg.model_path(version).read_bytes(),
+                                        entry.sha256), rows)
+
+
+def session_scores(session: RankerSession, rows: Examples) -> np.ndarray:
+    """A loaded version's scores of ``rows``, in chunks."""
     return np.concatenate([session.predict(Inputs(rows.ids[i:i + _CHUNK],
                                                   rows.dense[i:i + _CHUNK]))
                            for i in range(0, len(rows), _CHUNK)])
-
-
-def river_quality(rows: Examples) -> dict[str, float]:
-    """The River context model's scoring of the same rows (its probability is a ranker input,
-    the first dense column): the bar a ranker must clear."""
-    return quality(rows.label, rows.dense[:, 0], rows.request)
-
-
-def _announcement(reg: Registry, version: str | None) -> RankerAnnouncement:
-    if version is None:
-        return RankerAnnouncement(version=None)
-    return RankerAnnouncement(version=version, sha256=reg.get(version).sha256,
-                              path=str(reg.model_path(version).resolve()))
 
 
 def _later(rows: Examples) -> Examples:
     return rows.split(rows.quantile_ts(1.0 - HOLDOUT))[1]
 
 
-def _range(rows: Examples) -> dict[str, Any]:
+def row_range(rows: Examples) -> dict[str, Any]:
+    """Where ``rows`` lie in time and how many they are (recorded beside a version)."""
     first, last = rows.time_range()
     return {"from_ts": first, "to_ts": last, "rows": len(rows), "requests": rows.n_requests,
             "positives": int(rows.label.sum())}

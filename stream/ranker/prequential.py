@@ -84,10 +84,15 @@ def _sums(evaluator: PrequentialEvaluator) -> dict[str, dict[str, dict[str, floa
 
 
 def _since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    delta = {key: after[key] - before[key] if key != "k" else after[key] for key in after}
-    metrics = RankingMetrics.from_sums(delta).get()
-    return {"n": int(delta["n"]), **{key: round(metrics[key], 4)
-                                     for key in ("hr@20", "mrr@20", "ndcg@20")}}
+    return figures({key: after[key] - before[key] if key != "k" else after[key]
+                    for key in after})
+
+
+def figures(sums: dict[str, float]) -> dict[str, float]:
+    """Targets and HR/MRR/NDCG at 20 from a system's metric sums (RankingMetrics.to_sums)."""
+    metrics = RankingMetrics.from_sums(sums).get()
+    return {"n": int(sums["n"]), **{key: round(metrics[key], 4)
+                                    for key in ("hr@20", "mrr@20", "ndcg@20")}}
 
 
 def format_table(result: dict[str, Any]) -> str:

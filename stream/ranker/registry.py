@@ -5,7 +5,8 @@ later time slice it was measured on (the gate scores the live version on it too)
 in Redis (keys in stream/store/keys.py) with its training data range, metrics against the River
 model on that slice, parity result and the artefact's sha256. A version whose parity check failed
 is never registered. The live version is one Redis string; the versions live before it form a
-stack that rollback pops.
+stack that rollback pops, and a worker that cannot load the live version falls back on
+(:meth:`Registry.earlier`).
 
 An S3-compatible store would replace the folder behind the same three calls (write, read, path);
 here a folder shared by the workers is enough.
@@ -23,6 +24,7 @@ from typing import Any
 import redis
 
 from models.ranker.table import Examples
+from stream.contracts.control import RankerAnnouncement
 from stream.errors import UserFacingError
 from stream.store.keys import Keys
 
@@ -85,6 +87,19 @@ class Registry:
     def live(self) -> str | None:
         value = self.client.get(self.keys.ranker("live"))
         return None if value is None else str(value)
+
+    def announcement(self, version: str | None) -> RankerAnnouncement:
+        """What ``models.control`` carries for ``version`` (None: the River model ranks)."""
+        if version is None:
+            return RankerAnnouncement(version=None)
+        return RankerAnnouncement(version=version, sha256=self.get(version).sha256,
+                                  path=str(self.model_path(version).resolve()))
+
+    def earlier(self) -> list[RankerAnnouncement]:
+        """The versions live before the live one, newest first: what a worker that refuses the
+        live version's artefact, with none loaded yet, tries instead."""
+        return [self.announcement(str(version))
+                for version in self.client.lrange(self.keys.ranker("history"), 0, -1)]
 
     def model_path(self, version: str) -> Path:
         return self.folder / version / MODEL_FILE

@@ -6,12 +6,21 @@ the beginning, and for the latest announcement loads the artefact in a thread (r
 checking its sha256 and its inputs, building the onnxruntime session take tens of ms that must not
 stall the event loop), then swaps :class:`~models.ranker.serving.LiveRanker` between two requests.
 A refused artefact is logged with its reason and the version serving now stays.
+
+A worker that starts when the latest announcement names an artefact it refuses has no old
+version in memory to keep. It then loads the newest earlier good version: the versions live
+before, newest first, as the registry's history gives them (``earlier``, injected: this room
+reaches no Redis). The history, not the topic's earlier announcements: compaction keeps only
+the latest message of the key, and the history is what `ranker rollback` restores, so an
+operator and a restarting worker agree on what "the version before" is. Each announcement is
+tried once, and a fallback skips every version this worker refused: nothing is retried in a loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -53,13 +62,18 @@ def load(message: RankerAnnouncement) -> RankerSession | None:
 
 
 class RankerFollower(Service):
-    """Follows ``models.control`` and keeps ``live`` on the latest acceptable version."""
+    """Follows ``models.control`` and keeps ``live`` on the latest acceptable version;
+    ``earlier`` gives the versions live before the latest, newest first (see the module)."""
 
-    def __init__(self, settings: Settings, live: LiveRanker, **kwargs: object) -> None:
+    def __init__(self, settings: Settings, live: LiveRanker,
+                 earlier: Callable[[], list[RankerAnnouncement]] = list,
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.settings = settings
         self.live = live
+        self.earlier = earlier
         self.refused: list[str] = []  # the reasons, newest last (for tests and /stats)
+        self.refused_versions: set[str] = set()
         self.consumer: AIOKafkaConsumer | None = None
 
     async def on_start(self) -> None:
@@ -91,15 +105,45 @@ class RankerFollower(Service):
             return
         if message.version == self.live.version:
             return
+        reason = await self._try(message)
+        if reason is None:
+            return
+        if self.live.version is not None:
+            self._refuse(f"{reason}; ranker {self.live.version} stays live")
+            return
+        fallback = await self._fall_back()
+        self._refuse(f"{reason}; none was live yet: " + (
+            f"fell back to ranker {fallback}, the newest earlier good version" if fallback
+            else "no earlier good version, the River model ranks"))
+
+    async def _try(self, message: RankerAnnouncement) -> str | None:
+        """Load and swap in ``message``'s version; the reason it was refused, else None."""
         try:
             session = await asyncio.get_running_loop().run_in_executor(None, load, message)
         except ArtefactRefused as exc:
-            self._refuse(f"{exc}; ranker {self.live.version or 'none (River)'} stays live")
-            return
+            self.refused_versions.add(str(message.version))
+            return str(exc)
         before = self.live.version
         self.live.swap(session)
         log.info("ranker %s live (was %s)", message.version or "none (River)",
                  before or "none (River)")
+        return None
+
+    async def _fall_back(self) -> str | None:
+        """The newest earlier version that loads, now live; None if none does."""
+        try:  # the history is read in a thread: the worker's reader is a blocking client
+            earlier = await asyncio.get_running_loop().run_in_executor(None, self.earlier)
+        except Exception as exc:  # whatever the injected reader raises, the worker serves on
+            log.error("cannot read the earlier ranker versions: %r", exc)
+            return None
+        for candidate in earlier:
+            if candidate.version is None or candidate.version in self.refused_versions:
+                continue
+            reason = await self._try(candidate)
+            if reason is None:
+                return candidate.version
+            self._refuse(f"{reason}; trying an earlier version")
+        return None
 
     def _refuse(self, reason: str) -> None:
         log.error("REFUSED %s", reason)

@@ -1,6 +1,7 @@
 """A worker swaps ranker versions while it answers: promotion announced on ``models.control``,
 the new session loaded beside the old, every request answered, the switch visible in the
-replies; a corrupt artefact refused with the old version still serving."""
+replies; a corrupt artefact refused with the old version still serving, and a worker that
+starts on a corrupt version falling back to the one live before it."""
 
 from __future__ import annotations
 
@@ -44,19 +45,29 @@ def register_untrained(reg: Registry, seed: int, held_out: Examples) -> str:
 
 
 @pytest.fixture
-def worker(ranker_settings: Settings, start_worker: Callable[..., WorkerProcess]
-           ) -> WorkerProcess:
-    """A worker that has learned clicks of USERS, so it holds their shards."""
-    process = start_worker(ranker_settings)
-    start = datetime.now(UTC) - timedelta(hours=1)
-    messages = [(ranker_settings.topics.clicks, user.encode(), json.dumps({
-        "schema_version": 1, "event_id": f"{user}-{i}", "user_id": user, "item_id": item,
-        "ts": (start + timedelta(minutes=i)).isoformat()}).encode())
-        for u, user in enumerate(USERS) for i, item in enumerate(ITEMS[u:] + ITEMS[:u])]
-    send_raw(ranker_settings, messages)
-    wait_until(lambda: learned(ranker_settings) >= len(messages), 120,
-               "the clicks to be learned", workers=[process])
-    return process
+def start_learned(ranker_settings: Settings, start_worker: Callable[..., WorkerProcess]
+                  ) -> Callable[[], WorkerProcess]:
+    """Starts a worker and lets it learn clicks of USERS, so it holds their shards."""
+
+    def start() -> WorkerProcess:
+        process = start_worker(ranker_settings)
+        begin = datetime.now(UTC) - timedelta(hours=1)
+        messages: list[tuple[str, bytes | None, bytes]] = [
+            (ranker_settings.topics.clicks, user.encode(), json.dumps({
+                "schema_version": 1, "event_id": f"{user}-{i}", "user_id": user,
+                "item_id": item, "ts": (begin + timedelta(minutes=i)).isoformat()}).encode())
+            for u, user in enumerate(USERS) for i, item in enumerate(ITEMS[u:] + ITEMS[:u])]
+        send_raw(ranker_settings, messages)
+        wait_until(lambda: learned(ranker_settings) >= len(messages), 120,
+                   "the clicks to be learned", workers=[process])
+        return process
+
+    return start
+
+
+@pytest.fixture
+def worker(start_learned: Callable[[], WorkerProcess]) -> WorkerProcess:
+    return start_learned()
 
 
 def ranker_of(client: RecommendationClient, user: str = "ann") -> str | None:
@@ -116,3 +127,23 @@ def test_a_corrupt_artefact_is_refused_and_the_live_version_keeps_serving(ranker
                    "the refusal in the worker's log", workers=[worker])
         assert "sha256" in worker.output() and f"ranker {good} stays live" in worker.output()
         assert all(ranker_of(client, user) == good for user in USERS)
+
+
+def test_a_worker_started_on_a_corrupt_version_falls_back_to_the_one_live_before(
+        ranker_settings, start_learned):
+    reg = commands.registry(ranker_settings)
+    held_out = synthetic_rows(requests=20)
+    good, corrupt = (register_untrained(reg, seed, held_out) for seed in (1, 2))
+    commands.go_live(ranker_settings, reg, good)
+    commands.go_live(ranker_settings, reg, corrupt)  # announced over the good one
+    artefact = reg.model_path(corrupt)
+    artefact.write_bytes(artefact.read_bytes()[:-64] + bytes(64))
+
+    worker = start_learned()  # no version in memory: the latest announcement is the corrupt one
+    wait_until(lambda: f"REFUSED ranker {corrupt}" in worker.output(), 60,
+               "the refusal in the worker's log", workers=[worker])
+    assert (f"none was live yet: fell back to ranker {good}, the newest earlier good version"
+            in worker.output())
+    with RecommendationClient(ranker_settings, timeout_s=TIMEOUT_S) as client:
+        assert all(ranker_of(client, user) == good for user in USERS)
+    assert worker.output().count(f"REFUSED ranker {corrupt}") == 1  # tried once, not again
