@@ -88,12 +88,18 @@ def hashed(field: str, value: object) -> int:
 
 
 def encode(user_id: str, items: Sequence[ItemInfo], context: Context, signals: Signals,
-           listed_at: Sequence[int] | None = None) -> Inputs:
+           listed_at: Sequence[int] | None = None, known_user: bool = True) -> Inputs:
     """The rows of one request: the user's candidates ``items``, best first by the candidate
     generator, in ``context``. ``listed_at``: each item's place in the generator's list when
-    ``items`` are some of them in another order (the rows a server logs of what it showed)."""
+    ``items`` are some of them in another order (the rows a server logs of what it showed).
+
+    A user without a history (``known_user`` False) takes the user field's "unknown" slot: a
+    stranger's id is a row no other example shares, which a network can only memorise. Where
+    every session is a new user (YooChoose), hashing them anyway made the ranker lose to the
+    River model on the later slice (AUC 0.575 against 0.637); see docs/ranker.md."""
     n = len(items)
-    shared = np.array([hashed("user", user_id), 0, 0, hashed("location", context.location),
+    user = hashed("user", user_id if known_user else None)
+    shared = np.array([user, 0, 0, hashed("location", context.location),
                        hashed("condition", context.condition),
                        hashed("hour", int(context.ts // 3600 % 24)),
                        hashed("device", context.device)], dtype=np.int64)

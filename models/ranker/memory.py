@@ -72,6 +72,10 @@ class RankerMemory:
         for user in users:
             self._touched.pop(user, None)
 
+    def knows(self, user_id: str) -> bool:
+        """Whether the user has a history here (touched an item, not forgotten since)."""
+        return user_id in self._touched
+
     def item(self, item_id: str) -> ItemInfo:
         """The item's latest known facts (a bare id when none are known)."""
         return self._items.get(item_id) or ItemInfo(item_id)

@@ -36,4 +36,4 @@ class OnlineFeatures:
                           popularity=memory.popularity(item_ids, now),
                           recency=memory.recency(user_id, item_ids, now))
         return encode(user_id, [memory.item(item) for item in item_ids], context, signals,
-                      listed_at)
+                      listed_at, known_user=memory.knows(user_id))

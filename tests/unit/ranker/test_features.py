@@ -9,7 +9,7 @@ import numpy as np
 
 from models.base import Context, Interaction
 from models.ranker.examples import replay
-from models.ranker.features import Inputs, hashed
+from models.ranker.features import FIELDS, Inputs, hashed
 from models.ranker.memory import RankerMemory
 from models.ranker.online import OnlineFeatures
 from models.ranker.serving import LiveRanker, RankerScorer
@@ -73,3 +73,19 @@ def test_unknown_values_take_their_fields_reserved_slot():
     assert hashed("device", None) == hashed("device", None) != hashed("device", "app")
     assert OnlineFeatures(ContextReranked(), RankerMemory()).inputs(
         "nobody", ["tea"], Context(ts=0.0)).dense[0].tolist()[1:] == [0.0] * 6
+
+
+def test_a_user_without_history_takes_the_user_fields_unknown_slot():
+    # A stranger's id is a row no other example shares: the network could only memorise it.
+    model, memory = ContextReranked(seed=3), RankerMemory()
+    for line in SHOP[:8]:
+        model.learn_one(line)
+        memory.learn_one(line)
+    user = FIELDS.index("user")
+    known = OnlineFeatures(model, memory).inputs("ann", ["tea"], SHOP[8].context)
+    stranger = OnlineFeatures(model, memory).inputs("zoe", ["tea"], SHOP[8].context)
+    assert known.ids[0, user] == hashed("user", "ann")
+    assert stranger.ids[0, user] == hashed("user", None)
+    memory.forget_users(["ann"])  # forgotten: a stranger again
+    assert OnlineFeatures(model, memory).inputs("ann", ["tea"], SHOP[8].context
+                                                ).ids[0, user] == hashed("user", None)
