@@ -6,8 +6,9 @@
   gains the interaction's weight and halves every ``repeat_half_life_s``.
 * ``covis``: co-visitation neighbours of the user's recent items (:class:`CoVisitation`).
 * ``mf``: retrieval by the user's embedding (:class:`OnlineMF`).
-* ``trending``: what sells now at the user's location and in its weather (:class:`Trending`),
-  the back-off that still answers for a user never seen.
+* ``trending``: what sells now at the user's location and in its weather (:class:`Trending`);
+  for a user never seen, what newcomers take there in their first basket (:class:`Newcomers`),
+  the back-off that still answers.
 
 Each source proposes its best ``candidates`` items; a source's scores are divided by its best
 one, so every source speaks on a 0..1 scale (an MF logit first goes through the logistic
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from operator import itemgetter
 from typing import TypeVar
 
@@ -44,6 +45,7 @@ import numpy as np
 from models.base import Context, Interaction, Recommender, Scored
 from models.covisitation import CoVisitation
 from models.embeddings import OnlineMF
+from models.newcomers import Newcomers
 from models.tally import best_first, tally
 from models.trending import Trending
 from models.weather_gate import WeatherGate
@@ -97,6 +99,7 @@ class HybridRecommender(Recommender):
         self.trending_ = _fresh(trending, Trending, half_life_s=TRENDING_HALF_LIFE_S)
         self._profiles: dict[str, dict[str, tuple[float, float]]] = {}  # user -> item -> (s, ts)
         self.weather_gate_ = WeatherGate()
+        self.newcomers_ = Newcomers()
 
     @property
     def embeddings(self) -> OnlineMF:
@@ -117,6 +120,7 @@ class HybridRecommender(Recommender):
     def learn_one(self, interaction: Interaction) -> None:
         self.mf_.learn_one(interaction)
         self.covisitation_.learn_one(interaction)
+        self._learn_newcomers(interaction)
         self.weather_gate_.check(self.trending_, interaction)
         if self.learn_trending:
             self.trending_.learn_one(interaction)
@@ -133,6 +137,19 @@ class HybridRecommender(Recommender):
                                 max(ts, now))
         if len(profile) > _PROFILE_KEPT:
             self._prune(user_id, profile, now)
+
+    def _learn_newcomers(self, interaction: Interaction) -> None:
+        """Count the interaction for newcomers, before anything else learns it: a first
+        basket's line also scores the shop-wide list against theirs (see :class:`Newcomers`)."""
+        profile, now = self._profiles.get(interaction.user_id), interaction.ts
+        # A first basket's lines share its time: a profile learned at this time alone is the
+        # basket's own earlier lines (any() stops at a returning user's first older item).
+        if profile and any(seen != now for _, seen in profile.values()):
+            self.newcomers_.learn_one(interaction, first_basket=False)
+            return
+        shop = self._shop_trending(interaction.user_id, self.newcomers_.k, interaction.context,
+                                   frozenset())
+        self.newcomers_.learn_one(interaction, first_basket=True, shop=shop)
 
     def forget_users(self, users: Iterable[str]) -> None:
         users = list(users)
@@ -215,6 +232,14 @@ class HybridRecommender(Recommender):
 
     def _trending(self, user_id: str, n: int, context: Context,
                   excluded: set[str]) -> list[tuple[str, float]]:
+        if user_id not in self._profiles:  # a newcomer: what newcomers take, once any was seen
+            ranked = self.newcomers_.ranked(user_id, n, context, excluded)
+            if ranked:
+                return ranked
+        return self._shop_trending(user_id, n, context, excluded)
+
+    def _shop_trending(self, user_id: str, n: int, context: Context,
+                       excluded: Set[str]) -> list[tuple[str, float]]:
         return self.trending_.ranked(user_id, n, self.weather_gate_.context(context), excluded)
 
     def _decayed(self, score: float, since: float, now: float) -> float:

@@ -38,7 +38,8 @@ _MAC_BYTES = hashlib.sha256().digest_size
 # shards hold back events read ahead of another topic (``arrivals``). 7: the evaluator counts
 # coverage (``coverage``, ``_known``); the recommender keeps new items (``new_items_``) and a
 # weather gate; user shards keep the ranker's feature memory (``memory``). 8: impressions wait
-# with their logged feature rows, and a shard keeps the ranker's examples it has yet to write.
+# with their logged feature rows, and a shard keeps the ranker's examples it has yet to write;
+# the recommender counts newcomers' first baskets (``newcomers_``).
 FORMAT = 8
 
 
