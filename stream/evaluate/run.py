@@ -41,6 +41,7 @@ from models.covisitation import CoVisitation
 from models.evaluation import PrequentialEvaluator
 from models.metrics import RankingMetrics
 from models.popularity import MostPopular
+from models.ranker.ranked_model import WithRanker
 from models.ranker.serving import ArtefactRefused, LiveRanker, RankerSession
 from models.reranked import ContextReranked
 from models.trending import Trending
@@ -125,9 +126,6 @@ def _twin(learning: LearningSettings, ranker: RankerSession | None) -> Recommend
     model = recstream_model(0, learning, distributed=False)
     if ranker is None:
         return model
-    # Imported here: stream.ranker.prequential builds on this module.
-    from stream.ranker.prequential import WithRanker
-
     live = LiveRanker()
     live.swap(ranker)
     return WithRanker(model, live)

@@ -8,43 +8,20 @@ until then). The table counts only the baskets after that moment: the ranker nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from models.base import Context, Interaction, ItemInfo, Recommender, Scored
+from models.base import Interaction, Recommender
 from models.evaluation import PrequentialEvaluator
 from models.metrics import RankingMetrics
-from models.ranker.memory import RankerMemory
-from models.ranker.online import OnlineFeatures
-from models.ranker.serving import LiveRanker, RankerScorer, RankerSession
-from models.reranked import ContextReranked
+from models.ranker.ranked_model import WithRanker
+from models.ranker.serving import LiveRanker, RankerSession
 from stream.evaluate.run import TWIN, baselines, interactions, load_events
 from stream.learning.user_shard import recstream_model
 from stream.ranker.commands import registry
 from stream.settings import LearningSettings, Settings
 
 RANKED = "recstream+ranker"
-
-
-class WithRanker(Recommender):
-    """The worker's model and its ranker memory, re-ranked by whatever ``live`` holds."""
-
-    def __init__(self, model: ContextReranked, live: LiveRanker) -> None:
-        self.model = model
-        self.memory = RankerMemory()
-        model.use_scorer(RankerScorer(live, OnlineFeatures(model, self.memory)))
-
-    def learn_one(self, interaction: Interaction) -> None:
-        self.model.learn_one(interaction)
-        self.memory.learn_one(interaction)
-
-    def recommend(self, user_id: str, k: int, context: Context,
-                  exclude: Iterable[str] = ()) -> list[Scored]:
-        return self.model.recommend(user_id, k, context, exclude)
-
-    def observe_item(self, info: ItemInfo) -> None:
-        self.model.observe_item(info)
 
 
 def compare(settings: Settings, version: str, dataset: str = "online-retail",

@@ -28,12 +28,13 @@ from models.evaluation import PrequentialEvaluator
 from models.ranker.examples import ImpressionLog
 from models.ranker.gate import Rule, decide, judge
 from models.ranker.memory import RankerMemory
+from models.ranker.ranked_model import WithRanker
 from models.ranker.serving import LiveRanker, RankerSession
 from models.ranker.table import Examples
 from stream.evaluate.run import TWIN, baselines, interactions, load_events
 from stream.learning.user_shard import recstream_model
 from stream.ranker.commands import HOLDOUT, row_range, session_scores, trainer
-from stream.ranker.prequential import RANKED, WithRanker, figures
+from stream.ranker.prequential import RANKED, figures
 from stream.settings import LearningSettings
 
 if TYPE_CHECKING:
