@@ -69,9 +69,9 @@ def recstream_model(partition: int, learning: LearningSettings, distributed: boo
 
 
 def bind_ranker(model: ContextReranked, memory: RankerMemory, live: LiveRanker) -> None:
-    """Let ``model`` re-rank with ``live``, its features reading the model and ``memory``. A
-    model already ranking with it keeps its scorer: the server asks before every request, and a
-    restored shard holds an empty copy of the ranker, which this replaces."""
+    """Let ``model`` re-rank with ``live``, its features reading the model and ``memory``. The
+    learner binds every shard it adopts; a restored shard holds an empty copy of the ranker,
+    which this replaces, and a model already ranking with ``live`` keeps its scorer."""
     scorer = model.scorer_
     if not (isinstance(scorer, RankerScorer) and scorer.live is live):
         model.use_scorer(RankerScorer(live, OnlineFeatures(model, memory)))

@@ -16,7 +16,7 @@ from models.evaluation import PrequentialEvaluator
 from models.metrics import RankingMetrics
 from models.ranker.ranked_model import WithRanker
 from models.ranker.serving import LiveRanker, RankerSession
-from stream.evaluate.run import TWIN, baselines, interactions, load_events
+from stream.evaluate.run import TWIN, baselines, interactions, load_events, since
 from stream.learning.user_shard import recstream_model
 from stream.ranker.commands import registry
 from stream.settings import LearningSettings, Settings
@@ -61,8 +61,9 @@ def _sums(evaluator: PrequentialEvaluator) -> dict[str, dict[str, dict[str, floa
 
 
 def _since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return figures({key: after[key] - before[key] if key != "k" else after[key]
-                    for key in after})
+    """:func:`stream.evaluate.run.since`, rounded as :func:`figures` rounds."""
+    return {key: value if key == "n" else round(value, 4)
+            for key, value in since(before, after).items()}
 
 
 def figures(sums: dict[str, float]) -> dict[str, float]:
@@ -73,12 +74,16 @@ def figures(sums: dict[str, float]) -> dict[str, float]:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    lines = [f"{result['dataset']}, baskets after {result['version']}'s training data "
-             f"(ts > {result['after_ts']:.0f})",
-             f"{'protocol':<20}{'system':<22}{'targets':>8}{'HR@20':>8}{'MRR@20':>8}"
+    return "\n".join([f"{result['dataset']}, baskets after {result['version']}'s training data "
+                      f"(ts > {result['after_ts']:.0f})", *protocol_rows(result["protocols"])])
+
+
+def protocol_rows(protocols: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    """The table of each protocol's systems (targets, HR/MRR/NDCG at 20), with its header."""
+    lines = [f"{'protocol':<20}{'system':<22}{'targets':>8}{'HR@20':>8}{'MRR@20':>8}"
              f"{'NDCG@20':>9}"]
-    for protocol, systems in result["protocols"].items():
+    for protocol, systems in protocols.items():
         for name, m in systems.items():
             lines.append(f"{protocol:<20}{name:<22}{m['n']:>8}{m['hr@20']:>8.4f}"
                          f"{m['mrr@20']:>8.4f}{m['ndcg@20']:>9.4f}")
-    return "\n".join(lines)
+    return lines

@@ -34,7 +34,7 @@ from models.ranker.table import Examples
 from stream.evaluate.run import TWIN, baselines, interactions, load_events
 from stream.learning.user_shard import recstream_model
 from stream.ranker.commands import HOLDOUT, row_range, session_scores, trainer
-from stream.ranker.prequential import RANKED, figures
+from stream.ranker.prequential import RANKED, figures, protocol_rows
 from stream.settings import LearningSettings
 
 if TYPE_CHECKING:
@@ -165,12 +165,7 @@ def summary(evaluator: PrequentialEvaluator) -> dict[str, Any]:
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"{result['dataset']}, whole period, walk-forward (retrain every "
              f"{result['retrain_every_s'] / 86_400:g} d, {len(result['retrains'])} boundaries)",
-             f"{'protocol':<20}{'system':<22}{'targets':>8}{'HR@20':>8}{'MRR@20':>8}"
-             f"{'NDCG@20':>9}"]
-    for protocol, systems in result["protocols"].items():
-        for name, m in systems.items():
-            lines.append(f"{protocol:<20}{name:<22}{m['n']:>8}{m['hr@20']:>8.4f}"
-                         f"{m['mrr@20']:>8.4f}{m['ndcg@20']:>9.4f}")
+             *protocol_rows(result["protocols"])]
     for protocol, metrics in result["lead"].items():
         lines.append(f"{RANKED} against the best baseline, {protocol}: " + ", ".join(
             f"{metric} {m['lead']:+.1%} over {m['best_baseline']}"

@@ -123,16 +123,14 @@ class Server:
                                  record.value))
                 continue
             live.append((record, request))
-        impressions = []
+        impressions: list[Message] = []
         if live:
             for request, reply, impression in await self._answer_live(live, started, letters):
                 replies.append((request.reply_to, reply, request.request_id))
                 if impression is not None:
                     impressions.append(impression)
         messages: list[Message] = forwards + [(topic, None, key.encode(), reply.to_json())
-                                              for topic, reply, key in replies]
-        messages += [(self.topics.impressions, None, i.user_id.encode(), i.to_json())
-                     for i in impressions]
+                                              for topic, reply, key in replies] + impressions
         await self.sender.send(messages)
         if letters:
             await self.sender.dead_letters(letters)
@@ -144,7 +142,7 @@ class Server:
     async def _answer_live(self, live: list[tuple[Record, RecommendationRequest]],
                            started: float, letters: list[DeadLetter]
                            ) -> list[tuple[RecommendationRequest, RecommendationReply,
-                                           Impression | None]]:
+                                           Message | None]]:
         users = sorted({request.user_id for _, request in live})
         locations = sorted({request.context.location for _, request in live
                             if request.context.location})
@@ -155,9 +153,7 @@ class Server:
         # every request of the batch ranks on this version, and its reply says so.
         ranker = self.ranker.version if self.ranker is not None else None
         for record, request in live:
-            shard = self.shards(record.partition)
-            if shard is not None and self.ranker is not None:
-                shard.rank_with(self.ranker)  # binds a shard adopted or restored since
+            shard = self.shards(record.partition)  # bound to the live ranker when adopted
             try:
                 ranked.append(rank(request, shard,
                                    facts[request.user_id], weather, self.builder, self.rules,
@@ -193,11 +189,12 @@ class Server:
         return answered
 
     def _impression(self, reply: RecommendationReply, ranked: Ranked, shard: UserShard | None
-                    ) -> Impression | None:
+                    ) -> Message | None:
         """What was shown, at the moment it was ranked for (event time: the label join's
-        clock), with the ranker's rows of the shown items when features are logged. Rows that
-        would push the impression past the message limit are left out: the impression itself
-        (the context model's labels) matters more than its training rows."""
+        clock), with the ranker's rows of the shown items when features are logged, as the
+        message to send (encoded once). Rows that would push the impression past the message
+        limit are left out: the impression itself (the context model's labels) matters more
+        than its training rows."""
         if not (reply.items and ranked.context is not None and self.topics.log_impressions):
             return None
         impression = Impression(
@@ -205,17 +202,22 @@ class Server:
             item_ids=[item.item_id for item in reply.items], location=ranked.context.location,
             model_version=ranked.model_version,
             ts=datetime.fromtimestamp(ranked.context.ts, tz=UTC))
-        if not self.topics.log_features or shard is None:
-            return impression
+        encoded = self._with_rows(impression, ranked, shard) or impression.to_json()
+        return (self.topics.impressions, None, impression.user_id.encode(), encoded)
+
+    def _with_rows(self, impression: Impression, ranked: Ranked, shard: UserShard | None
+                   ) -> bytes | None:
+        """The impression with its feature rows, encoded; None when rows are not logged or
+        would not fit."""
+        if not self.topics.log_features or shard is None or ranked.context is None:
+            return None
         by_id = {s.item_id: s for s in ranked.candidates}
         shown = [by_id[item_id] for item_id in impression.item_ids if item_id in by_id]
         if len(shown) != len(impression.item_ids):
-            return impression
-        logged = impression.model_copy(update={"features": logged_rows(
-            shard.model, shard.memory, ranked.request.user_id, shown, ranked.context)})
-        if len(logged.to_json()) > self.max_message_bytes:
-            return impression
-        return logged
+            return None
+        encoded = impression.model_copy(update={"features": logged_rows(
+            shard.model, shard.memory, ranked.request.user_id, shown, ranked.context)}).to_json()
+        return encoded if len(encoded) <= self.max_message_bytes else None
 
     def _deadline_ms(self, request: RecommendationRequest, record: Record) -> float:
         if request.deadline_ms is not None:

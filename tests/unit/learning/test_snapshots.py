@@ -55,5 +55,5 @@ def test_a_restored_shard_is_bound_to_the_workers_live_ranker_once():
     restored.rank_with(live)
     bound = restored.model.scorer_
     assert bound.live is live
-    restored.rank_with(live)  # every request asks: the scorer stays, nothing is rebuilt
+    restored.rank_with(live)  # bound again: the scorer stays, nothing is rebuilt
     assert restored.model.scorer_ is bound
