@@ -359,16 +359,12 @@ async def readiness(service: BatchConsumerService) -> dict[str, Any]:
 
 def _caught_up(consumer: AIOKafkaConsumer,
                events: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
-    """Whether the events fetched reach the end of their partitions (their highwater).
-
-    The learner then closes open baskets at once. Judged from the fetch, not from the batch
-    size: a fetch that returns early (item steps came first) is not the end of a backlog.
-    With no events fetched, the loop's idle path closes baskets once nothing comes at all.
-    """
+    """Whether the events fetched reach their partitions' highwater (the learner then closes
+    open baskets): judged from the fetch, not the batch size, as a fetch may return early."""
     if not events:
         return False
     for tp, messages in events.items():
-        highwater = consumer.highwater(tp)
+        highwater = _highwater(consumer, tp)
         if highwater is None or messages[-1].offset + 1 < highwater:
             return False
     return True
@@ -389,7 +385,12 @@ def _ends(consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition],
     """The highwater offsets of the assigned partitions of ``topics``, where a fetch told them:
     the learner holds back events that unread records could precede (stream/learning/merge.py)."""
     return {(tp.topic, tp.partition): highwater for tp in assigned if tp.topic in topics
-            and (highwater := consumer.highwater(tp)) is not None}
+            and (highwater := _highwater(consumer, tp)) is not None}
+
+
+def _highwater(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """Its fetched highwater; None if unknown or revoked since the fetch (aiokafka asserts)."""
+    return consumer.highwater(tp) if tp in consumer.assignment() else None
 
 
 def _record(message: ConsumerRecord) -> Record:
