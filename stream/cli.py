@@ -151,6 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--seconds", type=float, default=15, help="per rate")
     serve.add_argument("--events-rate", type=float, default=2000, help="clicks/s meanwhile")
     serve.add_argument("--candidates", type=int, default=500, help="scored per request")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes (the echo floor runs as many)")
     serve.add_argument("--in-process", action="store_true",
                        help="instead: the CPU time of one answer, without Kafka")
     serve.add_argument("--events", type=int, default=40_000,
@@ -359,7 +361,8 @@ def _bench_serve(settings: Settings, args: argparse.Namespace) -> int:
         from stream.bench.serve import format_report, run_serve_bench
 
         report = run_serve_bench(settings, rates=args.rates, seconds=args.seconds,
-                                 events_rate=args.events_rate, candidates=args.candidates)
+                                 events_rate=args.events_rate, candidates=args.candidates,
+                                 workers=args.workers)
         print(format_report(report))
     _save(args.json_file, report)
     return 0

@@ -1,8 +1,9 @@
 """`recstream bench serve`: the Kafka round trip of a recommendation request under load.
 
-One worker answers requests at each of ``rates`` (requests/s, ``seconds`` each) while clicks
+``workers`` worker processes (one by default; one per core is how a fleet runs) answer
+requests at each of ``rates`` (requests/s, ``seconds`` each) while clicks
 from 20,000 users stream in at ``events_rate`` events/s, each request scoring ``candidates``
-candidates. The same phases then run through a worker that does no work (``worker_noop``: it
+candidates. The same phases then run through as many workers that do no work (``worker_noop``: it
 counts events and answers every request at once with no items): the floor of Kafka, the consume
 loop and the client, measured in the same run on the same machine, so the ratio of the two is
 what recstream's own work adds.
@@ -32,40 +33,43 @@ from stream.transport.producer import EventProducer
 from stream.transport.topics import ensure_topics
 
 TIMEOUT_S = 5.0
-# What the worker says of each reply (stream/serving/server.py): how long the request waited for
-# the consume loop to read it, and the whole batch it was answered in (reads, ranking, rules).
+# What the worker says of each reply (stream/serving/server.py): how long the request waited to
+# be read, the batch's reads from Redis and its ranking, and the whole batch it was answered in
+# (reads, ranking, rules).
 # An echo reply says nothing (0): its round trip is all Kafka and the loop.
-WORKER_TIMINGS = ("queued", "total")
+WORKER_TIMINGS = ("queued", "read", "rank", "total")
 
 
 def run_serve_bench(base: Settings, rates: tuple[int, ...] = (100, 500, 1000),
                     seconds: float = 15, events_rate: float = 2000, candidates: int = 500,
-                    warm_s: float = 15) -> dict[str, Any]:
+                    warm_s: float = 15, workers: int = 1) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:6]
     systems = {
         "recstream": base.namespaced(f"serve-{tag}").replace(candidates=candidates),
         "echo": base.namespaced(f"echo-{tag}").replace(worker_noop=True),
     }
-    results = {name: _phases(settings, rates, seconds, events_rate, warm_s)
+    results = {name: _phases(settings, rates, seconds, events_rate, warm_s, workers)
                for name, settings in systems.items()}
     ratios = {str(rate): round(results["recstream"][str(rate)]["p99_ms"]
                                / max(results["echo"][str(rate)]["p99_ms"], 1e-9), 2)
               for rate in rates}
     return {"benchmark": "serve", "rates": list(rates), "seconds_per_rate": seconds,
-            "events_rate": events_rate, "candidates": candidates, "systems": results,
+            "events_rate": events_rate, "candidates": candidates, "workers": workers,
+            "systems": results,
             "p99_ratio_to_echo": ratios}
 
 
 def _phases(settings: Settings, rates: tuple[int, ...], seconds: float, events_rate: float,
-            warm_s: float) -> dict[str, Any]:
-    """Start the worker and the click load, then measure each rate in turn."""
+            warm_s: float, workers: int) -> dict[str, Any]:
+    """Start the workers and the click load, then measure each rate in turn."""
     ensure_topics(settings)
-    worker = WorkerProcess(settings, settings.stack.state_dir / "bench-serve-worker.log")
+    fleet = [WorkerProcess(settings, settings.stack.state_dir / f"bench-serve-worker-{n}.log")
+             for n in range(workers)]
     stop = threading.Event()
     try:
         with EventProducer(settings) as producer:
             if not settings.worker.noop:
-                warm_up(producer, StateReader(settings.redis), [worker])
+                warm_up(producer, StateReader(settings.redis), fleet)
             load = threading.Thread(target=_load, args=(producer, settings, events_rate, stop),
                                     daemon=True)
             load.start()
@@ -74,12 +78,14 @@ def _phases(settings: Settings, rates: tuple[int, ...], seconds: float, events_r
                 results = {str(rate): _ask(client, rate, seconds) for rate in rates}
             stop.set()
             load.join()
-        if not worker.alive:
-            raise RuntimeError(f"the worker died; see {worker.log}")
+        for worker in fleet:
+            if not worker.alive:
+                raise RuntimeError(f"a worker died; see {worker.log}")
         return results
     finally:
         stop.set()
-        worker.stop()
+        for worker in fleet:
+            worker.stop()
         clean_up(settings)
 
 
@@ -151,9 +157,11 @@ def _ask(client: RecommendationClient, rate: int, seconds: float) -> dict[str, A
 
 def format_report(report: dict[str, Any]) -> str:
     lines = [f"serve: {report['candidates']} candidates per request, clicks at "
-             f"{report['events_rate']:,.0f}/s, {report['seconds_per_rate']} s per rate",
+             f"{report['events_rate']:,.0f}/s, {report['seconds_per_rate']} s per rate, "
+             f"{report['workers']} worker(s)",
              f"{'system':<10}{'rate':>6}{'achieved':>9}{'answered':>9}{'errors':>7}"
-             f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>9}   worker p50/p99 ms: queued, answering"]
+             f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>9}   "
+             f"worker p50/p99 ms: {', '.join(WORKER_TIMINGS)}"]
     for name, phases in report["systems"].items():
         for rate, r in phases.items():
             worker = ", ".join(f"{t['p50']:.1f}/{t['p99']:.1f}" for t in r["worker_ms"].values())

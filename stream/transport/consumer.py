@@ -18,10 +18,10 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import (
@@ -34,10 +34,18 @@ from aiokafka.errors import (
 from mode import Service
 
 from stream.contracts.internal import Changes
-from stream.contracts.records import ORIGIN_HEADER, Decoded, Record
+from stream.contracts.records import Decoded, Record
 from stream.settings import Settings
 from stream.transport.broadcast import VectorReader
+from stream.transport.fetched import (
+    as_record,
+    commit_offsets,
+    fetched_to_end,
+    first_records,
+    known_ends,
+)
 from stream.transport.kafka_config import aiokafka_config
+from stream.transport.request_lane import RequestLane
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -146,6 +154,7 @@ class BatchConsumerService(Service):
         self.consumer: AIOKafkaConsumer | None = None
         self.batches = 0
         self.records = 0
+        self.requests = RequestLane(settings)  # read and answered beside learning
 
     async def on_start(self) -> None:
         s = self.settings
@@ -233,65 +242,52 @@ class BatchConsumerService(Service):
         timeout_ms = int(self.settings.worker.batch_max_age_s * 1000)
         steps_topic = self.settings.topics.item_steps
         requests_topic = self.settings.topics.requests
-        asked_at = float("-inf")  # when requests last came: then batches stay small
         while not self.should_stop:
             self.loop_at = time.monotonic()
             # Item steps first: behind a backlog of events (a replay, a restart) they would
             # otherwise wait for it to drain, and the user shards would learn without the item
             # vectors the steps make. aiokafka drains its buffer partition by partition.
-            assigned = self.consumer.assignment()
+            # Requests are not read here but by the request lane, as soon as they come.
+            assigned = [tp for tp in self.consumer.assignment() if tp.topic != requests_topic]
+            if not assigned:  # getmany() of no partitions would read them all, requests too
+                await asyncio.sleep(self.settings.worker.batch_max_age_s)
+                continue
             step_partitions = [tp for tp in assigned if tp.topic == steps_topic]
-            request_partitions = [tp for tp in assigned if tp.topic == requests_topic]
-            # Requests before anything: one waits for no batch of events to be learned (the
-            # events fetched with it are the next reply's). Item steps next, see above.
-            asked = {}
-            if request_partitions and self.server is not None:
-                asked = await self.consumer.getmany(*request_partitions, timeout_ms=0,
-                                                    max_records=self.settings.worker.batch_size)
             fetched = {}
             if step_partitions:
                 fetched = await self.consumer.getmany(*step_partitions, timeout_ms=0,
                                                       max_records=self.settings.worker.batch_size)
-            serving = time.monotonic() - asked_at < 1.0
-            budget = (self.settings.worker.serving_batch_size if serving
+            budget = (self.settings.worker.serving_batch_size if self.requests.recent()
                       else self.settings.worker.batch_size)
-            if self.learner is not None:  # then what it reads first (see _read_first), in budget
-                for tp, messages in (await _read_first(self.consumer, assigned, self.learner,
+            if self.learner is not None:  # then what it reads first (see first_records), in budget
+                for tp, messages in (await first_records(self.consumer, assigned, self.learner,
                                                        budget)).items():
                     fetched.setdefault(tp, []).extend(messages)
                     budget -= len(messages)
             more = await self.consumer.getmany(
-                timeout_ms=0 if fetched or asked else timeout_ms,
+                *assigned, timeout_ms=0 if fetched else timeout_ms,
                 max_records=budget) if budget > 0 else {}
             for tp, messages in more.items():
-                (asked if tp.topic == requests_topic else fetched).setdefault(tp, []).extend(
-                    messages)
+                fetched.setdefault(tp, []).extend(messages)
             started = time.perf_counter()
-            if asked and self.server is not None:
-                asked_at = time.monotonic()
-                # Committed once answered: a crash in between answers them again, never not
-                # at all (a client takes the first reply per request id).
-                await self._retrying(functools.partial(
-                    self.server.answer, [_record(m) for ms in asked.values() for m in ms]))
-                await _commit(self.consumer, asked)
             if not fetched and self.learner is not None:
-                # No events: close baskets, broadcast the changed vectors (requests or none).
+                # No events: close baskets, broadcast the changed vectors.
                 self.learned += await self._retrying(self.learner.idle)
             if not fetched:
                 continue
-            records = [_record(m) for messages in fetched.values() for m in messages]
+            records = [as_record(m) for messages in fetched.values() for m in messages]
             steps = [r for r in records if r.topic == steps_topic]
             events = [r for r in records if r.topic != steps_topic]
             decoded = await self._retrying(functools.partial(self.ingestor.process, events))
             ingested = time.perf_counter()
             if self.learner is not None:  # its checkpoint commits the offsets last
-                caught_up = _caught_up(self.consumer, more)
-                ends = _ends(self.consumer, assigned, self.settings.topics.user_keyed)
+                caught_up = fetched_to_end(self.consumer, more)
+                ends = known_ends(self.consumer, assigned, self.settings.topics.user_keyed)
                 self.learned += await self._retrying(functools.partial(
                     self.learner.learn, decoded, caught_up, steps,
-                    functools.partial(_commit, self.consumer, fetched), ends))
+                    functools.partial(commit_offsets, self.consumer, fetched), ends))
             else:
-                await _commit(self.consumer, fetched)
+                await commit_offsets(self.consumer, fetched)
             if time.perf_counter() - started > SLOW_BATCH_S:
                 log.warning("slow batch: %d records (%d item-step messages) took %.0f ms: "
                             "state %.0f ms, learning %.0f ms", len(records),
@@ -299,6 +295,11 @@ class BatchConsumerService(Service):
                             1000 * (ingested - started), 1000 * (time.perf_counter() - ingested))
             self.batches += 1
             self.records += len(records)
+
+    @Service.task
+    async def _serve(self) -> None:
+        if self.server is not None:
+            await self.requests.run(self)
 
     @Service.task
     async def _follow_item_vectors(self) -> None:
@@ -327,16 +328,6 @@ class BatchConsumerService(Service):
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
-async def _commit(consumer: AIOKafkaConsumer | None,
-                  fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-    """Tell Kafka how far we are (for lag), best effort: the state holds the truth."""
-    assert consumer is not None
-    try:
-        await consumer.commit({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
-    except Exception as exc:  # e.g. a rebalance in progress: the next batch commits again
-        log.warning("offset commit skipped: %r", exc)
-
-
 async def readiness(service: BatchConsumerService) -> dict[str, Any]:
     """Whether a worker does its work now: the consume loop comes round, no batch is waiting
     out an outage, and Redis and the Kafka brokers answer (each within 2 s)."""
@@ -355,46 +346,3 @@ async def readiness(service: BatchConsumerService) -> dict[str, Any]:
         except Exception as exc:  # any failure is the answer, not an error of the probe
             checks[name] = repr(exc) or type(exc).__name__
     return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
-
-
-def _caught_up(consumer: AIOKafkaConsumer,
-               events: dict[TopicPartition, list[ConsumerRecord]]) -> bool:
-    """Whether the events fetched reach their partitions' highwater (the learner then closes
-    open baskets): judged from the fetch, not the batch size, as a fetch may return early."""
-    if not events:
-        return False
-    for tp, messages in events.items():
-        highwater = _highwater(consumer, tp)
-        if highwater is None or messages[-1].offset + 1 < highwater:
-            return False
-    return True
-
-
-async def _read_first(consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition],
-                      learner: Learning, max_records: int
-                      ) -> dict[TopicPartition, list[ConsumerRecord]]:
-    """Records of the partitions the learner reads first (the facts events are joined with,
-    what its merge waits for): behind a backlog aiokafka hands over a partition's fetched records
-    before the next one's."""
-    first = [tp for tp in assigned if (tp.topic, tp.partition) in learner.read_first()]
-    return await consumer.getmany(*first, timeout_ms=0, max_records=max_records) if first else {}
-
-
-def _ends(consumer: AIOKafkaConsumer, assigned: Iterable[TopicPartition],
-          topics: Collection[str]) -> dict[tuple[str, int], int]:
-    """The highwater offsets of the assigned partitions of ``topics``, where a fetch told them:
-    the learner holds back events that unread records could precede (stream/learning/merge.py)."""
-    return {(tp.topic, tp.partition): highwater for tp in assigned if tp.topic in topics
-            and (highwater := _highwater(consumer, tp)) is not None}
-
-
-def _highwater(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
-    """Its fetched highwater; None if unknown or revoked since the fetch (aiokafka asserts)."""
-    return consumer.highwater(tp) if tp in consumer.assignment() else None
-
-
-def _record(message: ConsumerRecord) -> Record:
-    origin = next((value.decode("utf-8", "replace") for name, value in message.headers or ()
-                   if name == ORIGIN_HEADER), None)
-    return Record(message.topic, message.partition, message.offset, message.key, message.value,
-                  message.timestamp, origin)

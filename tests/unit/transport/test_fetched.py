@@ -1,10 +1,10 @@
-"""The consumer's reading of highwaters after a batch's awaits, when a rebalance came between."""
+"""The worker's reading of highwaters after a batch's awaits, when a rebalance came between."""
 
 from __future__ import annotations
 
 from aiokafka import TopicPartition
 
-from stream.transport.consumer import _caught_up, _ends
+from stream.transport.fetched import fetched_to_end, known_ends
 
 
 class Revoking:
@@ -32,10 +32,10 @@ KEPT, GONE = TopicPartition("shop.clicks", 0), TopicPartition("shop.clicks", 1)
 
 def test_a_partition_revoked_since_the_fetch_has_no_end_and_stops_nothing():
     consumer = Revoking({KEPT}, highwater=10)
-    assert _ends(consumer, [KEPT, GONE], {"shop.clicks"}) == {("shop.clicks", 0): 10}
+    assert known_ends(consumer, [KEPT, GONE], {"shop.clicks"}) == {("shop.clicks", 0): 10}
 
 
 def test_a_fetch_of_a_revoked_partition_is_not_the_end_of_a_backlog():
     consumer = Revoking({KEPT}, highwater=10)
-    assert _caught_up(consumer, {KEPT: [Message()]})
-    assert not _caught_up(consumer, {KEPT: [Message()], GONE: [Message()]})
+    assert fetched_to_end(consumer, {KEPT: [Message()]})
+    assert not fetched_to_end(consumer, {KEPT: [Message()], GONE: [Message()]})
