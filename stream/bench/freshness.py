@@ -15,12 +15,11 @@ in one pipeline every ``poll_ms``, so each figure is late by at most that much.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from typing import Any
 
-from stream.bench.load import click, quantile, send_load, warm_up
+from stream.bench.load import Probes, quantile, send_load, warm_up
 from stream.bench.namespace import clean_up
 from stream.ops.fleet import WorkerProcess
 from stream.settings import Settings
@@ -36,35 +35,14 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
     ensure_topics(settings)
     fleet = [WorkerProcess(settings, settings.stack.state_dir / f"bench-freshness-worker-{n}.log")
              for n in range(workers)]
-    sent_at: dict[str, tuple[float, str]] = {}  # probe user -> (produce time, item)
-    seen_at: dict[str, float] = {}
-    lock = threading.Lock()
-    done = threading.Event()
     reader = StateReader(settings.redis)
-
-    def poll() -> None:
-        while not done.is_set() or len(seen_at) < len(sent_at):
-            with lock:
-                pending = [(u, item) for u, (_, item) in sent_at.items() if u not in seen_at]
-            if pending:
-                replies = reader.latest_recent([user for user, _ in pending])
-                now = time.monotonic()
-                for (user, item), (latest, embedded) in zip(pending, replies, strict=True):
-                    if latest == item and embedded:
-                        seen_at[user] = now
-            if done.is_set() and time.monotonic() > stop_polling_at:
-                return
-            time.sleep(poll_ms / 1000)
-
     try:
         with EventProducer(settings) as producer:
             warm_up(producer, reader, fleet)
             warm = int(rate * warm_s)
             total = warm + int(rate * seconds)
             probe_every = max(int(rate / probes_per_s), 1)
-            stop_polling_at = float("inf")
-            poller = threading.Thread(target=poll, daemon=True)
-            poller.start()
+            probes = Probes(reader, poll_ms)
             started = time.monotonic()
             tick = max(int(rate / 100), 1)  # events per 10 ms tick
             for first in range(0, total, tick):
@@ -74,22 +52,18 @@ def run_freshness_bench(base: Settings, rate: float = 5000, seconds: float = 30,
                     time.sleep(delay)
                 for n in range(first, min(first + tick, total)):
                     if n >= warm and n % probe_every == 0:
-                        probe = click(n, f"probe-{n}")
-                        producer.send(probe)
-                        with lock:
-                            sent_at[probe.user_id] = (time.monotonic(), probe.item_id)
+                        probes.send(producer, n)
                     else:
                         send_load(producer, settings.topics.clicks, n)
                 producer._producer.poll(0)
             achieved = total / (time.monotonic() - started)  # over warm-up and measurement
-        stop_polling_at = time.monotonic() + 30
-        done.set()
-        poller.join()
+        probes.finish()
     finally:
         for worker in fleet:
             worker.stop()
         clean_up(settings)
-    latencies = sorted(seen_at[u] - t for u, (t, _) in sent_at.items() if u in seen_at)
+    latencies = probes.latencies()
+    sent_at, seen_at = probes.sent_at, probes.seen_at
     first_sent = min((t for t, _ in sent_at.values()), default=0.0)
     if not latencies:
         raise RuntimeError("no probe was reflected in Redis; see the worker log")

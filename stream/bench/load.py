@@ -4,6 +4,7 @@ population at a steady rate, sent cheaply (the shop's cost of building events is
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -51,3 +52,57 @@ def warm_up(producer: EventProducer, reader: StateReader, fleet: list[WorkerProc
 def quantile(sorted_values: list[float], q: float) -> float:
     index = min(int(q * len(sorted_values)), len(sorted_values) - 1)
     return sorted_values[index]
+
+
+class Probes:
+    """Clicks of users never seen before, and when each was reflected in Redis: its item at the
+    head of the user's recent items AND the user's embedding (learned from it) there. A thread
+    checks every outstanding probe in one pipeline every ``poll_ms``, so each figure is late by
+    at most that much."""
+
+    def __init__(self, reader: StateReader, poll_ms: float = 5) -> None:
+        self.reader = reader
+        self.poll_ms = poll_ms
+        self.sent_at: dict[str, tuple[float, str]] = {}  # probe user -> (produce time, item)
+        self.seen_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._stop_at = float("inf")
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def send(self, producer: EventProducer, n: int) -> None:
+        """The n-th click of the load as a probe (its own user), through the SDK's ``send``."""
+        probe = click(n, f"probe-{n}")
+        producer.send(probe)
+        with self._lock:
+            self.sent_at[probe.user_id] = (time.monotonic(), probe.item_id)
+
+    def finish(self, grace_s: float = 30) -> None:
+        """Wait for the outstanding probes, ``grace_s`` at most."""
+        self._stop_at = time.monotonic() + grace_s
+        self._done.set()
+        self._thread.join()
+
+    def latencies(self, since: float = float("-inf"), until: float = float("inf")
+                  ) -> list[float]:
+        """The reflected probes sent in [since, until), seconds each, sorted."""
+        with self._lock:
+            return sorted(self.seen_at[user] - sent for user, (sent, _) in self.sent_at.items()
+                          if since <= sent < until and user in self.seen_at)
+
+    def _poll(self) -> None:
+        while not self._done.is_set() or len(self.seen_at) < len(self.sent_at):
+            with self._lock:
+                pending = [(u, item) for u, (_, item) in self.sent_at.items()
+                           if u not in self.seen_at]
+            if pending:
+                replies = self.reader.latest_recent([user for user, _ in pending])
+                now = time.monotonic()
+                with self._lock:
+                    for (user, item), (latest, embedded) in zip(pending, replies, strict=True):
+                        if latest == item and embedded:
+                            self.seen_at[user] = now
+            if self._done.is_set() and time.monotonic() > self._stop_at:
+                return
+            time.sleep(self.poll_ms / 1000)

@@ -22,7 +22,7 @@ import uuid
 from concurrent.futures import Future
 from typing import Any
 
-from stream.bench.load import USERS, quantile, send_load, warm_up
+from stream.bench.load import USERS, Probes, quantile, send_load, warm_up
 from stream.bench.namespace import clean_up
 from stream.contracts.serving import RecommendationReply
 from stream.ops.fleet import WorkerProcess
@@ -38,6 +38,9 @@ TIMEOUT_S = 5.0
 # (reads, ranking, rules).
 # An echo reply says nothing (0): its round trip is all Kafka and the loop.
 WORKER_TIMINGS = ("queued", "read", "rank", "total")
+# Probe clicks per second in the load: the state's freshness while requests are answered (a
+# worker that answered fast by starving its learning would show here).
+PROBES_PER_S = 5
 
 
 def run_serve_bench(base: Settings, rates: tuple[int, ...] = (100, 500, 1000),
@@ -52,7 +55,7 @@ def run_serve_bench(base: Settings, rates: tuple[int, ...] = (100, 500, 1000),
                for name, settings in systems.items()}
     ratios = {str(rate): round(results["recstream"][str(rate)]["p99_ms"]
                                / max(results["echo"][str(rate)]["p99_ms"], 1e-9), 2)
-              for rate in rates}
+              for rate in rates if rate > 0}
     return {"benchmark": "serve", "rates": list(rates), "seconds_per_rate": seconds,
             "events_rate": events_rate, "candidates": candidates, "workers": workers,
             "systems": results,
@@ -66,18 +69,35 @@ def _phases(settings: Settings, rates: tuple[int, ...], seconds: float, events_r
     fleet = [WorkerProcess(settings, settings.stack.state_dir / f"bench-serve-worker-{n}.log")
              for n in range(workers)]
     stop = threading.Event()
+    probes: Probes | None = None
     try:
         with EventProducer(settings) as producer:
-            if not settings.worker.noop:
-                warm_up(producer, StateReader(settings.redis), fleet)
-            load = threading.Thread(target=_load, args=(producer, settings, events_rate, stop),
-                                    daemon=True)
+            if not settings.worker.noop:  # an echo worker keeps no state to probe
+                reader = StateReader(settings.redis)
+                warm_up(producer, reader, fleet)
+                probes = Probes(reader)
+            load = threading.Thread(target=_load, args=(producer, settings, events_rate, stop,
+                                                        probes), daemon=True)
             load.start()
+            results: dict[str, Any] = {}
+            windows: dict[str, tuple[float, float]] = {}
             with RecommendationClient(settings, timeout_s=TIMEOUT_S) as client:
                 _ask(client, rate=50, seconds=warm_s)  # users learned, the reply path warm
-                results = {str(rate): _ask(client, rate, seconds) for rate in rates}
+                for rate in rates:
+                    began, cpu = time.monotonic(), sum(w.cpu_seconds() for w in fleet)
+                    results[str(rate)] = (_ask(client, rate, seconds) if rate > 0
+                                          else _idle(seconds))
+                    windows[str(rate)] = (began, time.monotonic())
+                    # Cores the worker processes used: near 1 each, they were saturated.
+                    results[str(rate)]["worker_cores"] = round(
+                        (sum(w.cpu_seconds() for w in fleet) - cpu)
+                        / (time.monotonic() - began), 2)
             stop.set()
             load.join()
+        if probes is not None:
+            probes.finish()
+            for phase, (began, ended) in windows.items():
+                results[phase]["freshness_ms"] = _freshness(probes.latencies(began, ended))
         for worker in fleet:
             if not worker.alive:
                 raise RuntimeError(f"a worker died; see {worker.log}")
@@ -90,17 +110,39 @@ def _phases(settings: Settings, rates: tuple[int, ...], seconds: float, events_r
 
 
 def _load(producer: EventProducer, settings: Settings, rate: float,
-          stop: threading.Event) -> None:
-    """Clicks at ``rate`` per second in 10 ms ticks until stopped."""
+          stop: threading.Event, probes: Probes | None) -> None:
+    """Clicks at ``rate`` per second in 10 ms ticks until stopped, ``PROBES_PER_S`` of them
+    probes: how fresh the state stays while requests are answered."""
     started, n, tick = time.monotonic(), 0, max(int(rate / 100), 1)
+    probe_every = max(int(rate / PROBES_PER_S), 1)
     while not stop.is_set():
         delay = started + n / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         for _ in range(tick):
-            send_load(producer, settings.topics.clicks, n)
+            if probes is not None and n % probe_every == 0:
+                probes.send(producer, n)
+            else:
+                send_load(producer, settings.topics.clicks, n)
             n += 1
         producer._producer.poll(0)
+
+
+def _idle(seconds: float) -> dict[str, Any]:
+    """A phase of no requests (rate 0): what learning the load costs alone."""
+    time.sleep(seconds)
+    return {"requests": 0, "achieved_rate": 0.0, "answered": 0, "errors": 0, "error_kinds": [],
+            "p50_ms": 0.0, "p99_ms": 0.0, "p999_ms": 0.0, "max_ms": 0.0,
+            "worker_ms": {part: {"p50": 0.0, "p99": 0.0} for part in WORKER_TIMINGS}}
+
+
+def _freshness(latencies: list[float]) -> dict[str, float]:
+    """Click-to-Redis latency of the probes sent during a phase (see ``bench freshness``)."""
+    if not latencies:
+        return {"reflected": 0}
+    return {"reflected": len(latencies), "p50": round(1000 * quantile(latencies, 0.50), 1),
+            "p99": round(1000 * quantile(latencies, 0.99), 1),
+            "max": round(1000 * latencies[-1], 1)}
 
 
 def _ask(client: RecommendationClient, rate: int, seconds: float) -> dict[str, Any]:
@@ -161,13 +203,18 @@ def format_report(report: dict[str, Any]) -> str:
              f"{report['workers']} worker(s)",
              f"{'system':<10}{'rate':>6}{'achieved':>9}{'answered':>9}{'errors':>7}"
              f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>9}   "
-             f"worker p50/p99 ms: {', '.join(WORKER_TIMINGS)}"]
+             f"worker p50/p99 ms: {', '.join(WORKER_TIMINGS)}; CPU of the workers"]
     for name, phases in report["systems"].items():
         for rate, r in phases.items():
             worker = ", ".join(f"{t['p50']:.1f}/{t['p99']:.1f}" for t in r["worker_ms"].values())
             lines.append(f"{name:<10}{rate:>6}{r['achieved_rate']:>9.0f}{r['answered']:>9}"
                          f"{r['errors']:>7}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-                         f"{r['p999_ms']:>9.1f}   {worker}")
+                         f"{r['p999_ms']:>9.1f}   {worker}; {r['worker_cores']} cores")
     lines.append("p99 recstream / echo: " + ", ".join(
         f"{rate}/s {ratio}x" for rate, ratio in report["p99_ratio_to_echo"].items()))
+    lines.append("recstream's state meanwhile, click to Redis (probes reflected, p50/p99/max ms): "
+                 + ", ".join(f"{rate}/s {f['reflected']}, {f.get('p50', '-')}/{f.get('p99', '-')}"
+                             f"/{f.get('max', '-')}"
+                             for rate, r in report["systems"]["recstream"].items()
+                             if (f := r.get("freshness_ms")) is not None))
     return "\n".join(lines)

@@ -111,11 +111,14 @@ class Learner:
     # --- batches ------------------------------------------------------------------------------
     async def learn(self, batch: Sequence[Decoded], caught_up: bool = False,
                     steps: Sequence[Record] = (), commit: Commit | None = None,
-                    ends: Mapping[tuple[str, int], int] | None = None) -> int:
+                    ends: Mapping[tuple[str, int], int] | None = None,
+                    slice_size: int | None = None) -> int:
         """Apply the item steps, learn the batch, then checkpoint; how many were learned.
 
         ``ends``: the highwater offsets of the user-keyed topic partitions, where known (see
-        :meth:`LearnerCore.learn`)."""
+        :meth:`LearnerCore.learn`). ``slice_size``: learn that many events at a time and let
+        the event loop run between (requests are answered there): every shard is
+        whole between slices, as after a smaller batch, and the batch takes one checkpoint."""
         async with self._lock:
             await self.checkpoint.run()  # what an earlier, failed run left
             self.checkpoint.add(self.core.apply_steps(steps))
@@ -125,7 +128,13 @@ class Learner:
             if query:
                 self.core.take_context(query, await self.store.read_context(query), now)
             before = self._learned()
-            self.checkpoint.add(self.core.learn(batch, caught_up, ends))
+            size = slice_size or len(batch) or 1
+            for start in range(0, max(len(batch), 1), size):
+                if start:
+                    await asyncio.sleep(0)
+                last = start + size >= len(batch)
+                self.checkpoint.add(self.core.learn(batch[start:start + size],
+                                                    caught_up and last, ends))
             learned = self._learned() - before
             await self._checkpoint(self._snapshots(self._due()), commit)
             self._gc.tick()

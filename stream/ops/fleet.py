@@ -55,6 +55,11 @@ class WorkerProcess:
         kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
         return int(kib) * 1024
 
+    def cpu_seconds(self) -> float:
+        """The CPU time the worker has used so far, user and system (Linux /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 

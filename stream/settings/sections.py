@@ -132,9 +132,11 @@ class WorkerSettings(Section):
     # unpack limit (~8,000 items per user) and 100 ms keeps freshness far inside the one-second
     # budget.
     batch_size: int = Field(500, ge=1, le=5_000)
-    # While requests arrive (one in the last second), a batch holds at most this many events: a
-    # request waits for at most one batch to be learned, and learning 500 takes ~150 ms here.
-    serving_batch_size: int = Field(64, ge=1, le=5_000)
+    # While requests arrive (one in the last second), learning yields to them every this many
+    # events (a slice of a batch): a request waits for at most one slice to be learned, and
+    # learning 500 takes ~150 ms here. The batch itself stays whole (one checkpoint): capped at
+    # this size, batches capped learning at what their round trips allowed, under 2,000/s.
+    serving_batch_size: int = Field(32, ge=1, le=5_000)
     batch_max_age_s: float = Field(0.1, gt=0, le=30)
     recent_items: int = Field(50, ge=1, le=10_000)
     max_message_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)

@@ -78,7 +78,8 @@ class Learning(Protocol):
 
     async def learn(self, batch: Sequence[Decoded], caught_up: bool, steps: Sequence[Record],
                     commit: Callable[[], Awaitable[None]] | None,
-                    ends: Mapping[tuple[str, int], int] | None = None) -> int: ...
+                    ends: Mapping[tuple[str, int], int] | None = None,
+                    slice_size: int | None = None) -> int: ...
 
     async def idle(self) -> int: ...
 
@@ -257,8 +258,7 @@ class BatchConsumerService(Service):
             if step_partitions:
                 fetched = await self.consumer.getmany(*step_partitions, timeout_ms=0,
                                                       max_records=self.settings.worker.batch_size)
-            budget = (self.settings.worker.serving_batch_size if self.requests.recent()
-                      else self.settings.worker.batch_size)
+            budget = self.settings.worker.batch_size
             if self.learner is not None:  # then what it reads first (see first_records), in budget
                 for tp, messages in (await first_records(self.consumer, assigned, self.learner,
                                                        budget)).items():
@@ -283,9 +283,12 @@ class BatchConsumerService(Service):
             if self.learner is not None:  # its checkpoint commits the offsets last
                 caught_up = fetched_to_end(self.consumer, more)
                 ends = known_ends(self.consumer, assigned, self.settings.topics.user_keyed)
+                # While requests come, learning yields to them every few events.
+                slice_size = (self.settings.worker.serving_batch_size if self.requests.recent()
+                              else None)
                 self.learned += await self._retrying(functools.partial(
                     self.learner.learn, decoded, caught_up, steps,
-                    functools.partial(commit_offsets, self.consumer, fetched), ends))
+                    functools.partial(commit_offsets, self.consumer, fetched), ends, slice_size))
             else:
                 await commit_offsets(self.consumer, fetched)
             if time.perf_counter() - started > SLOW_BATCH_S:

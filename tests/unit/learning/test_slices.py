@@ -1,0 +1,93 @@
+"""While requests come, the learner learns a batch in slices and lets the event loop run between
+them (requests are answered there); what it learns is what it learns from the batch whole."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+
+from stream.contracts.records import Decoded, Message
+from stream.learning.checkpoint import Checkpoint
+from stream.learning.context import ContextAnswers, ContextQuery
+from stream.learning.core import LearnerCore
+from stream.learning.plan import Plan
+from stream.learning.shell import Learner
+from stream.learning.snapshots import SnapshotCodec
+from stream.settings import LearningSettings, TopicSettings
+from stream.transport.partitioner import partition_of
+from tests.unit.learning.test_core import Stream
+
+TOPICS = TopicSettings()
+
+
+class Store:
+    """Redis as a learner sees it, knowing nothing and keeping nothing."""
+
+    async def read_context(self, query: ContextQuery) -> ContextAnswers:
+        return ContextAnswers(dict.fromkeys(query.users), {}, dict.fromkeys(query.items))
+
+    async def write(self, plan: Plan) -> None:
+        pass
+
+    async def load_snapshot(self, kind: str, partition: int) -> bytes | None:
+        return None
+
+    async def save_snapshot(self, kind: str, partition: int, blob: bytes) -> None:
+        pass
+
+
+class Broker:
+    async def send(self, messages: Sequence[Message]) -> None:
+        pass
+
+
+def learner() -> Learner:
+    core = LearnerCore(LearningSettings(min_item_count=1, eval_sample_every=1), TOPICS,
+                       exclude_purchased=True,
+                       partition_of=functools.partial(partition_of, partitions=1))
+    store = Store()
+    return Learner(core, store, Checkpoint(Broker(), store, SnapshotCodec(b"k" * 32)),
+                   snapshot_every_s=3600, publish_every_s=3600)
+
+
+def batch() -> list[Decoded]:
+    stream = Stream()
+    events = [stream.click(f"u{n % 4}", f"i{n % 7}") for n in range(20)]
+    return events + stream.order("u1", "o1", "i2", "i3") + [stream.click("u1", "i5")]
+
+
+def learn(slice_size: int | None) -> tuple[Learner, int, int]:
+    """A fresh learner learns the batch; how many it learned and how many turns the event loop
+    took meanwhile."""
+    async def run() -> tuple[Learner, int, int]:
+        shell = learner()
+        await shell.assign([0])
+        turns = 0
+        learning = asyncio.ensure_future(shell.learn(batch(), caught_up=True,
+                                                     slice_size=slice_size))
+        while not learning.done():
+            turns += 1
+            await asyncio.sleep(0)
+        return shell, learning.result(), turns
+
+    return asyncio.run(run())
+
+
+def test_a_batch_learned_in_slices_lets_the_event_loop_run_between_them():
+    _, _, whole_turns = learn(slice_size=None)
+    _, _, sliced_turns = learn(slice_size=4)
+    assert sliced_turns >= whole_turns + len(batch()) // 4 - 1
+
+
+def test_a_batch_learned_in_slices_is_learned_as_it_is_whole():
+    whole, learned_whole, _ = learn(slice_size=None)
+    sliced, learned_sliced, _ = learn(slice_size=4)
+    assert learned_sliced == learned_whole > 0
+    shard_whole, shard_sliced = whole.core.shards[0], sliced.core.shards[0]
+    assert shard_sliced.offsets == shard_whole.offsets
+    for user in ("u0", "u1", "u2", "u3"):
+        np.testing.assert_array_equal(shard_sliced.model.embeddings.user_vector(user),
+                                      shard_whole.model.embeddings.user_vector(user))
