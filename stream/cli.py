@@ -147,7 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = bench_kinds.add_parser("serve", help="request round trip under load, beside an "
                                                  "echo worker's floor")
     serve.add_argument("--rates", type=lambda text: tuple(int(r) for r in text.split(",")),
-                       default=(100, 500, 1000), help="requests/s, comma-separated")
+                       default=(0, 100, 500, 1000),
+                       help="requests/s, comma-separated (0: learning alone)")
     serve.add_argument("--seconds", type=float, default=15, help="per rate")
     serve.add_argument("--events-rate", type=float, default=2000, help="clicks/s meanwhile")
     serve.add_argument("--candidates", type=int, default=500, help="scored per request")

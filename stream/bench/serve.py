@@ -43,7 +43,7 @@ WORKER_TIMINGS = ("queued", "read", "rank", "total")
 PROBES_PER_S = 5
 
 
-def run_serve_bench(base: Settings, rates: tuple[int, ...] = (100, 500, 1000),
+def run_serve_bench(base: Settings, rates: tuple[int, ...] = (0, 100, 500, 1000),
                     seconds: float = 15, events_rate: float = 2000, candidates: int = 500,
                     warm_s: float = 15, workers: int = 1) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:6]

@@ -7,6 +7,7 @@ profile topics are compacted: the latest message per key is the truth.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -106,4 +107,12 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         except Exception as exc:  # a concurrent creator is fine; anything else is not
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
+    # Created is not yet known to every metadata request: a client started at once (a reply
+    # consumer checking its topic) could be told it does not exist.
+    deadline = time.monotonic() + timeout_s
+    while missing_names := set(created) - set(admin.list_topics(timeout=timeout_s).topics):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics created but not listed after {timeout_s:.0f} s: "
+                               f"{', '.join(sorted(missing_names))}")
+        time.sleep(0.05)
     return created
