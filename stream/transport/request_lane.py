@@ -1,8 +1,10 @@
 """The worker's requests: read as soon as they come and answered beside the learning loop.
 
-Read in the learning loop, a request waited for the batch of events before it to be learned,
-checkpoint included (the broker's acknowledgements, Redis writes, a snapshot now and then): at
-100 requests/s while 2,000 clicks/s were learned, 82 ms at the median before it was even read.
+Read in the learning loop, a request waited for the batch of events fetched before it to be
+learned and checkpointed (the broker's acknowledgements, Redis writes, a snapshot now and then),
+and to keep that wait short, batches were cut to 64 events while requests came, which held
+learning (by its round trips per batch) below 2,000 clicks/s: at 100 requests/s the state fell
+3.6 s behind the clicks at the median (`recstream bench serve`, docs/architecture.md).
 Here a request waits only for the step of learning that holds the event loop: while requests
 come, a batch is learned in slices of ``serving_batch_size`` events with a turn of the loop
 between. Every shard is whole at each await, so a reply reflects every event learned before it,
