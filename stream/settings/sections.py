@@ -138,6 +138,11 @@ class WorkerSettings(Section):
     # this size, batches capped learning at what their round trips allowed, under 2,000/s.
     serving_batch_size: int = Field(32, ge=1, le=5_000)
     batch_max_age_s: float = Field(0.1, gt=0, le=30)
+    # A fetch that brings less than a full batch waits this long for more before it is learned:
+    # each batch costs round trips (the state's script, the checkpoint's sends and writes, the
+    # offsets' commit) whatever its size, and a steady stream otherwise came in batches of a few
+    # events, paying them per few events. 0: learn what each fetch brings at once.
+    batch_linger_s: float = Field(0.02, ge=0, le=1)
     recent_items: int = Field(50, ge=1, le=10_000)
     max_message_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
     # How far an event's ts may lie ahead of the time the broker appended it; later events are

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import (
@@ -267,6 +267,12 @@ class BatchConsumerService(Service):
             more = await self.consumer.getmany(
                 *assigned, timeout_ms=0 if fetched else timeout_ms,
                 max_records=budget) if budget > 0 else {}
+            linger_s = self.settings.worker.batch_linger_s
+            if linger_s and (more or fetched) and budget > _count(more):
+                await asyncio.sleep(linger_s)  # a few events: wait for more (the setting says why)
+                for tp, messages in (await self.consumer.getmany(
+                        *assigned, timeout_ms=0, max_records=budget - _count(more))).items():
+                    more.setdefault(tp, []).extend(messages)
             for tp, messages in more.items():
                 fetched.setdefault(tp, []).extend(messages)
             started = time.perf_counter()
@@ -349,3 +355,7 @@ async def readiness(service: BatchConsumerService) -> dict[str, Any]:
         except Exception as exc:  # any failure is the answer, not an error of the probe
             checks[name] = repr(exc) or type(exc).__name__
     return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
+
+
+def _count(fetched: dict[TopicPartition, list[ConsumerRecord]]) -> int:
+    return sum(len(messages) for messages in fetched.values())
