@@ -129,11 +129,10 @@ def _load(producer: EventProducer, settings: Settings, rate: float,
 
 
 def _idle(seconds: float) -> dict[str, Any]:
-    """A phase of no requests (rate 0): what learning the load costs alone."""
+    """A phase of no requests (rate 0): what learning the load costs alone. It has no
+    latencies to report."""
     time.sleep(seconds)
-    return {"requests": 0, "achieved_rate": 0.0, "answered": 0, "errors": 0, "error_kinds": [],
-            "p50_ms": 0.0, "p99_ms": 0.0, "p999_ms": 0.0, "max_ms": 0.0,
-            "worker_ms": {part: {"p50": 0.0, "p99": 0.0} for part in WORKER_TIMINGS}}
+    return {"requests": 0}
 
 
 def _freshness(latencies: list[float]) -> dict[str, float]:
@@ -206,6 +205,10 @@ def format_report(report: dict[str, Any]) -> str:
              f"worker p50/p99 ms: {', '.join(WORKER_TIMINGS)}; CPU of the workers"]
     for name, phases in report["systems"].items():
         for rate, r in phases.items():
+            if not r["requests"]:  # learning alone
+                lines.append(f"{name:<10}{rate:>6}{'-':>9}{'-':>9}{'-':>7}{'-':>9}{'-':>9}"
+                             f"{'-':>9}   {r['worker_cores']} cores")
+                continue
             worker = ", ".join(f"{t['p50']:.1f}/{t['p99']:.1f}" for t in r["worker_ms"].values())
             lines.append(f"{name:<10}{rate:>6}{r['achieved_rate']:>9.0f}{r['answered']:>9}"
                          f"{r['errors']:>7}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"

@@ -129,12 +129,12 @@ class Learner:
                 self.core.take_context(query, await self.store.read_context(query), now)
             before = self._learned()
             size = slice_size or len(batch) or 1
-            for start in range(0, max(len(batch), 1), size):
-                if start:
+            slices = [batch[at:at + size] for at in range(0, len(batch), size)] or [batch]
+            for n, part in enumerate(slices):
+                if n:
                     await asyncio.sleep(0)
-                last = start + size >= len(batch)
-                self.checkpoint.add(self.core.learn(batch[start:start + size],
-                                                    caught_up and last, ends))
+                self.checkpoint.add(self.core.learn(part, caught_up and n == len(slices) - 1,
+                                                    ends))
             learned = self._learned() - before
             await self._checkpoint(self._snapshots(self._due()), commit)
             self._gc.tick()

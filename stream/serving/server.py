@@ -1,8 +1,8 @@
 """The request path's async shell: a batch of request records in, replies and impressions out.
 
-The worker's consumer hands it requests as soon as they are fetched, beside the learning loop
-(stream/transport/consumer.py), so a reply reflects every event learned before it without waiting
-for the events fetched since. Whatever a request is, it is answered:
+The worker's request lane (stream/transport/request_lane.py) hands it requests as soon as they
+are fetched, beside the learning loop, so a reply reflects every event learned before it without
+waiting for the events fetched since. Whatever a request is, it is answered:
 
 * malformed: a dead letter, and an ``invalid_request`` error reply when it names a valid
   ``reply_to`` (an asker whose request id is readable hears at once, not at its timeout);

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import (
@@ -45,7 +45,7 @@ from stream.transport.fetched import (
     known_ends,
 )
 from stream.transport.kafka_config import aiokafka_config
-from stream.transport.request_lane import RequestLane
+from stream.transport.request_lane import RequestLane, Serving
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,12 +88,6 @@ class Learning(Protocol):
     async def receive(self, changes: Changes) -> None: ...
 
     async def snapshot_all(self) -> None: ...
-
-
-class Serving(Protocol):
-    """The request path as the consumer drives it (stream/serving/server.py)."""
-
-    async def answer(self, records: Sequence[Record]) -> Any: ...
 
 
 class Parts(Protocol):
@@ -267,11 +261,11 @@ class BatchConsumerService(Service):
             more = await self.consumer.getmany(
                 *assigned, timeout_ms=0 if fetched else timeout_ms,
                 max_records=budget) if budget > 0 else {}
-            linger_s = self.settings.worker.batch_linger_s
-            if linger_s and (more or fetched) and budget > _count(more):
-                await asyncio.sleep(linger_s)  # a few events: wait for more (the setting says why)
+            room = budget - sum(len(messages) for messages in more.values())
+            if self.settings.worker.batch_linger_s and (more or fetched) and room > 0:
+                await asyncio.sleep(self.settings.worker.batch_linger_s)  # few: wait for more
                 for tp, messages in (await self.consumer.getmany(
-                        *assigned, timeout_ms=0, max_records=budget - _count(more))).items():
+                        *assigned, timeout_ms=0, max_records=room)).items():
                     more.setdefault(tp, []).extend(messages)
             for tp, messages in more.items():
                 fetched.setdefault(tp, []).extend(messages)
@@ -355,7 +349,3 @@ async def readiness(service: BatchConsumerService) -> dict[str, Any]:
         except Exception as exc:  # any failure is the answer, not an error of the probe
             checks[name] = repr(exc) or type(exc).__name__
     return {"ready": all(v == "ok" for v in checks.values()), "checks": checks}
-
-
-def _count(fetched: dict[TopicPartition, list[ConsumerRecord]]) -> int:
-    return sum(len(messages) for messages in fetched.values())

@@ -61,7 +61,7 @@ def highwater_of(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
 
 
 async def commit_offsets(consumer: AIOKafkaConsumer | None,
-                  fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+                         fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
     """Tell Kafka how far we are (for lag), best effort: the state holds the truth."""
     assert consumer is not None
     try:

@@ -41,7 +41,9 @@ BATCHES_IN_FLIGHT = 4
 RECENT_S = 1.0
 
 
-class Answerer(Protocol):
+class Serving(Protocol):
+    """The request path as the lane drives it (stream/serving/server.py)."""
+
     async def answer(self, records: Sequence[Record]) -> Any: ...
 
 
@@ -49,7 +51,7 @@ class Worker(Protocol):
     """The consumer service as the lane uses it (stream/transport/consumer.py)."""
 
     consumer: AIOKafkaConsumer | None
-    server: Answerer | None
+    server: Serving | None
 
     @property
     def should_stop(self) -> bool: ...
@@ -60,6 +62,8 @@ class Worker(Protocol):
 
 
 class RequestLane:
+    """Reads the worker's request partitions and answers them; says when requests last came."""
+
     def __init__(self, settings: Settings) -> None:
         self.topic = settings.topics.requests
         self.max_records = settings.worker.batch_size
