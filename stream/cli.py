@@ -155,7 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes (the echo floor runs as many)")
     serve.add_argument("--in-process", action="store_true",
-                       help="instead: the CPU time of one answer, without Kafka")
+                       help="instead: the CPU time of one answer and the event loop held by a "
+                       "snapshot, without Kafka")
     serve.add_argument("--events", type=int, default=40_000,
                        help="with --in-process: synthetic events the model learns first")
     serve.add_argument("--requests", type=int, default=1_000, help="with --in-process")

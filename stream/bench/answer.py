@@ -12,12 +12,21 @@ candidates (the generator's, asked again outside the timing).
 A first tenth of the requests warms the caches (a worker answers the same users and items over
 and over) and is not counted. Times are the thread's CPU time, not the wall clock's: on a shared
 machine a process waiting for a core is not charged for the wait.
+
+Then the shard's snapshot, the largest step a worker's event loop took while requests waited:
+how long the loop is held (the longest gap between the turns of a task that wakes every half
+millisecond) while the shard is pickled and signed in place and in a forked child (as the worker
+does, stream/learning/forked.py), alternately, ``SNAPSHOT_ROUNDS`` times each.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import random
+import statistics
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from models.base import Interaction, ItemInfo
@@ -25,11 +34,15 @@ from models.evaluation import PrequentialEvaluator
 from stream.bench.load import quantile
 from stream.contracts.serving import RecommendationRequest
 from stream.data.sources import open_source
+from stream.learning.forked import in_child
 from stream.learning.interactions import InteractionBuilder
+from stream.learning.snapshots import SnapshotCodec
 from stream.learning.user_shard import SYSTEM, UserShard, recstream_model
 from stream.serving.answer import UserFacts, finish, rank
 from stream.serving.rules import Facts, Rules
 from stream.settings import LearningSettings
+
+SNAPSHOT_ROUNDS = 3
 
 
 def run_answer_bench(events: int = 40_000, requests: int = 1_000, candidates: int = 500,
@@ -81,7 +94,50 @@ def run_answer_bench(events: int = 40_000, requests: int = 1_000, candidates: in
     return {"benchmark": "serve-in-process", "events": events,
             "learned_cpu_s": round(learned_s, 1),
             "requests": len(answer_s), "candidates": candidates,
-            "answer_us": _quantiles(answer_s), "score_us": _quantiles(score_s)}
+            "answer_us": _quantiles(answer_s), "score_us": _quantiles(score_s),
+            "snapshot": asyncio.run(_snapshot_pauses(shard))}
+
+
+async def _snapshot_pauses(shard: UserShard) -> dict[str, Any]:
+    """The event loop held by the shard's snapshot, made in place and in a forked child."""
+    codec = SnapshotCodec(b"bench-" * 6)
+    encode = functools.partial(codec.encode, shard, "user:0")
+
+    async def in_place() -> bytes:
+        return encode()
+
+    held: dict[str, list[float]] = {"in_place_ms": [], "forked_ms": []}
+    size = 0
+    for _ in range(SNAPSHOT_ROUNDS):
+        for key, make in (("in_place_ms", in_place), ("forked_ms", lambda: in_child(encode))):
+            gap, size = await _loop_held(make)
+            held[key].append(round(1000 * gap, 1))
+    return {"bytes": size, **held,
+            "in_place_median_ms": statistics.median(held["in_place_ms"]),
+            "forked_median_ms": statistics.median(held["forked_ms"])}
+
+
+async def _loop_held(make: Callable[[], Awaitable[bytes]]) -> tuple[float, int]:
+    """The longest the event loop went without a turn while ``make`` ran; the bytes' length."""
+    gaps: list[float] = []
+    running = True
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while running:
+            await asyncio.sleep(0.0005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.ensure_future(tick())
+    await asyncio.sleep(0.01)
+    del gaps[:]
+    blob = await make()
+    await asyncio.sleep(0.005)
+    running = False
+    await ticker
+    return max(gaps), len(blob)
 
 
 def _quantiles(seconds: list[float]) -> dict[str, float]:
@@ -99,4 +155,9 @@ def format_report(report: dict[str, Any]) -> str:
     for name, key in (("answer (rank + rules)", "answer_us"), ("scoring alone (again)", "score_us")):
         q = report[key]
         lines.append(f"{name:<26}{q['p50']:>10.0f}{q['p99']:>10.0f}{q['mean']:>10.0f}")
+    snapshot = report["snapshot"]
+    lines.append(f"the shard's snapshot ({snapshot['bytes'] / 1e6:.1f} MB) held the event loop "
+                 f"{snapshot['in_place_median_ms']:.1f} ms in place, "
+                 f"{snapshot['forked_median_ms']:.1f} ms forked (median of "
+                 f"{len(snapshot['forked_ms'])} each)")
     return "\n".join(lines)
