@@ -84,6 +84,16 @@ class Probes:
         self._done.set()
         self._thread.join()
 
+    def caught_up(self, within_s: float, since: float) -> bool:
+        """Whether, of the probes sent since ``since``, one was reflected and none sent more
+        than ``within_s`` ago waits: the workers have caught up with the load."""
+        now = time.monotonic()
+        with self._lock:
+            recent = [(sent, user in self.seen_at) for user, (sent, _) in self.sent_at.items()
+                      if sent >= since]
+        return (any(seen for _, seen in recent)
+                and not any(now - sent > within_s and not seen for sent, seen in recent))
+
     def latencies(self, since: float = float("-inf"), until: float = float("inf")
                   ) -> list[float]:
         """The reflected probes sent in [since, until), seconds each, sorted."""

@@ -41,6 +41,9 @@ WORKER_TIMINGS = ("queued", "read", "rank", "total")
 # Probe clicks per second in the load: the state's freshness while requests are answered (a
 # worker that answered fast by starving its learning would show here).
 PROBES_PER_S = 5
+# A phase starts once no probe click waits longer than this to be reflected (see _settle).
+SETTLED_S = 1.0
+SETTLE_TIMEOUT_S = 180.0
 
 
 def run_serve_bench(base: Settings, rates: tuple[int, ...] = (0, 100, 500, 1000),
@@ -84,9 +87,11 @@ def _phases(settings: Settings, rates: tuple[int, ...], seconds: float, events_r
             with RecommendationClient(settings, timeout_s=TIMEOUT_S) as client:
                 _ask(client, rate=50, seconds=warm_s)  # users learned, the reply path warm
                 for rate in rates:
+                    settled_s = _settle(probes)
                     began, cpu = time.monotonic(), sum(w.cpu_seconds() for w in fleet)
                     results[str(rate)] = (_ask(client, rate, seconds) if rate > 0
                                           else _idle(seconds))
+                    results[str(rate)]["settled_s"] = settled_s
                     windows[str(rate)] = (began, time.monotonic())
                     # Cores the worker processes used: near 1 each, they were saturated.
                     results[str(rate)]["worker_cores"] = round(
@@ -126,6 +131,22 @@ def _load(producer: EventProducer, settings: Settings, rate: float,
                 send_load(producer, settings.topics.clicks, n)
             n += 1
         producer._producer.poll(0)
+
+
+def _settle(probes: Probes | None) -> float | None:
+    """Wait until the workers have caught up with the clicks (no probe waits longer than
+    ``SETTLED_S`` to be reflected), ``SETTLE_TIMEOUT_S`` at most, so that a phase does not start
+    behind a backlog the warm-up or the phase before left (between runs of the same code it
+    moved p99 at 100/s from 0.2 to 0.5 s, and the state's freshness from 1 to 40 s); how long
+    it waited, None for workers without state to probe. A phase that starts behind still runs:
+    its wait is reported as the timeout's."""
+    if probes is None:
+        return None
+    began = time.monotonic()
+    while (not probes.caught_up(SETTLED_S, since=began)
+           and time.monotonic() - began < SETTLE_TIMEOUT_S):
+        time.sleep(0.1)
+    return round(time.monotonic() - began, 1)
 
 
 def _idle(seconds: float) -> dict[str, Any]:
@@ -213,6 +234,11 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"{name:<10}{rate:>6}{r['achieved_rate']:>9.0f}{r['answered']:>9}"
                          f"{r['errors']:>7}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
                          f"{r['p999_ms']:>9.1f}   {worker}; {r['worker_cores']} cores")
+    waits = [f"{rate}/s {r['settled_s']} s" for rate, r in report["systems"]["recstream"].items()
+             if r.get("settled_s") is not None]
+    if waits:
+        lines.append(f"each phase began once recstream's state was within {SETTLED_S:.0f} s of "
+                     f"the clicks (at most {SETTLE_TIMEOUT_S:.0f} s): waited " + ", ".join(waits))
     lines.append("p99 recstream / echo: " + ", ".join(
         f"{rate}/s {ratio}x" for rate, ratio in report["p99_ratio_to_echo"].items()))
     lines.append("recstream's state meanwhile, click to Redis (probes reflected, p50/p99/max ms): "

@@ -18,6 +18,9 @@ def test_the_serve_bench_reports_latency_cpu_and_freshness_beside_the_echo_floor
     assert all(phase["worker_cores"] > 0 for phase in (*recstream.values(), *echo.values()))
     assert recstream["20"]["freshness_ms"]["reflected"] > 0
     assert "freshness_ms" not in echo["20"]  # an echo worker keeps no state to probe
+    assert all(phase["settled_s"] is not None for phase in recstream.values())  # waited for
+    assert echo["20"]["settled_s"] is None
     assert list(report["p99_ratio_to_echo"]) == ["20"]
     text = format_report(report)
     assert "recstream      0" in text and "recstream's state meanwhile" in text
+    assert "each phase began once recstream's state was within" in text
