@@ -44,6 +44,8 @@ PROBES_PER_S = 5
 # A phase starts once no probe click waits longer than this to be reflected (see _settle).
 SETTLED_S = 1.0
 SETTLE_TIMEOUT_S = 180.0
+# A worker process using this much of a core was saturated (its event loop never waited).
+SATURATED_CORES = 0.9
 
 
 def run_serve_bench(base: Settings, rates: tuple[int, ...] = (0, 100, 500, 1000),
@@ -62,7 +64,9 @@ def run_serve_bench(base: Settings, rates: tuple[int, ...] = (0, 100, 500, 1000)
     return {"benchmark": "serve", "rates": list(rates), "seconds_per_rate": seconds,
             "events_rate": events_rate, "candidates": candidates, "workers": workers,
             "systems": results,
-            "p99_ratio_to_echo": ratios}
+            "p99_ratio_to_echo": ratios,
+            "cpu_per_request_ms": {name: _cpu_per_request(phases, workers)
+                                   for name, phases in results.items()}}
 
 
 def _phases(settings: Settings, rates: tuple[int, ...], seconds: float, events_rate: float,
@@ -147,6 +151,20 @@ def _settle(probes: Probes | None) -> float | None:
            and time.monotonic() - began < SETTLE_TIMEOUT_S):
         time.sleep(0.1)
     return round(time.monotonic() - began, 1)
+
+
+def _cpu_per_request(phases: dict[str, Any], workers: int) -> dict[str, dict[str, Any]]:
+    """The workers' CPU time per request at each rate, beyond what the idle phase's learning
+    used: what a request costs, so how many a worker process (one core at most) can answer
+    while it learns. A phase whose workers were near a core each is saturated: it used all it
+    had, and its figure is a floor (empty without an idle phase to subtract)."""
+    idle = phases.get("0")
+    if idle is None:
+        return {}
+    return {rate: {"ms": round(1000 * (phase["worker_cores"] - idle["worker_cores"])
+                               / phase["achieved_rate"], 2),
+                   "saturated": phase["worker_cores"] >= SATURATED_CORES * workers}
+            for rate, phase in phases.items() if phase["requests"]}
 
 
 def _idle(seconds: float) -> dict[str, Any]:
@@ -241,6 +259,11 @@ def format_report(report: dict[str, Any]) -> str:
                      f"the clicks (at most {SETTLE_TIMEOUT_S:.0f} s): waited " + ", ".join(waits))
     lines.append("p99 recstream / echo: " + ", ".join(
         f"{rate}/s {ratio}x" for rate, ratio in report["p99_ratio_to_echo"].items()))
+    for name, costs in report.get("cpu_per_request_ms", {}).items():
+        if costs:
+            lines.append(f"{name}'s CPU per request beyond the idle phase's: " + ", ".join(
+                f"{rate}/s {c['ms']} ms" + (" (saturated: at least)" if c["saturated"] else "")
+                for rate, c in costs.items()))
     lines.append("recstream's state meanwhile, click to Redis (probes reflected, p50/p99/max ms): "
                  + ", ".join(f"{rate}/s {f['reflected']}, {f.get('p50', '-')}/{f.get('p99', '-')}"
                              f"/{f.get('max', '-')}"

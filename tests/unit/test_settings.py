@@ -56,7 +56,7 @@ def test_sasl_without_credentials_is_refused():
 
 def test_a_missing_config_file_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("RECSTREAM_CONFIG_FILE", str(tmp_path / "nope.toml"))
-    with pytest.raises(SettingsError, match="nope.toml"):
+    with pytest.raises(SettingsError, match=r"nope\.toml"):
         load_settings()
 
 

@@ -114,7 +114,7 @@ def test_redis_away_for_30_s_mid_stream_loses_and_doubles_nothing(
     send_raw(settings, traffic.messages[half:])
     wait_until(lambda: readiness(port)[0] == 503, 60, "the worker reporting itself not ready",
                workers=[worker])
-    status, report = readiness(port)
+    _status, report = readiness(port)
     assert report["checks"]["redis"] != "ok"
     time.sleep(30)  # the outage itself
     assert worker.alive

@@ -66,7 +66,7 @@ def setup(broker_failures: int = 0, store_failures: int = 0):
 
 
 def test_the_steps_run_in_order_messages_values_snapshots_offsets():
-    checkpoint, broker, store = setup()
+    checkpoint, broker, _store = setup()
     checkpoint.add(Plan(messages=[message(1)], user_vectors={"ann": np.ones(2)}))
 
     async def commit() -> None:
@@ -99,7 +99,7 @@ def test_a_failed_write_is_written_again_but_its_messages_are_not_sent_again():
 
 
 def test_no_snapshot_is_taken_while_messages_are_unsent():
-    checkpoint, broker, store = setup(broker_failures=1)
+    checkpoint, _broker, store = setup(broker_failures=1)
     checkpoint.add(Plan(messages=[message(1)]))
     with pytest.raises(ConnectionError):
         asyncio.run(checkpoint.run([("items", 2, {"applied": 3})]))  # type: ignore[list-item]

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from stream.contracts.internal import decode_steps
 from stream.contracts.records import Decoded, Record
 from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
-from stream.learning.context import ContextAnswers
 from stream.learning import user_shard
+from stream.learning.context import ContextAnswers
 from stream.learning.core import LearnerCore
 from stream.learning.merge import EventTimeMerge
 from stream.learning.plan import Plan
