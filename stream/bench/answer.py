@@ -13,20 +13,18 @@ A first tenth of the requests warms the caches (a worker answers the same users 
 and over) and is not counted. Times are the thread's CPU time, not the wall clock's: on a shared
 machine a process waiting for a core is not charged for the wait.
 
-Then the shard's snapshot, the largest step a worker's event loop took while requests waited:
+Then the shard's snapshot, the largest step a worker's event loop takes while requests wait:
 how long the loop is held (the longest gap between the turns of a task that wakes every half
-millisecond) while the shard is pickled and signed in place and in a forked child (as the worker
-does, stream/learning/forked.py), alternately, ``SNAPSHOT_ROUNDS`` times each.
+millisecond) while the shard is pickled and signed, ``SNAPSHOT_ROUNDS`` times.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import random
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from models.base import Interaction, ItemInfo
@@ -34,7 +32,6 @@ from models.evaluation import PrequentialEvaluator
 from stream.bench.load import quantile
 from stream.contracts.serving import RecommendationRequest
 from stream.data.sources import open_source
-from stream.learning.forked import in_child
 from stream.learning.interactions import InteractionBuilder
 from stream.learning.snapshots import SnapshotCodec
 from stream.learning.user_shard import SYSTEM, UserShard, recstream_model
@@ -99,25 +96,17 @@ def run_answer_bench(events: int = 40_000, requests: int = 1_000, candidates: in
 
 
 async def _snapshot_pauses(shard: UserShard) -> dict[str, Any]:
-    """The event loop held by the shard's snapshot, made in place and in a forked child."""
+    """The event loop held by the shard's snapshot, as the worker's checkpoint makes it."""
     codec = SnapshotCodec(b"bench-" * 6)
-    encode = functools.partial(codec.encode, shard, "user:0")
-
-    async def in_place() -> bytes:
-        return encode()
-
-    held: dict[str, list[float]] = {"in_place_ms": [], "forked_ms": []}
+    held: list[float] = []
     size = 0
     for _ in range(SNAPSHOT_ROUNDS):
-        for key, make in (("in_place_ms", in_place), ("forked_ms", lambda: in_child(encode))):
-            gap, size = await _loop_held(make)
-            held[key].append(round(1000 * gap, 1))
-    return {"bytes": size, **held,
-            "in_place_median_ms": statistics.median(held["in_place_ms"]),
-            "forked_median_ms": statistics.median(held["forked_ms"])}
+        gap, size = await _loop_held(lambda: codec.encode(shard, "user:0"))
+        held.append(round(1000 * gap, 1))
+    return {"bytes": size, "held_ms": held, "held_median_ms": statistics.median(held)}
 
 
-async def _loop_held(make: Callable[[], Awaitable[bytes]]) -> tuple[float, int]:
+async def _loop_held(make: Callable[[], bytes]) -> tuple[float, int]:
     """The longest the event loop went without a turn while ``make`` ran; the bytes' length."""
     gaps: list[float] = []
     running = True
@@ -133,7 +122,7 @@ async def _loop_held(make: Callable[[], Awaitable[bytes]]) -> tuple[float, int]:
     ticker = asyncio.ensure_future(tick())
     await asyncio.sleep(0.01)
     del gaps[:]
-    blob = await make()
+    blob = make()
     await asyncio.sleep(0.005)
     running = False
     await ticker
@@ -157,7 +146,5 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{name:<26}{q['p50']:>10.0f}{q['p99']:>10.0f}{q['mean']:>10.0f}")
     snapshot = report["snapshot"]
     lines.append(f"the shard's snapshot ({snapshot['bytes'] / 1e6:.1f} MB) held the event loop "
-                 f"{snapshot['in_place_median_ms']:.1f} ms in place, "
-                 f"{snapshot['forked_median_ms']:.1f} ms forked (median of "
-                 f"{len(snapshot['forked_ms'])} each)")
+                 f"{snapshot['held_median_ms']:.1f} ms (median of {len(snapshot['held_ms'])})")
     return "\n".join(lines)

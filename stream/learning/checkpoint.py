@@ -4,8 +4,7 @@
    broadcast of the item shards' changes. A snapshot must never cover events whose item steps
    were never sent, nor changes never broadcast.
 2. **Values** to Redis, in one pipeline: user and item vectors, trending places, figures.
-3. **Snapshots** of the shards that are due, signed, with the offsets they cover. Each is
-   pickled in a forked child (stream/learning/forked.py), so requests are answered meanwhile.
+3. **Snapshots** of the shards that are due, signed, with the offsets they cover.
 4. **Offsets** committed to Kafka (for lag monitoring: where a shard resumes is in its snapshot
    and where the state resumes is in its own transaction).
 
@@ -15,7 +14,6 @@ first next time, so a retried batch, whose events are already learned, loses not
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,7 +21,6 @@ from typing import Protocol
 
 from stream.contracts.records import Message
 from stream.learning.context import ContextAnswers, ContextQuery
-from stream.learning.forked import in_child
 from stream.learning.item_shard import ItemShard
 from stream.learning.plan import Plan
 from stream.learning.snapshots import SnapshotCodec
@@ -77,9 +74,8 @@ class Checkpoint:
             self._pending = Plan()
         for kind, partition, shard in snapshots:  # 3
             started = time.perf_counter()
-            blob = await in_child(functools.partial(self.codec.encode, shard,
-                                                    f"{kind}:{partition}"))
-            await self.store.save_snapshot(kind, partition, blob)
+            await self.store.save_snapshot(kind, partition,
+                                           self.codec.encode(shard, f"{kind}:{partition}"))
             log.debug("%s shard %d snapshotted in %.0f ms", kind, partition,
                       1000 * (time.perf_counter() - started))
         if commit is not None:  # 4
