@@ -259,7 +259,7 @@ def format_report(report: dict[str, Any]) -> str:
                      f"the clicks (at most {SETTLE_TIMEOUT_S:.0f} s): waited " + ", ".join(waits))
     lines.append("p99 recstream / echo: " + ", ".join(
         f"{rate}/s {ratio}x" for rate, ratio in report["p99_ratio_to_echo"].items()))
-    for name, costs in report.get("cpu_per_request_ms", {}).items():
+    for name, costs in report["cpu_per_request_ms"].items():
         if costs:
             lines.append(f"{name}'s CPU per request beyond the idle phase's: " + ", ".join(
                 f"{rate}/s {c['ms']} ms" + (" (saturated: at least)" if c["saturated"] else "")
