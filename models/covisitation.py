@@ -37,7 +37,7 @@ import numpy as np
 
 from models.base import Context, Interaction, Recommender, Scored
 from models.decay import ForwardDecay
-from models.tally import best_first, tally
+from models.tally import Candidates, best_first, tally
 
 __all__ = ["CoVisitation"]
 
@@ -109,10 +109,14 @@ class CoVisitation(Recommender):
     def ranked(self, user_id: str, n: int, context: Context,
                excluded: Set[str]) -> list[tuple[str, float]]:
         """The best ``n`` items outside ``excluded`` as (item, score) pairs, best first: what
-        :meth:`recommend` returns, bare, for a blend that rescales the scores itself."""
+        :meth:`recommend` returns, bare."""
+        return self.candidates(user_id, n, excluded).pairs()
+
+    def candidates(self, user_id: str, n: int, excluded: Set[str]) -> Candidates:
+        """:meth:`ranked` as columns, for a blend that rescales the scores itself."""
         recent = self._recent.get(user_id)
         if not recent or n <= 0:
-            return []
+            return Candidates.none()
         rows: list[dict[str, float]] = []  # the voting items' neighbours, latest item first
         weights: list[float] = []
         voted: set[str] = set()
@@ -124,14 +128,14 @@ class CoVisitation(Recommender):
             rows.append(row)
             weights.append((1.0 - age / self.history) / self._totals[item])
         if not rows:
-            return []
+            return Candidates.none()
         lengths = [len(row) for row in rows]
         counts = np.fromiter(chain.from_iterable(row.values() for row in rows), float,
                              sum(lengths))
         items, scores, _ = tally(list(chain.from_iterable(rows)),
                                  np.repeat(weights, lengths) * counts)
         best = best_first(items, scores, n, excluded)
-        return list(zip([items[i] for i in best], scores[best].tolist(), strict=True))
+        return Candidates([items[i] for i in best], scores[best])
 
     def neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
         """The item's ``k`` strongest co-visited items with their counts (stored, undecayed)."""

@@ -66,6 +66,7 @@ import numpy as np
 
 from models.base import Context, Interaction, Recommender, Scored
 from models.item_steps import ItemStep, _ItemSide
+from models.tally import Candidates
 from models.vectors import _Rows, initial_vector, top_rows
 from models.waves import step_users, waves
 
@@ -157,12 +158,16 @@ class OnlineMF(_ItemSide, Recommender):
     def ranked(self, user_id: str, n: int, context: Context,
                excluded: Iterable[str]) -> list[tuple[str, float]]:
         """The best ``n`` items outside ``excluded`` as (item, logit) pairs, best first: what
-        :meth:`recommend` returns, bare, for a blend that rescales the scores itself."""
+        :meth:`recommend` returns, bare."""
+        return self.candidates(user_id, n, excluded).pairs()
+
+    def candidates(self, user_id: str, n: int, excluded: Iterable[str]) -> Candidates:
+        """:meth:`ranked` as columns, for a blend that rescales the scores itself."""
         self._run_user_steps()
         row = self._users.index.get(user_id)
         n_items = len(self._items)
         if row is None or n_items == 0 or n <= 0:
-            return []
+            return Candidates.none()
         scores = self._items.matrix[:n_items] @ self._users.matrix[row]
         for item_id in excluded:
             excluded_row = self._items.index.get(item_id)
@@ -171,7 +176,7 @@ class OnlineMF(_ItemSide, Recommender):
         best = top_rows(scores, n)
         best = best[scores[best] > -np.inf]  # not the excluded
         ids = self._items.ids
-        return list(zip([ids[r] for r in best.tolist()], scores[best].tolist(), strict=True))
+        return Candidates([ids[r] for r in best.tolist()], scores[best].astype(np.float64))
 
     # -- the two halves of a step ----------------------------------------------------------
 

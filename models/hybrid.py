@@ -38,7 +38,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping, Set
 from operator import itemgetter
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -46,13 +46,22 @@ from models.base import Context, Interaction, Recommender, Scored
 from models.covisitation import CoVisitation
 from models.embeddings import OnlineMF
 from models.newcomers import Newcomers
-from models.tally import best_first, tally
+from models.tally import Candidates, best_first, tally
 from models.trending import Trending
 from models.weather_gate import WeatherGate
 
-__all__ = ["TRENDING_HALF_LIFE_S", "HybridRecommender"]
+__all__ = ["TRENDING_HALF_LIFE_S", "Blend", "HybridRecommender"]
 
 _R = TypeVar("_R", bound=Recommender)
+
+
+class Blend(NamedTuple):
+    """The blend's best items as columns: each one's score, and the source that contributed
+    most to it (its explanation)."""
+
+    items: list[str]
+    scores: np.ndarray
+    sources: list[str]
 
 # A week, not Trending's default day: a shop of a few dozen orders a day has too little mass in
 # a day's window (HitRate@20 of cold users 0.601 against 0.589 on Online Retail).
@@ -165,78 +174,77 @@ class HybridRecommender(Recommender):
 
     def ranked(self, user_id: str, k: int, context: Context,
                excluded: set[str]) -> list[tuple[str, float, str]]:
-        """What :meth:`recommend` returns, as bare (item, score, source) triples: a re-ranker
-        takes them apart anyway, and 500 :class:`Scored` cost about 0.4 ms to build."""
+        """What :meth:`recommend` returns, as bare (item, score, source) triples."""
+        blend = self.blend(user_id, k, context, excluded)
+        return list(zip(blend.items, blend.scores.tolist(), blend.sources, strict=True))
+
+    def blend(self, user_id: str, k: int, context: Context, excluded: set[str]) -> Blend:
+        """:meth:`ranked` as columns: a re-ranker takes them apart anyway, and 500 triples (or
+        :class:`Scored`) cost a request 0.1 to 0.4 ms to build."""
         if k <= 0:
-            return []
+            return Blend([], np.empty(0), [])
         n = max(k, self.candidates)
         sources = (("repeat", self.repeat_weight, self._repeat),
                    ("covis", self.covis_weight, self._covis),
                    ("mf", self.mf_weight, self._mf),
                    ("trending", self.trending_weight, self._trending))
         proposed: list[str] = []  # every source's items, in turn
-        parts: list[np.ndarray] = []  # each one's contribution
-        by: list[str] = []  # the source of each
+        parts: list[np.ndarray] = []  # each one's contributions
+        named: list[str] = []  # the source of each part
         for source, weight, propose in sources:
             if weight == 0.0:
                 continue
-            scored = propose(user_id, n, context, excluded)
-            if not scored or scored[0][1] <= 0.0:
+            found = propose(user_id, n, context, excluded)
+            if not found.items or found.scores[0] <= 0.0:
                 continue
-            names, scores = zip(*scored, strict=True)
-            proposed += names
-            parts.append((weight / scored[0][1]) * np.array(scores))
-            by += [source] * len(names)
+            proposed += found.items
+            parts.append((weight / found.scores[0]) * found.scores)
+            named.append(source)
         if not proposed:
-            return []
+            return Blend([], np.empty(0), [])
         # An item's score is the sum of its contributions; it names the source of the largest
-        # (the first one on a tie), and ties rank in the order the items were first proposed.
-        contributions = np.concatenate(parts)
-        items, totals, positions = tally(proposed, contributions)
-        largest = np.full(len(items), -np.inf)
-        np.maximum.at(largest, positions, contributions)
-        candidates = np.flatnonzero(contributions == largest[positions])
-        _, first = np.unique(positions[candidates], return_index=True)
-        named = candidates[first]
+        # (the first one on a tie: a source proposes an item once), and ties rank in the order
+        # the items were first proposed.
+        items, totals, positions = tally(proposed, np.concatenate(parts))
+        by_source = np.full((len(parts), len(items)), -np.inf)
+        start = 0
+        for row, part in enumerate(parts):
+            by_source[row, positions[start:start + len(part)]] = part
+            start += len(part)
+        largest = by_source.argmax(axis=0)
         best = best_first(items, totals, k)
-        return list(zip([items[i] for i in best], totals[best].tolist(),
-                        [by[source] for source in named[best].tolist()], strict=True))
+        return Blend([items[i] for i in best], totals[best],
+                     [named[row] for row in largest[best].tolist()])
 
-    # Each source's best n items outside the excluded, as (item, score >= 0), best first.
+    # Each source's best n items outside the excluded, with scores >= 0, best first.
 
-    def _repeat(self, user_id: str, n: int, context: Context,
-                excluded: set[str]) -> list[tuple[str, float]]:
+    def _repeat(self, user_id: str, n: int, context: Context, excluded: set[str]) -> Candidates:
         profile = self._profiles.get(user_id)
         if not profile:
-            return []
+            return Candidates.none()
         now = context.ts
         scores = [(item, self._decayed(score, ts, now)) for item, (score, ts) in profile.items()
                   if item not in excluded]
-        return heapq.nlargest(n, scores, key=itemgetter(1))
+        return Candidates.of(heapq.nlargest(n, scores, key=itemgetter(1)))
 
-    def _covis(self, user_id: str, n: int, context: Context,
-               excluded: set[str]) -> list[tuple[str, float]]:
-        return self.covisitation_.ranked(user_id, n, context, excluded)
+    def _covis(self, user_id: str, n: int, context: Context, excluded: set[str]) -> Candidates:
+        return self.covisitation_.candidates(user_id, n, excluded)
 
-    def _mf(self, user_id: str, n: int, context: Context,
-            excluded: set[str]) -> list[tuple[str, float]]:
+    def _mf(self, user_id: str, n: int, context: Context, excluded: set[str]) -> Candidates:
         # The logistic function turns MF's logit into the probability it was trained for
         # (math.tanh: numpy's differs from it in the last bit).
-        ranked = self.mf_.ranked(user_id, n, context, excluded)
-        if not ranked:
-            return []
-        items, logits = zip(*ranked, strict=True)
-        halves = map(math.tanh, (0.5 * np.array(logits)).tolist())
-        return list(zip(items, (0.5 + 0.5 * np.fromiter(halves, float, len(items))).tolist(),
-                        strict=True))
+        found = self.mf_.candidates(user_id, n, excluded)
+        halves = map(math.tanh, (0.5 * found.scores).tolist())
+        return Candidates(found.items,
+                          0.5 + 0.5 * np.fromiter(halves, float, len(found.items)))
 
-    def _trending(self, user_id: str, n: int, context: Context,
-                  excluded: set[str]) -> list[tuple[str, float]]:
+    def _trending(self, user_id: str, n: int, context: Context, excluded: set[str]
+                  ) -> Candidates:
         if user_id not in self._profiles:  # a newcomer: what newcomers take, once any was seen
             ranked = self.newcomers_.ranked(user_id, n, context, excluded)
             if ranked:
-                return ranked
-        return self._shop_trending(user_id, n, context, excluded)
+                return Candidates.of(ranked)
+        return self.trending_.candidates(n, self.weather_gate_.context(context), excluded)
 
     def _shop_trending(self, user_id: str, n: int, context: Context,
                        excluded: Set[str]) -> list[tuple[str, float]]:

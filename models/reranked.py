@@ -164,11 +164,9 @@ class ContextReranked(Recommender):
             context = replace(context, location=None, condition=None, temp_c=None)
         exclude = set(exclude)
         listed = max(k, candidates if candidates is not None else self.candidates)
-        generated = self.recommender_.ranked(user_id, listed, context, exclude)
-        if not generated:
+        items, base, sources = self.recommender_.blend(user_id, listed, context, exclude)
+        if not items:
             return []
-        items, scores, sources = zip(*generated, strict=True)
-        base = np.array(scores)
         if base.max() > 0:
             base = base / base.max()
         final = base + self.weight * self.scorer_.score(user_id, items, context)

@@ -12,25 +12,50 @@ of first appearance (a stable sort), as the dict and ``heapq.nlargest`` had them
 (['tea', 'jam'], [3.0, 2.5], [0, 1, 0])
 >>> best_first(keys, sums, 5, excluded={"tea"})
 [1]
+>>> Candidates(["jam", "tea"], np.array([2.5, 1.0])).pairs()
+[('jam', 2.5), ('tea', 1.0)]
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
 from itertools import islice
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["best_first", "tally"]
+__all__ = ["Candidates", "best_first", "tally"]
+
+
+class Candidates(NamedTuple):
+    """A source's best items and their scores (float64), best first, as two columns: a blend
+    reads them as columns, and building the (item, score) pairs of 500 items only to take them
+    apart again cost a request about 0.2 ms."""
+
+    items: list[str]
+    scores: np.ndarray
+
+    @classmethod
+    def none(cls) -> Candidates:
+        return cls([], np.empty(0))
+
+    @classmethod
+    def of(cls, pairs: Sequence[tuple[str, float]]) -> Candidates:
+        """From (item, score) pairs, best first."""
+        return cls([item for item, _ in pairs], np.array([score for _, score in pairs], float))
+
+    def pairs(self) -> list[tuple[str, float]]:
+        """The (item, score) pairs, best first."""
+        return list(zip(self.items, self.scores.tolist(), strict=True))
 
 
 def tally(keys: Sequence[str], values: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The distinct keys in order of first appearance, the sum of each one's values (added in
     the order given), and the position of each value's key among the distinct ones."""
-    distinct = list(dict.fromkeys(keys))
-    index = dict(zip(distinct, range(len(distinct)), strict=True))
-    positions = np.fromiter(map(index.__getitem__, keys), dtype=np.intp, count=len(keys))
-    return distinct, np.bincount(positions, weights=values, minlength=len(distinct)), positions
+    index: dict[str, int] = {}
+    position = index.setdefault  # a new key's position is the number of keys before it
+    positions = np.array([position(key, len(index)) for key in keys], dtype=np.intp)
+    return list(index), np.bincount(positions, weights=values, minlength=len(index)), positions
 
 
 def best_first(keys: Sequence[str], scores: np.ndarray, n: int,

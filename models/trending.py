@@ -46,7 +46,7 @@ import numpy as np
 
 from models.base import Context, Interaction, Recommender, Scored
 from models.scope_sums import _TOP_KEPT, GLOBAL, ScopeSums, _scope_keys, scope_keys
-from models.tally import best_first
+from models.tally import Candidates, best_first
 
 __all__ = ["GLOBAL", "Trending", "scope_keys"]
 
@@ -141,9 +141,14 @@ class Trending(ScopeSums, Recommender):
     def ranked(self, user_id: str, n: int, context: Context,
                excluded: Set[str]) -> list[tuple[str, float]]:
         """The best ``n`` items outside ``excluded`` as (item, share) pairs, best first: what
-        :meth:`recommend` returns, bare, for a blend that rescales the scores itself."""
+        :meth:`recommend` returns, bare."""
+        return self.candidates(n, context, excluded).pairs()
+
+    def candidates(self, n: int, context: Context, excluded: Set[str]) -> Candidates:
+        """:meth:`ranked` as columns, for a blend that rescales the scores itself (the scores
+        are read-only: the list is kept for the next request at this moment)."""
         if n <= 0 or not self._mass.get(GLOBAL):
-            return []
+            return Candidates.none()
         moment = (context.location, context.condition, context.ts)
         answered = self._answered.get(moment)
         if answered is None:
@@ -156,11 +161,11 @@ class Trending(ScopeSums, Recommender):
             if len(answered.lists) >= _MOMENTS_KEPT:
                 answered.lists.clear()
             ranked = answered.lists[asked] = self._rank(n, context, excluded, answered.shares)
-        return list(ranked)  # the caller's to change
+        return Candidates(list(ranked.items), ranked.scores)  # a list the caller may change
 
     def _rank(self, n: int, context: Context, excluded: Set[str], shares: dict[str, float]
-              ) -> list[tuple[str, float]]:
-        """:meth:`ranked`, with the shares at this moment known so far (and now more)."""
+              ) -> Candidates:
+        """:meth:`candidates`, with the shares at this moment known so far (and now more)."""
         scopes = reversed(_scope_keys(context.location, context.condition))
         items = list(dict.fromkeys(chain.from_iterable(
             self._best(scope, n, excluded) for scope in scopes)))
@@ -175,7 +180,9 @@ class Trending(ScopeSums, Recommender):
             shares.update(zip(new, values.tolist(), strict=True))
         values = np.fromiter(map(shares.__getitem__, items), float, len(items))
         best = best_first(items, values, n)
-        return list(zip([items[i] for i in best], values[best].tolist(), strict=True))
+        scores = values[best]
+        scores.flags.writeable = False
+        return Candidates([items[i] for i in best], scores)
 
     def _best(self, scope: str, k: int, excluded: Set[str]) -> list[str]:
         """The scope's ``k`` most counted items outside ``excluded``, best first."""
@@ -197,7 +204,7 @@ class _Answered:
 
     def __init__(self) -> None:
         self.shares: dict[str, float] = {}
-        self.lists: dict[tuple[int, frozenset[str]], list[tuple[str, float]]] = {}
+        self.lists: dict[tuple[int, frozenset[str]], Candidates] = {}
 
 
 class _Ranking:

@@ -124,7 +124,7 @@ def blend_by_definition(model: HybridRecommender, user: str, k: int, context: Co
                                     ("covis", model.covis_weight, model._covis),
                                     ("mf", model.mf_weight, model._mf),
                                     ("trending", model.trending_weight, model._trending)):
-        scored = propose(user, n, context, excluded)
+        scored = propose(user, n, context, excluded).pairs()
         if weight == 0.0 or not scored or scored[0][1] <= 0.0:
             continue
         for item, score in scored:
