@@ -5,13 +5,17 @@ keep the best items. Written as a dict of running sums and ``heapq.nlargest`` th
 Python operations per proposal: about 2 ms for the 2,000 proposals behind a request for 500
 candidates. Here they run as a handful of array operations, with the same results: each sum adds
 the values in the order given (``np.bincount`` accumulates in order), and ties rank in the order
-of first appearance (a stable sort), as the dict and ``heapq.nlargest`` had them.
+of first appearance (a stable sort), as the dict and ``heapq.nlargest`` had them. Keys that are
+integer codes (:func:`tally_codes`) are tallied without a Python step per proposal at all.
 
 >>> keys, sums, positions = tally(["tea", "jam", "tea"], np.array([1.0, 2.5, 2.0]))
 >>> keys, sums.tolist(), positions.tolist()
 (['tea', 'jam'], [3.0, 2.5], [0, 1, 0])
 >>> best_first(keys, sums, 5, excluded={"tea"})
 [1]
+>>> codes, sums = tally_codes(np.array([7, 3, 7]), np.array([1.0, 2.5, 2.0]))
+>>> codes.tolist(), sums.tolist()
+([7, 3], [3.0, 2.5])
 >>> Candidates(["jam", "tea"], np.array([2.5, 1.0])).pairs()
 [('jam', 2.5), ('tea', 1.0)]
 """
@@ -24,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Candidates", "best_first", "tally"]
+__all__ = ["Candidates", "best_first", "tally", "tally_codes"]
 
 
 class Candidates(NamedTuple):
@@ -56,6 +60,16 @@ def tally(keys: Sequence[str], values: np.ndarray) -> tuple[list[str], np.ndarra
     position = index.setdefault  # a new key's position is the number of keys before it
     positions = np.array([position(key, len(index)) for key in keys], dtype=np.intp)
     return list(index), np.bincount(positions, weights=values, minlength=len(index)), positions
+
+
+def tally_codes(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tally` of integer keys: the distinct codes in order of first appearance, and the
+    sum of each one's values (added in the order given)."""
+    distinct, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # the distinct codes by first appearance
+    place = np.empty_like(order)
+    place[order] = np.arange(len(order))
+    return distinct[order], np.bincount(place[inverse], weights=values, minlength=len(order))
 
 
 def best_first(keys: Sequence[str], scores: np.ndarray, n: int,
