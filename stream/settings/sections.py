@@ -143,6 +143,11 @@ class WorkerSettings(Section):
     # offsets' commit) whatever its size, and a steady stream otherwise came in batches of a few
     # events, paying them per few events. 0: learn what each fetch brings at once.
     batch_linger_s: float = Field(0.02, ge=0, le=1)
+    # The broker holds a worker's fetch until fetch_min_bytes (a few dozen events) gathered or
+    # fetch_max_wait_s passed: the longest a request waits for the fetch that brings it, and
+    # what keeps fetches from coming back to back (BatchConsumerService).
+    fetch_max_wait_s: float = Field(0.01, ge=0.001, le=1)
+    fetch_min_bytes: int = Field(16 * 1024, ge=1, le=4 * 1024 * 1024)
     recent_items: int = Field(50, ge=1, le=10_000)
     max_message_bytes: int = Field(64 * 1024, ge=256, le=16 * 1024 * 1024)
     # How far an event's ts may lie ahead of the time the broker appended it; later events are

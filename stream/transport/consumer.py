@@ -166,29 +166,10 @@ class BatchConsumerService(Service):
         if self.server is not None:
             # Same group, range assignment: request partition p comes with shard p's events.
             topics.append(s.topics.requests)
-        self.consumer = AIOKafkaConsumer(
-            group_id=s.worker.app_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=s.worker.batch_size,
-            # Range assignment gives a member the same partition numbers of every topic (they
-            # all have `partitions` partitions): shard p's clicks, purchases and impressions
-            # reach one worker, as DESIGN decision 2 needs. Round robin would split them.
-            partition_assignment_strategy=(RangePartitionAssignor,),
-            session_timeout_ms=int(s.worker.session_timeout_s * 1000),
-            heartbeat_interval_ms=int(s.worker.session_timeout_s * 1000 / 3),
-            # Large fetches keep the broker round trips per batch low.
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            # aiokafka leaves partitions with buffered records out of the next fetch, and sends
-            # no new fetch to a broker while one is in flight. The in-flight fetch then holds
-            # only quiet partitions (items, weather, item steps), and the broker keeps it until
-            # fetch_max_wait_ms: at the default 500 ms, busy partitions that drained meanwhile
-            # waited for it. Measured: probes at 500-900 ms amid ones at 50 ms.
-            fetch_max_wait_ms=int(s.worker.batch_max_age_s * 1000),
-            **aiokafka_config(s.kafka),
-        )
+        self.consumer = _consumer(s)
         self.consumer.subscribe(topics, listener=_SeekToStoredOffsets(self))
         await self.consumer.start()
+        _without_prefetch_backoff(self.consumer)
 
     async def on_stop(self) -> None:
         if self.learner is not None:
@@ -329,6 +310,57 @@ class BatchConsumerService(Service):
                 log.warning("batch failed, retrying in %.1fs: %r", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def _consumer(s: Settings) -> AIOKafkaConsumer:
+    """The worker's consumer of its events, item steps and requests, before it subscribes."""
+    return AIOKafkaConsumer(
+        group_id=s.worker.app_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=s.worker.batch_size,
+        # Range assignment gives a member the same partition numbers of every topic (they
+        # all have `partitions` partitions): shard p's clicks, purchases and impressions
+        # reach one worker, as DESIGN decision 2 needs. Round robin would split them.
+        partition_assignment_strategy=(RangePartitionAssignor,),
+        session_timeout_ms=int(s.worker.session_timeout_s * 1000),
+        heartbeat_interval_ms=int(s.worker.session_timeout_s * 1000 / 3),
+        # Large fetches keep the broker round trips per batch low.
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        # aiokafka leaves partitions with buffered records out of the next fetch, and sends
+        # no new fetch to a broker while one is in flight. The in-flight fetch then holds
+        # only quiet partitions (items, weather, item steps), and the broker keeps it until
+        # fetch_max_wait_ms: at the default 500 ms, busy partitions that drained meanwhile
+        # waited for it. Measured: probes at 500-900 ms amid ones at 50 ms. See
+        # _without_prefetch_backoff for why the broker also waits for fetch_min_bytes.
+        fetch_max_wait_ms=int(s.worker.fetch_max_wait_s * 1000),
+        fetch_min_bytes=s.worker.fetch_min_bytes,
+        **aiokafka_config(s.kafka),
+    )
+
+
+def _without_prefetch_backoff(consumer: AIOKafkaConsumer) -> None:
+    """Let the consumer fetch from a broker while records it fetched are still untaken.
+
+    aiokafka sends no fetch to a broker while any of its partitions holds records fetched less
+    than the fetcher's ``prefetch_backoff`` (0.1 s) ago that the consumer has not taken. The
+    learning loop lingers for more events and learns in slices, so event records sat in that
+    buffer, and a request on the same broker waited for the next fetch: up to 100 ms, at every
+    rate (``recstream bench serve``: p50 at 100 requests/s 79 to 104 ms, of which 40 to 53 ms
+    before the worker read it). Without the backoff the next fetch goes out at once for the
+    partitions that hold nothing; ``fetch_min_bytes`` and ``fetch_max_wait_ms`` make the broker
+    hold it until a few dozen events gathered or 10 ms passed, so a request waits at most that
+    long and fetches do not come back to back (the backoff at 0 with ``fetch_min_bytes`` 1 was
+    measured before: fetches crowded the event loop). The backoff is an argument of aiokafka's
+    fetcher, which the consumer builds in ``start()``, not of the consumer: an aiokafka without
+    it serves as before, with a warning.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    if fetcher is None or not hasattr(fetcher, "_prefetch_backoff"):
+        log.warning("aiokafka's fetcher has no prefetch backoff to turn off: requests may "
+                    "wait up to 100 ms for a fetch")
+        return
+    fetcher._prefetch_backoff = 0.0
 
 
 async def readiness(service: BatchConsumerService) -> dict[str, Any]:
