@@ -78,10 +78,10 @@ def run_answer_bench(events: int = 40_000, requests: int = 1_000, candidates: in
         answered = time.thread_time()
         if ranked.context is None or reply.error is not None:
             raise RuntimeError(f"the request for {user} failed: {reply.error}")
-        generated = model.recommender_.ranked(user, candidates, ranked.context,
-                                              facts.purchased)
+        generated = model.recommender_.blend(user, candidates, ranked.context,
+                                             facts.purchased)
         scoring = time.thread_time()
-        model.scorer_.score(user, [item for item, _, _ in generated], ranked.context)
+        model.scorer_.score(user, generated.items, ranked.context)
         if n >= requests // 10:
             answer_s.append(answered - began)
             score_s.append(time.thread_time() - scoring)
