@@ -18,8 +18,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-__all__ = ["KIND_WEIGHTS", "Context", "Interaction", "ItemInfo", "Origin", "Recommender",
-           "Scored", "Scorer"]
+__all__ = ["KIND_WEIGHTS", "Context", "DerivedState", "Interaction", "ItemInfo", "Origin",
+           "Recommender", "Scored", "Scorer"]
 
 # Where the stream found an event: (topic, offset). Opaque to models, which only carry it from an
 # interaction to the item steps it causes, so the stream can recognise a replayed one.
@@ -104,6 +104,24 @@ class Scorer(Protocol):
     def score(self, user_id: str, items: Sequence[ItemInfo | str], context: Context
               ) -> np.ndarray:
         """One probability per item, in the order given."""
+
+
+class DerivedState:
+    """A model that keeps state derived from the rest (caches for requests): :meth:`_derive`
+    builds it afresh, a snapshot leaves the ``DERIVED`` attributes out (they would only make it
+    larger and slower to pickle), and a restored model builds them again."""
+
+    DERIVED: tuple[str, ...] = ()
+
+    def _derive(self) -> None:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if key not in self.DERIVED}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._derive()
 
 
 class Recommender(abc.ABC):

@@ -37,7 +37,7 @@ from river import drift, linear_model, metrics, optim, preprocessing
 from river.utils import VectorDict
 from river.utils.math import clamp
 
-from models.base import Context, ItemInfo
+from models.base import Context, DerivedState, ItemInfo
 from models.feature_columns import CandidateColumns
 from models.features import features
 
@@ -51,7 +51,7 @@ CATALOGUE_KEPT = 200_000
 STALE_KEPT = 65_536
 
 
-class ContextModel:
+class ContextModel(DerivedState):
     """Online logistic regression on hashed (user, item, context) features.
 
     ``learning_rate`` is a constant SGD rate for weights and intercept. Constant, so the model
@@ -61,6 +61,8 @@ class ContextModel:
     the weights of the features present in each example (River applies it lazily). ``seed``
     fixes the hash; ``use_context`` is the ablation switch of :func:`models.features.features`.
     """
+
+    DERIVED = ("_columns", "_dense", "_changed")
 
     _columns: CandidateColumns
     _dense: np.ndarray | None
@@ -162,14 +164,6 @@ class ContextModel:
         # learning step changed.
         self._dense = None
         self._changed = set()
-
-    def __getstate__(self) -> dict:
-        return {key: value for key, value in self.__dict__.items()
-                if key not in ("_columns", "_dense", "_changed")}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._derive()
 
     def _encode(self, user_id: str, item: ItemInfo | str, context: Context) -> dict[int, float]:
         if isinstance(item, str):

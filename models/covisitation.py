@@ -34,7 +34,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from models.base import Context, Interaction, Recommender, Scored
+from models.base import Context, DerivedState, Interaction, Recommender, Scored
 from models.decay import ForwardDecay
 from models.tally import Candidates, best_first, tally_codes
 
@@ -45,7 +45,7 @@ __all__ = ["CoVisitation"]
 ROWS_KEPT = 4096
 
 
-class CoVisitation(Recommender):
+class CoVisitation(DerivedState, Recommender):
     """Co-visitation counts and session-kNN recommendation; see the module docstring.
 
     ``window`` 5: a basket's neighbouring lines are related, distant ones less so, and pairs
@@ -53,6 +53,8 @@ class CoVisitation(Recommender):
     ``max_neighbours`` 100 keeps an item's strong neighbours at bounded memory.
     ``half_life_s`` None: no decay (a pair's relation does not age as fast as demand does).
     """
+
+    DERIVED = ("_codes", "_names", "_arrays")
 
     def __init__(self, window: int = 5, history: int = 20, max_neighbours: int = 100,
                  half_life_s: float | None = None) -> None:
@@ -193,14 +195,6 @@ class CoVisitation(Recommender):
         self._codes: dict[str, int] = {}  # item -> its code in row arrays
         self._names: list[str] = []  # code -> item
         self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # item -> its row's
-
-    def __getstate__(self) -> dict:
-        return {key: value for key, value in self.__dict__.items()
-                if key not in ("_codes", "_names", "_arrays")}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._derive()
 
     def _prune(self, item: str, row: dict[str, float]) -> None:
         # Keep the best half, so the next prune is max_neighbours/2 new neighbours away.

@@ -71,6 +71,10 @@ class Blend(NamedTuple):
     scores: np.ndarray
     sources: list[str]
 
+    @classmethod
+    def none(cls) -> Blend:
+        return cls([], np.empty(0), [])
+
 
 class HybridRecommender(Recommender):
     """Repeat, co-visitation, embedding and trending candidates, blended linearly.
@@ -156,9 +160,8 @@ class HybridRecommender(Recommender):
         if profile and any(seen != now for _, seen in profile.values()):
             self.newcomers_.learn_one(interaction, first_basket=False)
             return
-        shop = self._shop_trending(interaction.user_id, self.newcomers_.k, interaction.context,
-                                   frozenset())
-        self.newcomers_.learn_one(interaction, first_basket=True, shop=shop)
+        shop = self._shop_trending(self.newcomers_.k, interaction.context, frozenset())
+        self.newcomers_.learn_one(interaction, first_basket=True, shop=shop.pairs())
 
     def forget_users(self, users: Iterable[str]) -> None:
         users = list(users)
@@ -182,7 +185,7 @@ class HybridRecommender(Recommender):
         """:meth:`ranked` as columns: a re-ranker takes them apart anyway, and 500 triples (or
         :class:`Scored`) cost a request 0.1 to 0.4 ms to build."""
         if k <= 0:
-            return Blend([], np.empty(0), [])
+            return Blend.none()
         n = max(k, self.candidates)
         sources = (("repeat", self.repeat_weight, self._repeat),
                    ("covis", self.covis_weight, self._covis),
@@ -201,7 +204,7 @@ class HybridRecommender(Recommender):
             parts.append((weight / found.scores[0]) * found.scores)
             named.append(source)
         if not proposed:
-            return Blend([], np.empty(0), [])
+            return Blend.none()
         # An item's score is the sum of its contributions; it names the source of the largest
         # (the first one on a tie: a source proposes an item once), and ties rank in the order
         # the items were first proposed.
@@ -244,11 +247,11 @@ class HybridRecommender(Recommender):
             ranked = self.newcomers_.ranked(user_id, n, context, excluded)
             if ranked:
                 return Candidates.of(ranked)
-        return self.trending_.candidates(n, self.weather_gate_.context(context), excluded)
+        return self._shop_trending(n, context, excluded)
 
-    def _shop_trending(self, user_id: str, n: int, context: Context,
-                       excluded: Set[str]) -> list[tuple[str, float]]:
-        return self.trending_.ranked(user_id, n, self.weather_gate_.context(context), excluded)
+    def _shop_trending(self, n: int, context: Context, excluded: Set[str]) -> Candidates:
+        """The shop-wide trending in the context, narrowed by the weather while it pays."""
+        return self.trending_.candidates(n, self.weather_gate_.context(context), excluded)
 
     def _decayed(self, score: float, since: float, now: float) -> float:
         return score * 2.0 ** (-max(now - since, 0.0) / self.repeat_half_life_s)

@@ -44,7 +44,7 @@ from operator import itemgetter
 
 import numpy as np
 
-from models.base import Context, Interaction, Recommender, Scored
+from models.base import Context, DerivedState, Interaction, Recommender, Scored
 from models.scope_sums import _TOP_KEPT, GLOBAL, ScopeSums, _scope_keys, scope_keys
 from models.tally import Candidates, best_first
 
@@ -83,7 +83,7 @@ def _share_terms(counts_by_scope: Mapping[str, dict[str, float]], mass: Mapping[
     return terms
 
 
-class Trending(ScopeSums, Recommender):
+class Trending(DerivedState, ScopeSums, Recommender):
     """Forward-decayed item counts per context scope; see the module docstring.
 
     ``half_life_s``: a day, the rhythm of a busy shop's demand and of the weather it reacts to
@@ -95,22 +95,21 @@ class Trending(ScopeSums, Recommender):
     weather condition seen there, six in the stream's contract), where a shop has a few dozen.
     """
 
+    DERIVED = ("_ranked", "_answered")
+
     def __init__(self, half_life_s: float = 86_400.0, prior_mass: float = 10.0,
                  max_scopes: int = 7_000) -> None:
         super().__init__(half_life_s, max_scopes)
         self.prior_mass = prior_mass
-        # Derived from the sums, for requests, which rank far more often than a worker's copy
-        # changes (a broadcast a second), and many at the same moment (a batch is answered at
-        # its shard's clock): each scope's items best first, and what a context was answered.
-        # Dropped when the sums change; a snapshot leaves them out.
+        self._derive()
+
+    def _derive(self) -> None:
+        """Derived from the sums, for requests, which rank far more often than a worker's copy
+        changes (a broadcast a second), and many at the same moment (a batch is answered at its
+        shard's clock): each scope's items best first, and what a context was answered. Dropped
+        when the sums change; a snapshot leaves them out."""
         self._ranked: dict[str, _Ranking] = {}
         self._answered: dict[tuple[str | None, str | None, float], _Answered] = {}
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_ranked": {}, "_answered": {}}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update({"_ranked": {}, "_answered": {}, **state})
 
     def _changed(self, scope: str | None) -> None:
         if scope is None:
