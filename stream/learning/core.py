@@ -115,14 +115,17 @@ class LearnerCore:
         self._catalogue(self.context.take(query, answers, now))
 
     def learn(self, batch: Sequence[Decoded], caught_up: bool,
-              ends: Mapping[tuple[str, int], int] | None = None) -> Plan:
+              ends: Mapping[tuple[str, int], int] | None = None,
+              most: int | None = None) -> Plan:
         """Learn the batch's interactions not covered yet; plan their item steps and exports.
 
         ``ends`` (highwater offsets of the user-keyed partitions, where known) tell which
         topics have unread records: a shard holds back the events those could precede
         (:mod:`stream.learning.merge`). ``caught_up`` (the fetch reached the partitions' ends)
         closes the open baskets of shards with nothing unread: waiting for the next event would
-        leave the last one unlearned for as long as the shop is quiet.
+        leave the last one unlearned for as long as the shop is quiet. Each shard learns at most
+        ``most`` of what it held (default: a batch's worth; the rest stays due, see
+        :meth:`releasable`).
         """
         self._catalogue(self.context.ingested(decoded.event for decoded in batch))
         todo = list(self._fresh(batch))
@@ -137,7 +140,7 @@ class LearnerCore:
         self.waiting = set()
         for partition, shard in self.shards.items():
             behind = shard.behind(ends, self.topics.user_keyed)
-            users = self._release(shard, behind, close=caught_up and not behind)
+            users = self._release(shard, behind, caught_up and not behind, most)
             if users or partition in arrived:
                 touched[partition] = users
             if not shard.arrivals.ready(behind):
@@ -171,11 +174,21 @@ class LearnerCore:
                                          f"could not be learned: {exc!r}")
         return {shard.partition for shard, _, _ in todo}
 
-    def _release(self, shard: UserShard, behind: set[str], close: bool) -> set[str]:
+    def releasable(self, ends: Mapping[tuple[str, int], int] | None, caught_up: bool) -> bool:
+        """Whether a shard holds events it may learn now: what :meth:`learn` left due when it
+        learned ``most`` of them, for another call (of no new events) to learn."""
+        for shard in self.shards.values():
+            behind = shard.behind(ends, self.topics.user_keyed)
+            if shard.arrivals.ready(() if caught_up and not behind else behind):
+                return True
+        return False
+
+    def _release(self, shard: UserShard, behind: set[str], close: bool,
+                 most: int | None = None) -> set[str]:
         """Learn what the shard may learn now (:meth:`UserShard.release`); the users whose
         vectors changed. What the models failed on becomes dead letters (its records are in
         earlier batches: a letter names one by topic, partition and offset)."""
-        users, failed = shard.release(behind, close)
+        users, failed = shard.release(behind, close, most)
         for topic, offset, reason in failed:
             self._failed.dead_letter(self.topics.dlq,
                                      Record(topic, shard.partition, offset, None, None), reason)

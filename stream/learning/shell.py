@@ -24,12 +24,14 @@ from stream.learning.checkpoint import Checkpoint, LearnerStore, Snapshot
 from stream.learning.core import LearnerCore
 from stream.learning.item_shard import ItemShard
 from stream.learning.snapshots import SnapshotRejected
-from stream.learning.user_shard import UserShard
+from stream.learning.user_shard import RELEASED_PER_BATCH, UserShard
 
 log = logging.getLogger(__name__)
 S = TypeVar("S", UserShard, ItemShard)
 KINDS = ("user", "items")
 Commit = Callable[[], Awaitable[None]]
+# While requests come, item steps are applied in turns of this much CPU at most (and a message).
+TURN_S = 0.005
 
 
 class Learner:
@@ -116,12 +118,16 @@ class Learner:
         """Apply the item steps, learn the batch, then checkpoint; how many were learned.
 
         ``ends``: the highwater offsets of the user-keyed topic partitions, where known (see
-        :meth:`LearnerCore.learn`). ``slice_size``: learn that many events at a time and let
-        the event loop run between (requests are answered there): every shard is
-        whole between slices, as after a smaller batch, and the batch takes one checkpoint."""
+        :meth:`LearnerCore.learn`). ``slice_size``: learn that many events at a time, and at
+        most that many of the events a shard held back, and let the event loop run between
+        (requests are answered there); the item steps likewise, every ``TURN_S``. Every shard
+        is whole between slices, as after a smaller batch, and the batch takes one checkpoint.
+        Slices of held events go on after the batch's own until none is due or a batch's worth
+        (``RELEASED_PER_BATCH``) was learned so: a backlog released at once (the impressions a
+        shard waited for came in) is learned in as many turns as it takes."""
         async with self._lock:
             await self.checkpoint.run()  # what an earlier, failed run left
-            self.checkpoint.add(self.core.apply_steps(steps))
+            await self._apply_steps(steps, sliced=slice_size is not None)
             now = time.monotonic()
             query = self.core.query(batch, now)
             # Reads first: if Redis fails here the batch is retried with nothing learned.
@@ -134,11 +140,31 @@ class Learner:
                 if n:
                     await asyncio.sleep(0)
                 self.checkpoint.add(self.core.learn(part, caught_up and n == len(slices) - 1,
-                                                    ends))
+                                                    ends, slice_size))
+            if slice_size is not None:
+                for _ in range(RELEASED_PER_BATCH // slice_size):
+                    if not self.core.releasable(ends, caught_up):
+                        break
+                    await asyncio.sleep(0)
+                    self.checkpoint.add(self.core.learn((), caught_up, ends, slice_size))
             learned = self._learned() - before
             await self._checkpoint(self._snapshots(self._due()), commit)
             self._gc.tick()
             return learned
+
+    async def _apply_steps(self, steps: Sequence[Record], sliced: bool) -> None:
+        """The item steps for this worker's item shards; ``sliced``: letting the event loop run
+        whenever ``TURN_S`` has passed (a message holds 1 to ``STEPS_PER_MESSAGE`` steps, so
+        turns are timed rather than counted in messages)."""
+        if not sliced:
+            self.checkpoint.add(self.core.apply_steps(steps))
+            return
+        turn = time.perf_counter()
+        for record in steps:
+            if time.perf_counter() - turn >= TURN_S:
+                await asyncio.sleep(0)
+                turn = time.perf_counter()
+            self.checkpoint.add(self.core.apply_steps((record,)))
 
     def read_first(self) -> set[tuple[str, int]]:
         """(topic, partition)s to read before the rest (:meth:`LearnerCore.read_first`): behind

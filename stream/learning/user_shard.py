@@ -221,16 +221,17 @@ class UserShard:
         return {topic for topic in topics
                 if ends.get((topic, self.partition), 0) > self.offsets.get(topic, 0)}
 
-    def release(self, behind: Collection[str] = (), close: bool = False
-                ) -> tuple[set[str], list[Failed]]:
+    def release(self, behind: Collection[str] = (), close: bool = False,
+                most: int | None = None) -> tuple[set[str], list[Failed]]:
         """Learn, in event time, the held events that no unread record of the topics ``behind``
         can precede (:mod:`stream.learning.merge`); with ``close`` (nothing more is queued),
-        everything held and then the open basket. At most ``RELEASED_PER_BATCH`` (the rest
-        stay due). The users whose vectors changed, and the lines the models failed on (the
-        shard goes on without them)."""
+        everything held and then the open basket. At most ``most`` (default
+        ``RELEASED_PER_BATCH``; the rest stay due). The users whose vectors changed, and the
+        lines the models failed on (the shard goes on without them)."""
         users: set[str] = set()
         failed: list[Failed] = []
-        for line in self.arrivals.due(() if close else behind, RELEASED_PER_BATCH):
+        for line in self.arrivals.due(() if close else behind,
+                                      RELEASED_PER_BATCH if most is None else most):
             try:
                 if isinstance(line, Shown):
                     self.shown(line.impression, line.context)
