@@ -58,6 +58,7 @@ class LearnerCore:
         self._curve_points: dict[int, int] = {}  # user shard -> points of its curve exported
         self._failed = Plan()  # dead letters of what the models failed on, for the next plan
         self.waiting: set[tuple[str, int]] = set()  # see read_first
+        self.due = False  # held events learn left due (past ``most``): another call learns them
 
     def adopt(self, partition: int, shard: UserShard | None, items: ItemShard | None
               ) -> dict[tuple[str, int], int]:
@@ -115,17 +116,15 @@ class LearnerCore:
         self._catalogue(self.context.take(query, answers, now))
 
     def learn(self, batch: Sequence[Decoded], caught_up: bool,
-              ends: Mapping[tuple[str, int], int] | None = None,
-              most: int | None = None) -> Plan:
+              ends: Mapping[tuple[str, int], int] | None = None, most: int | None = None) -> Plan:
         """Learn the batch's interactions not covered yet; plan their item steps and exports.
 
         ``ends`` (highwater offsets of the user-keyed partitions, where known) tell which
         topics have unread records: a shard holds back the events those could precede
         (:mod:`stream.learning.merge`). ``caught_up`` (the fetch reached the partitions' ends)
         closes the open baskets of shards with nothing unread: waiting for the next event would
-        leave the last one unlearned for as long as the shop is quiet. Each shard learns at most
-        ``most`` of what it held (default: a batch's worth; the rest stays due, see
-        :meth:`releasable`).
+        leave the last one unlearned for as long as the shop is quiet. A shard learns at most
+        ``most`` held events (default: a batch's worth); ``due`` says whether any are left due.
         """
         self._catalogue(self.context.ingested(decoded.event for decoded in batch))
         todo = list(self._fresh(batch))
@@ -137,12 +136,13 @@ class LearnerCore:
                                                   record.offset + 1)
         arrived = self._arrive(todo)
         touched: dict[int, set[str]] = {}
-        self.waiting = set()
+        self.waiting, self.due = set(), False
         for partition, shard in self.shards.items():
             behind = shard.behind(ends, self.topics.user_keyed)
             users = self._release(shard, behind, caught_up and not behind, most)
             if users or partition in arrived:
                 touched[partition] = users
+            self.due = shard.arrivals.ready(behind) or self.due
             if not shard.arrivals.ready(behind):
                 self.waiting.update((t, partition) for t in shard.arrivals.waits_for(behind))
         return self._exports(touched)
@@ -174,17 +174,8 @@ class LearnerCore:
                                          f"could not be learned: {exc!r}")
         return {shard.partition for shard, _, _ in todo}
 
-    def releasable(self, ends: Mapping[tuple[str, int], int] | None, caught_up: bool) -> bool:
-        """Whether a shard holds events it may learn now: what :meth:`learn` left due when it
-        learned ``most`` of them, for another call (of no new events) to learn."""
-        for shard in self.shards.values():
-            behind = shard.behind(ends, self.topics.user_keyed)
-            if shard.arrivals.ready(() if caught_up and not behind else behind):
-                return True
-        return False
-
-    def _release(self, shard: UserShard, behind: set[str], close: bool,
-                 most: int | None = None) -> set[str]:
+    def _release(self, shard: UserShard, behind: set[str], close: bool, most: int | None = None
+                 ) -> set[str]:
         """Learn what the shard may learn now (:meth:`UserShard.release`); the users whose
         vectors changed. What the models failed on becomes dead letters (its records are in
         earlier batches: a letter names one by topic, partition and offset)."""

@@ -20,7 +20,7 @@ from models.ranker.serving import LiveRanker
 from stream.contracts.internal import Changes
 from stream.contracts.records import Decoded, Record
 from stream.learning.cadence import PublishCadence
-from stream.learning.checkpoint import Checkpoint, LearnerStore, Snapshot
+from stream.learning.checkpoint import TURN_S, Checkpoint, LearnerStore, Snapshot
 from stream.learning.core import LearnerCore
 from stream.learning.item_shard import ItemShard
 from stream.learning.snapshots import SnapshotRejected
@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 S = TypeVar("S", UserShard, ItemShard)
 KINDS = ("user", "items")
 Commit = Callable[[], Awaitable[None]]
-# While requests come, item steps are applied in turns of this much CPU at most (and a message).
-TURN_S = 0.005
 
 
 class Learner:
@@ -143,7 +141,7 @@ class Learner:
                                                     ends, slice_size))
             if slice_size is not None:
                 for _ in range(RELEASED_PER_BATCH // slice_size):
-                    if not self.core.releasable(ends, caught_up):
+                    if not self.core.due:
                         break
                     await asyncio.sleep(0)
                     self.checkpoint.add(self.core.learn((), caught_up, ends, slice_size))

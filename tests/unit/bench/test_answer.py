@@ -1,5 +1,5 @@
-"""`recstream bench serve --in-process`: the CPU of an answer, and the event loop held by the
-shard's snapshot, figures measured on a model that really learned."""
+"""`recstream bench serve --in-process`: the CPU of an answer, and the snapshot of the shard in
+all and in its longest step, figures measured on a model that really learned."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ def test_the_in_process_bench_reports_answers_and_the_snapshots_pauses():
     assert 0 < report["answer_us"]["p50"] <= report["answer_us"]["p99"]
     snapshot = report["snapshot"]
     assert snapshot["bytes"] > 10_000
-    assert len(snapshot["held_ms"]) == SNAPSHOT_ROUNDS
-    assert all(ms > 0 for ms in snapshot["held_ms"])
-    assert "held the event loop" in format_report(report)
+    assert len(snapshot["held_ms"]) == len(snapshot["total_ms"]) == SNAPSHOT_ROUNDS
+    assert all(0 < held <= total for held, total in zip(snapshot["held_ms"],
+                                                          snapshot["total_ms"], strict=True))
+    assert snapshot["steps"] > 1
+    assert "holding the event loop" in format_report(report)

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from stream.contracts.records import Message
+from stream.learning import checkpoint as checkpoint_module
+from stream.learning import snapshots
 from stream.learning.checkpoint import Checkpoint
 from stream.learning.context import ContextAnswers, ContextQuery
 from stream.learning.plan import Plan
@@ -104,3 +106,28 @@ def test_no_snapshot_is_taken_while_messages_are_unsent():
     with pytest.raises(ConnectionError):
         asyncio.run(checkpoint.run([("items", 2, {"applied": 3})]))  # type: ignore[list-item]
     assert store.snapshots == {}
+
+
+class Shard:
+    """A shard with one table of rows."""
+
+    def __init__(self, table: dict) -> None:
+        self.table = table
+
+
+def test_a_snapshot_lets_the_event_loop_run_while_it_is_pickled(monkeypatch):
+    monkeypatch.setattr(checkpoint_module, "TURN_S", 0.0)  # a turn after every step
+    rows = {f"u{n}": {"tea": 1.0} for n in range(4 * snapshots.CHUNK)}
+
+    async def turns(shard: object) -> int:
+        checkpoint, _broker, _store = setup()
+        running = asyncio.ensure_future(
+            checkpoint.run([("user", 0, shard)]))  # type: ignore[list-item]
+        taken = 0
+        while not running.done():
+            taken += 1
+            await asyncio.sleep(0)
+        running.result()
+        return taken
+
+    assert asyncio.run(turns(Shard(rows))) >= asyncio.run(turns(Shard({}))) + 4

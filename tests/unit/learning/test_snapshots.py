@@ -57,3 +57,39 @@ def test_a_restored_shard_is_bound_to_the_workers_live_ranker_once():
     assert bound.live is live
     restored.rank_with(live)  # bound again: the scorer stays, nothing is rebuilt
     assert restored.model.scorer_ is bound
+
+
+class Table:
+    """A model part as the shards hold them: a row per user, and a row shared with another."""
+
+    def __init__(self, users: int) -> None:
+        self.rows = {f"u{n}": {"tea": float(n), "jam": 1.0} for n in range(users)}
+        self.totals = {f"u{n}": float(n) for n in range(users)}
+        self.shared = self.rows["u7"]
+
+
+class Shard:
+    def __init__(self, model: Table) -> None:
+        self.model = model
+        self.offsets = {"clicks": 7}
+
+
+def test_a_large_shard_is_pickled_in_steps_and_restored_whole_with_its_sharing():
+    shard = Shard(Table(5 * snapshots.CHUNK))
+    codec = SnapshotCodec(KEY)
+    steps = list(codec.steps(shard, "user:0"))
+    # Five chunks of rows, the table that held them, then the snapshot itself.
+    assert steps[:-1] == [None] * 6 and isinstance(steps[-1], bytes)
+    restored = codec.decode(steps[-1], "user:0")
+    assert restored.model.rows == shard.model.rows
+    assert restored.model.totals == shard.model.totals
+    assert restored.model.shared is restored.model.rows["u7"]
+    assert restored.offsets == {"clicks": 7}
+
+
+def test_a_snapshot_in_steps_is_the_snapshot_at_once():
+    codec = SnapshotCodec(KEY)
+    shard = UserShard.new(0, LearningSettings(), exclude_purchased=True)
+    assert codec.encode(shard, "user:0") == list(codec.steps(shard, "user:0"))[-1]
+    restored = codec.decode(codec.encode(shard, "user:0"), "user:0")
+    assert isinstance(restored, UserShard) and restored.partition == 0
