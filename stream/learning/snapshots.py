@@ -144,10 +144,15 @@ def _chunks(obj: Any) -> Iterator[list[Any]]:
 
 def _state(obj: Any) -> dict[str, Any]:
     """What pickling ``obj`` writes of its attributes (its ``__getstate__``, which leaves out
-    derived state), where that is a dict; else nothing."""
+    derived state), where that is a dict; else nothing. The steps only speed the pickle up:
+    an object whose state cannot be read here is left whole to the pickle of what holds it,
+    which fails, if it must, as pickling at once would."""
     if not hasattr(obj, "__dict__"):
         return {}
-    state = obj.__getstate__()
+    try:
+        state = obj.__getstate__()
+    except Exception:
+        return {}
     return state if isinstance(state, dict) else {}
 
 

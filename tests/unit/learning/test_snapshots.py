@@ -93,3 +93,24 @@ def test_a_snapshot_in_steps_is_the_snapshot_at_once():
     assert codec.encode(shard, "user:0") == list(codec.steps(shard, "user:0"))[-1]
     restored = codec.decode(codec.encode(shard, "user:0"), "user:0")
     assert isinstance(restored, UserShard) and restored.partition == 0
+
+
+class Opaque:
+    """An attribute whose state cannot be read, though it pickles."""
+
+    def __init__(self) -> None:
+        self.value = 3
+
+    def __getstate__(self) -> dict:
+        raise RuntimeError("not readable this way")
+
+    def __reduce__(self):
+        return (Opaque, ())
+
+
+def test_an_attribute_whose_state_cannot_be_read_is_left_to_the_shards_own_pickle():
+    shard = Shard(Table(snapshots.CHUNK))
+    shard.model.opaque = Opaque()  # type: ignore[attr-defined]
+    codec = SnapshotCodec(KEY)
+    restored = codec.decode(codec.encode(shard, "user:0"), "user:0")
+    assert restored.model.opaque.value == 3 and restored.model.rows == shard.model.rows
