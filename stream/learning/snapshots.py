@@ -27,9 +27,11 @@ objects come back shared as they were, as from one pickle.
 
 from __future__ import annotations
 
+import copyreg
 import hashlib
 import hmac
 import io
+import logging
 import pickle
 import secrets
 from collections.abc import Iterator
@@ -37,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from stream.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _MAC_BYTES = hashlib.sha256().digest_size
 # What the pickled shards look like. Bump it when a shard class changes its attributes: a worker
@@ -85,10 +89,18 @@ class SnapshotCodec:
         buffer = io.BytesIO()
         buffer.write(bytes([FORMAT]))
         pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        for chunk in _chunks(obj):
-            pickler.dump(chunk)
-            yield None
-        pickler.dump(obj)
+        try:
+            for chunk in _chunks(obj):
+                pickler.dump(chunk)
+                yield None
+            pickler.dump(obj)
+        except Exception:
+            # The steps are only a faster way to the same pickle: whatever they stumble on,
+            # the shard is pickled at once, as before them (and fails, if it must, as then).
+            log.exception("snapshot of %s in steps failed: pickling it at once", shard)
+            buffer = io.BytesIO()
+            buffer.write(bytes([FORMAT]))
+            pickle.dump(obj, buffer, protocol=pickle.HIGHEST_PROTOCOL)
         payload = buffer.getvalue()
         yield self._mac(shard, payload) + payload
 
@@ -143,16 +155,21 @@ def _chunks(obj: Any) -> Iterator[list[Any]]:
 
 
 def _state(obj: Any) -> dict[str, Any]:
-    """What pickling ``obj`` writes of its attributes (its ``__getstate__``, which leaves out
-    derived state), where that is a dict; else nothing. The steps only speed the pickle up:
-    an object whose state cannot be read here is left whole to the pickle of what holds it,
-    which fails, if it must, as pickling at once would."""
-    if not hasattr(obj, "__dict__"):
+    """The attributes pickling ``obj`` writes: the state of its reduction, as the pickler asks
+    for it (a reducer registered with ``copyreg``, else ``__reduce_ex__``: ``__getstate__``,
+    which leaves out derived state, or a custom ``__reduce__``, such as the live ranker's,
+    which writes none), where that is a dict; else nothing, and ``obj`` is left whole to the
+    pickle of what holds it."""
+    if not hasattr(obj, "__dict__") or isinstance(obj, type):
         return {}
+    reducer = copyreg.dispatch_table.get(type(obj))  # the pickler's first choice
     try:
-        state = obj.__getstate__()
-    except Exception:
+        reduced = reducer(obj) if reducer else obj.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+    except Exception:  # then pickling it fails too, at once, as it would have
         return {}
+    state = reduced[2] if isinstance(reduced, tuple) and len(reduced) > 2 else None
+    if isinstance(state, tuple) and state and isinstance(state[0], dict):  # (dict, slots)
+        state = state[0]
     return state if isinstance(state, dict) else {}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copyreg
 import pickle
 
 import pytest
@@ -95,22 +96,53 @@ def test_a_snapshot_in_steps_is_the_snapshot_at_once():
     assert isinstance(restored, UserShard) and restored.partition == 0
 
 
-class Opaque:
-    """An attribute whose state cannot be read, though it pickles."""
-
-    def __init__(self) -> None:
-        self.value = 3
-
-    def __getstate__(self) -> dict:
-        raise RuntimeError("not readable this way")
+class Session:
+    """What a shard must never pickle (an inference session)."""
 
     def __reduce__(self):
-        return (Opaque, ())
+        raise TypeError("cannot pickle a session")
 
 
-def test_an_attribute_whose_state_cannot_be_read_is_left_to_the_shards_own_pickle():
+class Scorer:
+    """Holds a session and pickles empty, as the live ranker does."""
+
+    def __init__(self) -> None:
+        self.session = Session()
+
+    def __reduce__(self):
+        return (Scorer.empty, ())
+
+    @staticmethod
+    def empty() -> Scorer:
+        scorer = Scorer.__new__(Scorer)
+        scorer.session = None  # type: ignore[assignment]
+        return scorer
+
+
+class Registered:
+    """Holds a session and pickles empty through a reducer registered with copyreg."""
+
+    def __init__(self) -> None:
+        self.session = Session()
+
+
+copyreg.pickle(Registered, lambda _: (Registered.__new__, (Registered,)))
+
+
+def test_the_steps_pickle_what_pickling_at_once_pickles_and_nothing_it_leaves_out():
     shard = Shard(Table(snapshots.CHUNK))
-    shard.model.opaque = Opaque()  # type: ignore[attr-defined]
+    shard.model.scorer = Scorer()  # type: ignore[attr-defined]
+    shard.model.registered = Registered()  # type: ignore[attr-defined]
     codec = SnapshotCodec(KEY)
     restored = codec.decode(codec.encode(shard, "user:0"), "user:0")
-    assert restored.model.opaque.value == 3 and restored.model.rows == shard.model.rows
+    assert restored.model.scorer.session is None
+    assert not hasattr(restored.model.registered, "session")
+    assert restored.model.rows == shard.model.rows
+
+
+def test_whatever_the_steps_stumble_on_the_shard_is_pickled_at_once(monkeypatch):
+    monkeypatch.setattr(snapshots, "_chunks", lambda obj: iter([[Session()]]))
+    shard = Shard(Table(snapshots.CHUNK))
+    codec = SnapshotCodec(KEY)
+    restored = codec.decode(codec.encode(shard, "user:0"), "user:0")
+    assert restored.model.rows == shard.model.rows and restored.offsets == {"clicks": 7}
