@@ -14,7 +14,6 @@ first next time, so a retried batch, whose events are already learned, loses not
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,11 +24,10 @@ from stream.learning.context import ContextAnswers, ContextQuery
 from stream.learning.item_shard import ItemShard
 from stream.learning.plan import Plan
 from stream.learning.snapshots import SnapshotCodec
+from stream.learning.turns import Turns
 from stream.learning.user_shard import UserShard
 
 log = logging.getLogger(__name__)
-# Work that may hold the event loop long goes in turns of about this much (requests wait for it).
-TURN_S = 0.005
 
 
 class Sender(Protocol):
@@ -85,13 +83,12 @@ class Checkpoint:
             await commit()
 
     async def _encode(self, shard: UserShard | ItemShard, name: str) -> bytes:
-        """The shard's snapshot, letting the event loop run (requests are answered there)
-        whenever ``TURN_S`` has passed: pickled at once, a shard held it 70 to 130 ms. The
+        """The shard's snapshot, in the codec's steps with turns of the event loop between
+        (:mod:`stream.learning.turns`): pickled at once, a shard held it 70 to 130 ms. The
         learner's lock is held meanwhile, so no batch, broadcast or rebalance changes it."""
-        turn, blob = time.perf_counter(), None
+        turns, blob = Turns(), None
         for blob in self.codec.steps(shard, name):
-            if blob is None and time.perf_counter() - turn >= TURN_S:
-                await asyncio.sleep(0)
-                turn = time.perf_counter()
+            if blob is None:
+                await turns.take()
         assert blob is not None, "the codec's last step is the snapshot"
         return blob

@@ -142,9 +142,9 @@ class LearnerCore:
             users = self._release(shard, behind, caught_up and not behind, most)
             if users or partition in arrived:
                 touched[partition] = users
-            self.due = shard.arrivals.ready(behind) or self.due
-            if not shard.arrivals.ready(behind):
+            if not (ready := shard.arrivals.ready(behind)):
                 self.waiting.update((t, partition) for t in shard.arrivals.waits_for(behind))
+            self.due = self.due or ready
         return self._exports(touched)
 
     def close_baskets(self) -> Plan:

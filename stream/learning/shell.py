@@ -20,10 +20,11 @@ from models.ranker.serving import LiveRanker
 from stream.contracts.internal import Changes
 from stream.contracts.records import Decoded, Record
 from stream.learning.cadence import PublishCadence
-from stream.learning.checkpoint import TURN_S, Checkpoint, LearnerStore, Snapshot
+from stream.learning.checkpoint import Checkpoint, LearnerStore, Snapshot
 from stream.learning.core import LearnerCore
 from stream.learning.item_shard import ItemShard
 from stream.learning.snapshots import SnapshotRejected
+from stream.learning.turns import Turns
 from stream.learning.user_shard import RELEASED_PER_BATCH, UserShard
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class Learner:
         ``ends``: the highwater offsets of the user-keyed topic partitions, where known (see
         :meth:`LearnerCore.learn`). ``slice_size``: learn that many events at a time, and at
         most that many of the events a shard held back, and let the event loop run between
-        (requests are answered there); the item steps likewise, every ``TURN_S``. Every shard
+        (requests are answered there); the item steps likewise, in timed turns. Every shard
         is whole between slices, as after a smaller batch, and the batch takes one checkpoint.
         Slices of held events go on after the batch's own until none is due or a batch's worth
         (``RELEASED_PER_BATCH``) was learned so: a backlog released at once (the impressions a
@@ -151,17 +152,14 @@ class Learner:
             return learned
 
     async def _apply_steps(self, steps: Sequence[Record], sliced: bool) -> None:
-        """The item steps for this worker's item shards; ``sliced``: letting the event loop run
-        whenever ``TURN_S`` has passed (a message holds 1 to ``STEPS_PER_MESSAGE`` steps, so
-        turns are timed rather than counted in messages)."""
+        """The item steps for this worker's item shards; ``sliced``: message by message, with
+        turns of the event loop between (:mod:`stream.learning.turns`)."""
         if not sliced:
             self.checkpoint.add(self.core.apply_steps(steps))
             return
-        turn = time.perf_counter()
+        turns = Turns()
         for record in steps:
-            if time.perf_counter() - turn >= TURN_S:
-                await asyncio.sleep(0)
-                turn = time.perf_counter()
+            await turns.take()
             self.checkpoint.add(self.core.apply_steps((record,)))
 
     def read_first(self) -> set[tuple[str, int]]:

@@ -19,10 +19,11 @@ stream.learning.snapshots.SnapshotRejected: snapshot signature does not match th
 A shard is pickled in steps (:meth:`SnapshotCodec.steps`), so that the worker's event loop,
 which answers requests, is held a few milliseconds at a time rather than for the whole pickle
 (70 to 130 ms for a shard that learned 40,000 events): first the values of the shard's large
-tables (dicts of per-user or per-item rows, found through the objects' pickled state), a chunk
-per step, then the objects that hold them, the deepest first, then the shard itself. One pickler writes them all, so the shard's pickle
-refers to what the steps wrote (its memo), and one unpickler reads them back in order: the
-objects come back shared as they were, as from one pickle.
+tables (dicts of per-user or per-item rows, found in the state the pickler reduces each object
+to), a chunk per step, then the objects that hold them, the deepest first, then the shard
+itself. One pickler writes them all, so the shard's pickle refers to what the steps wrote (its
+memo), and one unpickler reads them back in order: the objects come back shared as they were,
+as from one pickle.
 """
 
 from __future__ import annotations
@@ -94,14 +95,12 @@ class SnapshotCodec:
                 pickler.dump(chunk)
                 yield None
             pickler.dump(obj)
+            payload = buffer.getvalue()
         except Exception:
             # The steps are only a faster way to the same pickle: whatever they stumble on,
             # the shard is pickled at once, as before them (and fails, if it must, as then).
             log.exception("snapshot of %s in steps failed: pickling it at once", shard)
-            buffer = io.BytesIO()
-            buffer.write(bytes([FORMAT]))
-            pickle.dump(obj, buffer, protocol=pickle.HIGHEST_PROTOCOL)
-        payload = buffer.getvalue()
+            payload = bytes([FORMAT]) + pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         yield self._mac(shard, payload) + payload
 
     def decode(self, blob: bytes, shard: str) -> Any:

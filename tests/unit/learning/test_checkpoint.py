@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from stream.contracts.records import Message
-from stream.learning import checkpoint as checkpoint_module
 from stream.learning import snapshots
+from stream.learning import turns as loop_turns
 from stream.learning.checkpoint import Checkpoint
 from stream.learning.context import ContextAnswers, ContextQuery
 from stream.learning.plan import Plan
@@ -116,7 +116,7 @@ class Shard:
 
 
 def test_a_snapshot_lets_the_event_loop_run_while_it_is_pickled(monkeypatch):
-    monkeypatch.setattr(checkpoint_module, "TURN_S", 0.0)  # a turn after every step
+    monkeypatch.setattr(loop_turns, "TURN_S", 0.0)  # a turn after every step
     rows = {f"u{n}": {"tea": 1.0} for n in range(4 * snapshots.CHUNK)}
 
     async def turns(shard: object) -> int:

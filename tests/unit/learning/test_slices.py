@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from stream.contracts.records import Decoded, Message, Record
-from stream.learning import shell as learner_shell
+from stream.learning import turns as loop_turns
 from stream.learning.checkpoint import Checkpoint
 from stream.learning.context import ContextAnswers, ContextQuery
 from stream.learning.core import LearnerCore
@@ -134,7 +134,7 @@ def test_a_backlog_released_at_once_is_learned_in_slices_while_requests_come():
 
 
 def test_item_steps_are_applied_in_turns_while_requests_come(monkeypatch):
-    monkeypatch.setattr(learner_shell, "TURN_S", 0.0)  # a turn after every message
+    monkeypatch.setattr(loop_turns, "TURN_S", 0.0)  # a turn after every message
 
     async def turns(slice_size: int | None) -> tuple[int, int]:
         broker = Broker()
