@@ -150,6 +150,12 @@ class UserShard:
     def embeddings(self) -> OnlineMF:
         return self.model.embeddings
 
+    @property
+    def read_to(self) -> float:
+        """The latest event time this shard has read, learned or still held: what it shows
+        now is logged at this time (see :func:`stream.serving.answer.rank`)."""
+        return max([self.clock, *self.arrivals.latest.values()])
+
     def rank_with(self, live: LiveRanker) -> None:
         """Re-rank with the worker's live ranker (see :func:`bind_ranker`)."""
         bind_ranker(self.model, self.memory, live)

@@ -10,13 +10,14 @@ import asyncio
 import json
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from models.base import Interaction
 from stream.contracts.records import Message, Record
-from stream.contracts.schemas import DeadLetter, Impression
+from stream.contracts.schemas import ClickEvent, DeadLetter, Impression
 from stream.contracts.serving import RecommendationReply
 from stream.learning.interactions import InteractionBuilder, Weather
 from stream.learning.user_shard import UserShard
@@ -26,6 +27,10 @@ from stream.serving.server import Server, Topics
 from stream.settings import LearningSettings
 
 TS = 1_300_000_000.0  # the shard's clock: a replay of 2011
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
 
 
 class MemoryStore:
@@ -131,6 +136,31 @@ def test_every_reply_with_items_is_logged_as_an_impression_at_the_shards_time(sh
     assert impression.request_id == "r1" and impression.user_id == "bob"
     assert impression.item_ids == [item.item_id for item in reply.items]
     assert impression.ts.timestamp() == shard.clock
+
+
+def test_an_impression_passes_every_event_its_shard_read_so_a_held_click_is_learned():
+    """A shard holds a click back until the impressions topic is read past it. Logged at the
+    learned clock, no impression ever passed it (the click waited for the topic's very end);
+    logged at the latest time read, the next impression read back lets it go."""
+    builder = InteractionBuilder(default_location="UK")
+    shard = UserShard.new(0, LearningSettings(min_item_count=1), exclude_purchased=True)
+    shard.feed(Interaction("bob", "jam", ts=TS, session_id="b", kind="purchase"))
+    shard.close_basket()
+    shard.arrive("impressions", 0, Impression(request_id="r0", user_id="ann", item_ids=["tea"],
+                                              ts=_utc(TS)), builder)
+    shard.arrive("clicks", 0, ClickEvent(event_id="c1", user_id="ann", item_id="tea",
+                                         ts=_utc(TS + 60), session_id="s"), builder)
+    behind = {"impressions"}  # more impressions are produced all the time
+    shard.release(behind)
+    assert shard.clock == TS and len(shard.arrivals) == 1  # the click is held
+
+    harness = Harness(shard, Rules(exclude_purchased=False))
+    harness.ask({"request_id": "r1", "user_id": "bob", "k": 2})
+    impression, = harness.sender.impressions()
+    assert impression.ts.timestamp() == TS + 60  # what the shard read, not what it learned
+    shard.arrive("impressions", 1, impression, builder)
+    shard.release(behind)
+    assert shard.clock == TS + 60  # the click was learned
 
 
 def test_a_malformed_request_gets_an_error_reply_and_a_dead_letter(shard):
