@@ -1,39 +1,91 @@
-"""The worker's one producer: dead letters, re-keyed events and the learner's messages."""
+"""The worker's one producer: replies, impressions, dead letters, re-keyed events and the
+learner's messages.
+
+librdkafka (confluent-kafka) sends them from its own threads, in C: batching, compressing and
+writing to the broker. aiokafka's producer, which this replaced, did that work in Python on the
+worker's event loop, the loop that learns and answers: 6.6% of a learning worker's samples
+(py-spy, `recstream bench serve`), and more with every reply. Here the loop only hands each
+message over; a thread of the publisher serves librdkafka's delivery reports and settles each
+message's future on the loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
+from functools import partial
 
-from aiokafka import AIOKafkaProducer
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import Message as Delivered
 
 from stream.contracts.records import ORIGIN_HEADER, Message, signed_origin
 from stream.contracts.schemas import DeadLetter
 from stream.settings import Settings
-from stream.transport.kafka_config import aiokafka_config
+from stream.transport.kafka_config import client_config
+
+# How long the delivery thread waits for a report before it looks whether to stop.
+POLL_S = 0.1
+# How long start() waits for the broker to answer, and stop() for what is still queued.
+CONNECT_TIMEOUT_S = 30.0
+FLUSH_TIMEOUT_S = 30.0
+
+
+class PublishFailed(ConnectionError):
+    """The broker did not take a message in time (it is away, or a partition has no leader):
+    transient, so the consumer retries the batch that sent it."""
+
+
+class PublishRefused(RuntimeError):
+    """The broker refused a message for good (e.g. too large, not authorised)."""
 
 
 class KafkaPublisher:
-    """Publishes dead letters, re-keyed events and the learner's messages, waiting for the
-    broker's acknowledgement (the idempotent producer keeps each partition's order).
+    """Publishes what the worker sends, waiting for the broker's acknowledgement (acks=all; the
+    idempotent producer keeps each partition's order and writes no duplicate on a retry).
 
-    The key is ``<topic>:<partition>:<offset>`` of the source record, so a letter sent again after
+    Keys go to partitions by murmur2, as Kafka's Java client, aiokafka and `EventProducer` put
+    them, so a user's messages land on the user's partition whoever sends them. A dead letter's
+    key is ``<topic>:<partition>:<offset>`` of its source record, so a letter sent again after
     a crash is recognisable as the same one.
     """
 
     def __init__(self, settings: Settings, origin_key: bytes) -> None:
         self.settings = settings
         self.origin_key = origin_key  # signs the origin of re-keyed copies
-        self.producer: AIOKafkaProducer | None = None
+        self.producer: Producer | None = None
+        self._stopping = threading.Event()
+        self._reports: threading.Thread | None = None
 
     async def start(self) -> None:
-        self.producer = AIOKafkaProducer(acks="all", enable_idempotence=True,
-                                         **aiokafka_config(self.settings.kafka))
-        await self.producer.start()
+        kafka = self.settings.kafka
+        self.producer = Producer(client_config(kafka, **{
+            "enable.idempotence": True,
+            "acks": "all",
+            # A reply waits for no batch to fill: what the loop hands over together goes
+            # together anyway.
+            "linger.ms": 0,
+            "compression.type": kafka.producer_compression,
+            "message.timeout.ms": kafka.producer_delivery_timeout_ms,
+            "partitioner": "murmur2_random",
+            "log_level": 3,
+        }))
+        try:
+            await asyncio.to_thread(self.producer.list_topics, timeout=CONNECT_TIMEOUT_S)
+        except KafkaException as exc:
+            raise PublishFailed(f"no Kafka broker answered at {kafka.bootstrap} within "
+                                f"{CONNECT_TIMEOUT_S:g} s: {exc.args[0]}") from None
+        self._reports = threading.Thread(target=self._serve_reports, args=(self.producer,),
+                                         name="publisher-reports", daemon=True)
+        self._reports.start()
 
     async def stop(self) -> None:
-        if self.producer is not None:
-            await self.producer.stop()
+        if self.producer is None:
+            return
+        await asyncio.to_thread(self.producer.flush, FLUSH_TIMEOUT_S)
+        self._stopping.set()
+        if self._reports is not None:
+            await asyncio.to_thread(self._reports.join)
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         await self._send([
@@ -54,9 +106,56 @@ class KafkaPublisher:
                           for topic, partition, key, value in messages])
 
     async def _send(self, messages: Sequence[tuple[str, int | None, bytes, bytes | None,
-                                                   list[tuple[str, bytes]]]]) -> None:
+                                                   list[tuple[str, str | bytes | None]]]]
+                    ) -> None:
         assert self.producer is not None, "start() first"
-        pending = [await self.producer.send(topic, value, key=key, partition=partition,
-                                            headers=headers)
-                   for topic, partition, key, value, headers in messages]
+        if not messages:
+            return
+        loop = asyncio.get_running_loop()
+        pending: list[asyncio.Future[None]] = []
+        for topic, partition, key, value, headers in messages:
+            future: asyncio.Future[None] = loop.create_future()
+            while True:
+                try:
+                    self.producer.produce(
+                        topic, value, key, partition=-1 if partition is None else partition,
+                        headers=headers or None,
+                        on_delivery=partial(_report, loop, future))
+                    break
+                except BufferError:  # librdkafka's queue is full: let deliveries drain
+                    await asyncio.sleep(POLL_S)
+                except KafkaException as exc:  # refused before queueing (e.g. too large)
+                    future.set_exception(PublishRefused(f"{topic}: {exc.args[0].str()}"))
+                    break
+            pending.append(future)
         await asyncio.gather(*pending)
+
+    def _serve_reports(self, producer: Producer) -> None:
+        """librdkafka's delivery reports run their callbacks in the thread that polls."""
+        while not self._stopping.is_set():
+            producer.poll(POLL_S)
+
+
+def _report(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None],
+            error: KafkaError | None, message: Delivered) -> None:
+    """A delivery report, in the thread that polled: settled on the future's loop."""
+    loop.call_soon_threadsafe(_settle, future, error, message.topic())
+
+
+def _settle(future: asyncio.Future[None], error: KafkaError | None, topic: str | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    elif error.retriable() or error.code() in _TRANSIENT_CODES:
+        future.set_exception(PublishFailed(f"{topic}: {error.str()}"))
+    else:
+        future.set_exception(PublishRefused(f"{topic}: {error.str()}"))
+
+
+# Failures that say the broker was away or slow, not that it will never take the message.
+_TRANSIENT_CODES = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT,
+                              KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT,
+                              KafkaError.REQUEST_TIMED_OUT, KafkaError.NOT_LEADER_FOR_PARTITION,
+                              KafkaError.NOT_ENOUGH_REPLICAS,
+                              KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND})
