@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka import Message as Delivered
@@ -82,10 +81,10 @@ class KafkaPublisher:
     async def stop(self) -> None:
         if self.producer is None:
             return
-        await asyncio.to_thread(self.producer.flush, FLUSH_TIMEOUT_S)
-        self._stopping.set()
+        self._stopping.set()  # flush serves the last reports itself
         if self._reports is not None:
             await asyncio.to_thread(self._reports.join)
+        await asyncio.to_thread(self.producer.flush, FLUSH_TIMEOUT_S)
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         await self._send([
@@ -111,24 +110,20 @@ class KafkaPublisher:
         assert self.producer is not None, "start() first"
         if not messages:
             return
-        loop = asyncio.get_running_loop()
-        pending: list[asyncio.Future[None]] = []
+        deliveries = _Deliveries(asyncio.get_running_loop(), len(messages))
         for topic, partition, key, value, headers in messages:
-            future: asyncio.Future[None] = loop.create_future()
             while True:
                 try:
                     self.producer.produce(
                         topic, value, key, partition=-1 if partition is None else partition,
-                        headers=headers or None,
-                        on_delivery=partial(_report, loop, future))
+                        headers=headers or None, on_delivery=deliveries.report)
                     break
                 except BufferError:  # librdkafka's queue is full: let deliveries drain
                     await asyncio.sleep(POLL_S)
                 except KafkaException as exc:  # refused before queueing (e.g. too large)
-                    future.set_exception(PublishRefused(f"{topic}: {exc.args[0].str()}"))
+                    deliveries.settle(PublishRefused(f"{topic}: {exc.args[0].str()}"))
                     break
-            pending.append(future)
-        await asyncio.gather(*pending)
+        await deliveries.future
 
     def _serve_reports(self, producer: Producer) -> None:
         """librdkafka's delivery reports run their callbacks in the thread that polls."""
@@ -136,21 +131,44 @@ class KafkaPublisher:
             producer.poll(POLL_S)
 
 
-def _report(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None],
-            error: KafkaError | None, message: Delivered) -> None:
-    """A delivery report, in the thread that polled: settled on the future's loop."""
-    loop.call_soon_threadsafe(_settle, future, error, message.topic())
+class _Deliveries:
+    """The delivery reports of one send. Its future settles on the loop once, when the last
+    report is in or at the first failure: a future per message, each settled by a call into the
+    loop, cost the loop as much as the sending itself."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self._left = count
+        self._settled = False
+        self._lock = threading.Lock()  # the loop refuses, the polling thread reports
+
+    def report(self, error: KafkaError | None, message: Delivered) -> None:
+        """librdkafka's report of one message, in the thread that polled."""
+        if error is None:
+            self.settle(None)
+        elif error.retriable() or error.code() in _TRANSIENT_CODES:
+            self.settle(PublishFailed(f"{message.topic()}: {error.str()}"))
+        else:
+            self.settle(PublishRefused(f"{message.topic()}: {error.str()}"))
+
+    def settle(self, failure: Exception | None) -> None:
+        """One message is done: delivered (None) or failed."""
+        with self._lock:
+            self._left -= 1
+            if self._settled or (failure is None and self._left):
+                return
+            self._settled = True
+        self.loop.call_soon_threadsafe(_settle, self.future, failure)
 
 
-def _settle(future: asyncio.Future[None], error: KafkaError | None, topic: str | None) -> None:
-    if future.done():
+def _settle(future: asyncio.Future[None], failure: Exception | None) -> None:
+    if future.done():  # the sender was cancelled
         return
-    if error is None:
+    if failure is None:
         future.set_result(None)
-    elif error.retriable() or error.code() in _TRANSIENT_CODES:
-        future.set_exception(PublishFailed(f"{topic}: {error.str()}"))
     else:
-        future.set_exception(PublishRefused(f"{topic}: {error.str()}"))
+        future.set_exception(failure)
 
 
 # Failures that say the broker was away or slow, not that it will never take the message.

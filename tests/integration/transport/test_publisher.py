@@ -78,7 +78,9 @@ def test_a_message_the_broker_will_never_take_fails_at_once_not_forever(settings
     async def act(publisher):
         with pytest.raises(PublishRefused, match="too large"):
             await asyncio.wait_for(publisher.send([
-                (settings.topics.impressions, None, b"u", too_large)]), timeout=10)
+                (settings.topics.impressions, None, b"u", b"before"),
+                (settings.topics.impressions, None, b"u", too_large),
+                (settings.topics.impressions, None, b"u", b"beside")]), timeout=10)
         await publisher.send([(settings.topics.impressions, None, b"u", b"after")])
 
     publish(settings, act)
