@@ -121,7 +121,7 @@ class KafkaPublisher:
                 except BufferError:  # librdkafka's queue is full: let deliveries drain
                     await asyncio.sleep(POLL_S)
                 except KafkaException as exc:  # refused before queueing (e.g. too large)
-                    deliveries.settle(PublishRefused(f"{topic}: {exc.args[0].str()}"))
+                    deliveries.settle(_failure(topic, exc.args[0]))
                     break
         await deliveries.future
 
@@ -145,12 +145,7 @@ class _Deliveries:
 
     def report(self, error: KafkaError | None, message: Delivered) -> None:
         """librdkafka's report of one message, in the thread that polled."""
-        if error is None:
-            self.settle(None)
-        elif error.retriable() or error.code() in _TRANSIENT_CODES:
-            self.settle(PublishFailed(f"{message.topic()}: {error.str()}"))
-        else:
-            self.settle(PublishRefused(f"{message.topic()}: {error.str()}"))
+        self.settle(None if error is None else _failure(message.topic(), error))
 
     def settle(self, failure: Exception | None) -> None:
         """One message is done: delivered (None) or failed."""
@@ -171,9 +166,20 @@ def _settle(future: asyncio.Future[None], failure: Exception | None) -> None:
         future.set_exception(failure)
 
 
-# Failures that say the broker was away or slow, not that it will never take the message.
+def _failure(topic: str | None, error: KafkaError) -> Exception:
+    """What a send raises for a message that failed: transient (the batch is retried) unless
+    the broker will never take it."""
+    if error.retriable() or error.code() in _TRANSIENT_CODES:
+        return PublishFailed(f"{topic}: {error.str()}")
+    return PublishRefused(f"{topic}: {error.str()}")
+
+
+# Failures that say the broker was away or slow, not that it will never take the message. A
+# topic not there (yet) is one: a broker may still create it (aiokafka's producer waited for
+# it too), so a reply topic that a request names and no broker creates is retried, not fatal.
 _TRANSIENT_CODES = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT,
                               KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT,
                               KafkaError.REQUEST_TIMED_OUT, KafkaError.NOT_LEADER_FOR_PARTITION,
                               KafkaError.NOT_ENOUGH_REPLICAS,
-                              KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND})
+                              KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                              KafkaError._UNKNOWN_TOPIC, KafkaError.UNKNOWN_TOPIC_OR_PART})
