@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -60,6 +60,8 @@ class ServingStore(Protocol):
 
 class Sender(Protocol):
     async def send(self, messages: Sequence[Message]) -> None: ...
+
+    async def missing(self, topics: Collection[str]) -> set[str]: ...
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
 
@@ -98,7 +100,7 @@ class Server:
         somewhere to send one)."""
         started = time.time()
         letters: list[DeadLetter] = []
-        replies: list[tuple[str, RecommendationReply, str]] = []  # (topic, reply, key)
+        replies: list[tuple[str, RecommendationReply, str, Record]] = []  # topic, reply, key
         live: list[tuple[Record, RecommendationRequest]] = []
         forwards: list[Message] = []
         for record in records:
@@ -110,13 +112,14 @@ class Server:
                 request_id, reply_to = addressing(record.value)
                 if reply_to is not None:
                     replies.append((reply_to, failed(request_id or "", ErrorCode.INVALID_REQUEST,
-                                                     exc.reason), request_id or record.source))
+                                                     exc.reason), request_id or record.source,
+                                    record))
                 continue
             late_ms = started * 1000 - self._deadline_ms(request, record)
             if late_ms > 0:
                 replies.append((request.reply_to, failed(
                     request.request_id, ErrorCode.DEADLINE_EXCEEDED,
-                    f"read {late_ms:.0f} ms after its deadline"), request.request_id))
+                    f"read {late_ms:.0f} ms after its deadline"), request.request_id, record))
                 continue
             owner = self.partition_of(request.user_id)
             if owner != record.partition:
@@ -124,21 +127,46 @@ class Server:
                                  record.value))
                 continue
             live.append((record, request))
+        replies, live = await self._sendable(replies, live, letters)
         impressions: list[Message] = []
         if live:
-            for request, reply, impression in await self._answer_live(live, started, letters):
-                replies.append((request.reply_to, reply, request.request_id))
+            answered = await self._answer_live(live, started, letters)
+            for (record, _), (request, reply, impression) in zip(live, answered, strict=True):
+                replies.append((request.reply_to, reply, request.request_id, record))
                 if impression is not None:
                     impressions.append(impression)
         messages: list[Message] = forwards + [(topic, None, key.encode(), reply.to_json())
-                                              for topic, reply, key in replies] + impressions
+                                              for topic, reply, key, _ in replies] + impressions
         await self.sender.send(messages)
         if letters:
             await self.sender.dead_letters(letters)
-        errors = sum(1 for _, reply, _ in replies if reply.error is not None)
+        errors = sum(1 for _, reply, _, _ in replies if reply.error is not None)
         await self.store.count(len(records), errors, letters)
         self.answered += len(records)
-        return [reply for _, reply, _ in replies]
+        return [reply for _, reply, _, _ in replies]
+
+    async def _sendable(self, replies: list[tuple[str, RecommendationReply, str, Record]],
+                        live: list[tuple[Record, RecommendationRequest]],
+                        letters: list[DeadLetter]
+                        ) -> tuple[list[tuple[str, RecommendationReply, str, Record]],
+                                   list[tuple[Record, RecommendationRequest]]]:
+        """The replies and live requests whose reply topic exists. A topic the broker does not
+        have would hold every request behind this one (a send waits for the topic): such a
+        request is a dead letter (a malformed one is one already), and it is not answered."""
+        missing = await self.sender.missing({topic for topic, *_ in replies}
+                                            | {request.reply_to for _, request in live})
+        if not missing:
+            return replies, live
+        unsendable = [(record, topic) for topic, reply, _, record in replies
+                      if topic in missing and reply.error is not None
+                      and reply.error.code != ErrorCode.INVALID_REQUEST]
+        unsendable += [(record, request.reply_to) for record, request in live
+                       if request.reply_to in missing]
+        letters += [dead_letter(record, f"reply_to: Kafka has no topic {topic!r}, so no reply "
+                                        "can be sent") for record, topic in unsendable]
+        return ([entry for entry in replies if entry[0] not in missing],
+                [(record, request) for record, request in live
+                 if request.reply_to not in missing])
 
     async def _answer_live(self, live: list[tuple[Record, RecommendationRequest]],
                            started: float, letters: list[DeadLetter]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Collection, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka import Message as Delivered
@@ -28,6 +29,8 @@ POLL_S = 0.1
 # How long start() waits for the broker to answer, and stop() for what is still queued.
 CONNECT_TIMEOUT_S = 30.0
 FLUSH_TIMEOUT_S = 30.0
+# How often at most the broker is asked which topics it has (see ``missing``).
+LIST_EVERY_S = 1.0
 
 
 class PublishFailed(ConnectionError):
@@ -55,6 +58,8 @@ class KafkaPublisher:
         self.producer: Producer | None = None
         self._stopping = threading.Event()
         self._reports: threading.Thread | None = None
+        self._known: set[str] = set()  # the broker's topics when last asked
+        self._listed_at = float("-inf")
 
     async def start(self) -> None:
         kafka = self.settings.kafka
@@ -85,6 +90,22 @@ class KafkaPublisher:
         if self._reports is not None:
             await asyncio.to_thread(self._reports.join)
         await asyncio.to_thread(self.producer.flush, FLUSH_TIMEOUT_S)
+
+    async def missing(self, topics: Collection[str]) -> set[str]:
+        """Of ``topics``, those the broker does not have. What it has is asked again when a topic
+        is not known, at most every ``LIST_EVERY_S``: a stream of requests naming a topic that
+        is not there must not become a stream of metadata requests."""
+        unknown = set(topics) - self._known
+        if unknown and time.monotonic() - self._listed_at >= LIST_EVERY_S:
+            assert self.producer is not None, "start() first"
+            try:
+                listed = await asyncio.to_thread(self.producer.list_topics,
+                                                 timeout=CONNECT_TIMEOUT_S)
+            except KafkaException as exc:
+                raise PublishFailed(f"listing the broker's topics: {exc.args[0]}") from None
+            self._known, self._listed_at = set(listed.topics), time.monotonic()
+            unknown -= self._known
+        return unknown
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         await self._send([

@@ -4,9 +4,10 @@ acknowledged, and loud about a message the broker will never take."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from stream.transport.partitioner import partition_of
 from stream.transport.publisher import KafkaPublisher, PublishRefused
@@ -19,8 +20,7 @@ def read_partitions(settings, topic):
     consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap,
                          "group.id": f"{settings.worker.app_id}-publisher-reader"})
     partitions = range(settings.kafka.partitions)
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-            for p in partitions}
+    ends = {p: end_of(consumer, TopicPartition(topic, p)) for p in partitions}
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     read: dict[int, list] = {p: [] for p in partitions}
     while sum(map(len, read.values())) < sum(ends.values()):
@@ -29,6 +29,18 @@ def read_partitions(settings, topic):
         read[message.partition()].append((message.key(), message.value(), message.headers()))
     consumer.close()
     return read
+
+
+def end_of(consumer, partition, timeout_s=30):
+    """The partition's highwater offset, once it has a leader (a new topic may not yet)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=timeout_s)[1]
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def publish(settings, act):
@@ -84,3 +96,14 @@ def test_a_message_the_broker_will_never_take_fails_at_once_not_forever(settings
         await publisher.send([(settings.topics.impressions, None, b"u", b"after")])
 
     publish(settings, act)
+
+
+def test_it_names_the_topics_the_broker_lacks_without_creating_them(settings):
+    nowhere = f"{settings.topics.responses}-nowhere"
+
+    async def act(publisher):
+        assert await publisher.missing([settings.topics.responses, nowhere]) == {nowhere}
+        assert await publisher.missing([nowhere]) == {nowhere}  # asked once a second at most
+
+    publish(settings, act)
+    publish(settings, act)  # a fresh publisher asks the broker again: still not created

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +61,9 @@ class MemorySender:
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         self.letters.extend(letters)
+
+    async def missing(self, topics: Collection[str]) -> set[str]:
+        return {topic for topic in topics if topic.startswith("gone.")}
 
     def replies(self, topic: str = "replies") -> dict[str, RecommendationReply]:
         return {key.decode(): RecommendationReply.model_validate_json(value or b"")
@@ -171,6 +174,24 @@ def test_a_malformed_request_gets_an_error_reply_and_a_dead_letter(shard):
     letter, = harness.sender.letters
     assert letter.reason.startswith("invalid RecommendationRequest")
     assert harness.store.counted == [(1, 1, 1)]
+
+
+def test_a_request_whose_reply_topic_kafka_lacks_is_a_dead_letter_and_the_rest_are_answered(
+        shard):
+    """A send to a topic the broker lacks waits for it (and retries): one such request would
+    hold up every request behind it."""
+    harness = Harness(shard, Rules(exclude_purchased=False))
+    replies = harness.ask({"request_id": "r1", "user_id": "ann", "k": 2, "reply_to": "gone.x"},
+                          {"request_id": "r2", "user_id": "bob", "k": 2},
+                          {"request_id": "r3", "user_id": "bob", "reply_to": "gone.y",
+                           "deadline_ms": 1})
+    assert [reply.request_id for reply in replies] == ["r2"]
+    assert set(harness.sender.replies()) == {"r2"}
+    assert {t for t, *_ in harness.sender.sent} == {"replies", "impressions"}
+    assert [i.request_id for i in harness.sender.impressions()] == ["r2"]  # r1 showed nothing
+    assert sorted(letter.reason for letter in harness.sender.letters) == [
+        "reply_to: Kafka has no topic 'gone.x', so no reply can be sent",
+        "reply_to: Kafka has no topic 'gone.y', so no reply can be sent"]
 
 
 def test_a_request_with_nowhere_to_reply_is_still_a_dead_letter(shard):
