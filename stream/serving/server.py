@@ -219,19 +219,19 @@ class Server:
 
     def _impression(self, reply: RecommendationReply, ranked: Ranked, shard: UserShard | None
                     ) -> Message | None:
-        """What was shown, at the latest event time its shard had read (the label join's clock,
-        see :mod:`stream.serving.answer`), with the ranker's rows of the shown items when features are logged, as the
-        message to send (encoded once). Rows that would push the impression past the message
+        """What was shown, at the latest event time its shard had read (the label join's
+        clock, see :mod:`stream.serving.answer`), with the ranker's rows of the shown items
+        when features are logged, as the message to send (encoded once). Rows that would push the impression past the message
         limit are left out: the impression itself (the context model's labels) matters more
         than its training rows."""
-        if not (reply.items and ranked.context is not None and self.topics.log_impressions):
+        if (not (reply.items and self.topics.log_impressions) or ranked.context is None
+                or ranked.shown_at is None):  # an error has neither
             return None
         impression = Impression(
             request_id=reply.request_id, user_id=ranked.request.user_id,
             item_ids=[item.item_id for item in reply.items], location=ranked.context.location,
             model_version=ranked.model_version,
-            ts=datetime.fromtimestamp(ranked.context.ts if ranked.shown_at is None
-                                    else ranked.shown_at, tz=UTC))
+            ts=datetime.fromtimestamp(ranked.shown_at, tz=UTC))
         encoded = self._with_rows(impression, ranked, shard) or impression.to_json()
         return (self.topics.impressions, None, impression.user_id.encode(), encoded)
 

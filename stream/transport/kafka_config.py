@@ -28,6 +28,22 @@ def client_config(kafka: KafkaSettings, **extra: Any) -> dict[str, Any]:
     return config
 
 
+def producer_config(kafka: KafkaSettings, **extra: Any) -> dict[str, Any]:
+    """librdkafka properties of an idempotent producer with acks=all (retries neither lose nor
+    duplicate), keys partitioned by murmur2 as Kafka's Java client and aiokafka partition them,
+    so a user's messages land on the user's partition whichever client sends them."""
+    return client_config(kafka, **{
+        "enable.idempotence": True,
+        "acks": "all",
+        "compression.type": kafka.producer_compression,
+        "linger.ms": kafka.producer_linger_ms,
+        "message.timeout.ms": kafka.producer_delivery_timeout_ms,
+        "partitioner": "murmur2_random",
+        "log_level": 3,
+        **extra,
+    })
+
+
 def aiokafka_config(kafka: KafkaSettings) -> dict[str, Any]:
     """Keyword arguments for aiokafka consumers and producers (the client under Faust)."""
     config: dict[str, Any] = {

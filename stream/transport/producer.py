@@ -31,7 +31,7 @@ from stream.contracts.schemas import (
 )
 from stream.errors import UserFacingError
 from stream.settings import Settings
-from stream.transport.kafka_config import client_config
+from stream.transport.kafka_config import producer_config
 from stream.transport.topics import contracts_by_topic
 
 KINDS: dict[str, type[Event]] = {
@@ -55,6 +55,19 @@ class DeliveryError(UserFacingError, RuntimeError):
     """The broker did not take one or more events (after librdkafka's own retries)."""
 
 
+def check_reachable(producer: Producer, bootstrap: str, timeout_s: float) -> None:
+    """Raise :class:`BrokerUnavailable` unless a broker answers ``producer`` within
+    ``timeout_s`` (blocking)."""
+    try:
+        metadata = producer.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise BrokerUnavailable(
+            f"no Kafka broker answered at {bootstrap} within {timeout_s:g}s "
+            f"(RECSTREAM_KAFKA_BOOTSTRAP): {exc.args[0]}") from None
+    if not metadata.brokers:
+        raise BrokerUnavailable(f"no Kafka broker at {bootstrap}")
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -73,33 +86,13 @@ class EventProducer:
         self._topics = {contract: topic for topic, contract in contracts_by_topic(settings).items()}
         self._errors: list[str] = []
         self.delivered = 0
-        self._producer = Producer(client_config(
-            settings.kafka,
-            **{
-                "enable.idempotence": True,
-                "acks": "all",
-                "compression.type": settings.kafka.producer_compression,
-                "linger.ms": settings.kafka.producer_linger_ms,
-                "batch.size": 512 * 1024,
-                "queue.buffering.max.messages": 500_000,
-                "message.timeout.ms": settings.kafka.producer_delivery_timeout_ms,
-                "partitioner": "murmur2_random",
-                "log_level": 3,
-                **librdkafka,
-            },
-        ))
+        self._producer = Producer(producer_config(settings.kafka, **{
+            "batch.size": 512 * 1024,
+            "queue.buffering.max.messages": 500_000,
+            **librdkafka,
+        }))
         if connect_timeout_s > 0:
-            self._check_reachable(connect_timeout_s)
-
-    def _check_reachable(self, timeout_s: float) -> None:
-        try:
-            metadata = self._producer.list_topics(timeout=timeout_s)
-        except KafkaException as exc:
-            raise BrokerUnavailable(
-                f"no Kafka broker answered at {self.settings.kafka.bootstrap} within "
-                f"{timeout_s:g}s (RECSTREAM_KAFKA_BOOTSTRAP): {exc.args[0]}") from None
-        if not metadata.brokers:
-            raise BrokerUnavailable(f"no Kafka broker at {self.settings.kafka.bootstrap}")
+            check_reachable(self._producer, settings.kafka.bootstrap, connect_timeout_s)
 
     # --- sending ------------------------------------------------------------------------------
     def send(self, event: Event | str, data: Mapping[str, Any] | None = None) -> None:

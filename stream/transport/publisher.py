@@ -4,9 +4,9 @@ learner's messages.
 librdkafka (confluent-kafka) sends them from its own threads, in C: batching, compressing and
 writing to the broker. aiokafka's producer, which this replaced, did that work in Python on the
 worker's event loop, the loop that learns and answers: 6.6% of a learning worker's samples
-(py-spy, `recstream bench serve`), and more with every reply. Here the loop only hands each
-message over; a thread of the publisher serves librdkafka's delivery reports and settles each
-message's future on the loop.
+(py-spy, `recstream bench serve`), and more with every reply. Here the loop only hands the
+messages over and awaits one future per send, which a thread of the publisher settles from
+librdkafka's delivery reports.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from confluent_kafka import Message as Delivered
 from stream.contracts.records import ORIGIN_HEADER, Message, signed_origin
 from stream.contracts.schemas import DeadLetter
 from stream.settings import Settings
-from stream.transport.kafka_config import client_config
+from stream.transport.kafka_config import producer_config
+from stream.transport.producer import check_reachable
 
 # How long the delivery thread waits for a report before it looks whether to stop.
 POLL_S = 0.1
@@ -63,22 +64,10 @@ class KafkaPublisher:
 
     async def start(self) -> None:
         kafka = self.settings.kafka
-        self.producer = Producer(client_config(kafka, **{
-            "enable.idempotence": True,
-            "acks": "all",
-            # A reply waits for no batch to fill: what the loop hands over together goes
-            # together anyway.
-            "linger.ms": 0,
-            "compression.type": kafka.producer_compression,
-            "message.timeout.ms": kafka.producer_delivery_timeout_ms,
-            "partitioner": "murmur2_random",
-            "log_level": 3,
-        }))
-        try:
-            await asyncio.to_thread(self.producer.list_topics, timeout=CONNECT_TIMEOUT_S)
-        except KafkaException as exc:
-            raise PublishFailed(f"no Kafka broker answered at {kafka.bootstrap} within "
-                                f"{CONNECT_TIMEOUT_S:g} s: {exc.args[0]}") from None
+        # A reply waits for no batch to fill: what the loop hands over together goes together.
+        self.producer = Producer(producer_config(kafka, **{"linger.ms": 0}))
+        await asyncio.to_thread(check_reachable, self.producer, kafka.bootstrap,
+                                CONNECT_TIMEOUT_S)
         self._reports = threading.Thread(target=self._serve_reports, args=(self.producer,),
                                          name="publisher-reports", daemon=True)
         self._reports.start()
@@ -197,7 +186,7 @@ def _failure(topic: str | None, error: KafkaError) -> Exception:
 
 # Failures that say the broker was away or slow, not that it will never take the message. A
 # topic not there (yet) is one: a broker may still create it (aiokafka's producer waited for
-# it too), so a reply topic that a request names and no broker creates is retried, not fatal.
+# it too). The server asks for reply topics first (``missing``), so no request names one.
 _TRANSIENT_CODES = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT,
                               KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT,
                               KafkaError.REQUEST_TIMED_OUT, KafkaError.NOT_LEADER_FOR_PARTITION,
