@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 from stream.contracts.codec import InvalidMessage, decode
@@ -51,6 +52,8 @@ class Ingestor:
     owner applies it. So is a user-keyed event on another partition than Kafka's default
     partitioner gives its key (``partition_of``; librdkafka's default partitioner differs): the
     shard of that partition learns the user and answers their requests (DESIGN decision 2).
+    An event dated after the broker appended it is dated when the broker did (a producer's
+    clock running ahead), and one dated more than ``max_ahead_s`` after is a dead letter.
     """
 
     def __init__(self, contracts: Mapping[str, type[Event]], writer: StateWriter,
@@ -91,6 +94,8 @@ class Ingestor:
                 return Decoded(record, None, f"ts_in_future: ts {event.ts.isoformat()} is "
                                              f"{ahead_ms / 1000:.0f} s after the broker's "
                                              f"timestamp (at most {self.max_ahead_ms / 1000:.0f})")
+            if ahead_ms > 0:
+                event = _at_append_time(event, record.timestamp_ms)
         if record.key is None or record.key.decode("utf-8", "replace") != event.key or (
                 self.partition_of is not None and record.topic in self.user_keyed
                 and self.partition_of(event.key) != record.partition):
@@ -124,3 +129,12 @@ class Ingestor:
                     for d in fresh if d.misrouted is not None]
         if forwards:
             await self.publisher.forward(forwards)
+
+
+def _at_append_time(event: Event, appended_ms: int) -> Event:
+    """An event dated after the broker appended it, dated when the broker did: it cannot have
+    happened later than that. A producer's clock running ahead is forgiven up to the ingestor's
+    ``max_ahead_s``, but what it wrote must not move anything ahead of the world: a user
+    shard's clock is the latest event time it learned, so one click an hour ahead would date
+    every impression, expire every open label window and age every trend by an hour."""
+    return event.model_copy(update={"ts": datetime.fromtimestamp(appended_ms / 1000, tz=UTC)})

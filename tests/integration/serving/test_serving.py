@@ -10,10 +10,12 @@ import subprocess
 import time
 import uuid
 import zlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import Producer
 
+from stream.contracts.schemas import Impression
 from stream.settings import Settings
 from stream.store.reads import StateReader
 from stream.transport.partitioner import partition_of
@@ -43,15 +45,20 @@ def ask(settings: Settings, user_id: str, timeout_s: float = 30, raw: bytes | No
                    input=body + b"\n", check=True, timeout=30)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        out = subprocess.run([kcat(), "-C", "-b", settings.kafka.bootstrap,
-                              "-t", settings.topics.responses, "-o", "beginning", "-e", "-q",
-                              "-K", "\t"], capture_output=True, check=True, timeout=30).stdout
-        for line in out.decode().splitlines():
-            key, _, value = line.partition("\t")
+        for key, value in read_all(settings, settings.topics.responses):
             if key == request_id:
                 return json.loads(value)
         time.sleep(0.2)
     raise AssertionError(f"no reply to {request_id} within {timeout_s:g}s")
+
+
+def read_all(settings: Settings, topic: str) -> list[tuple[str, str]]:
+    """Every (key, value) on ``topic`` so far, read with kcat."""
+    out = subprocess.run([kcat(), "-C", "-b", settings.kafka.bootstrap, "-t", topic,
+                          "-o", "beginning", "-e", "-q", "-K", "\t"],
+                         capture_output=True, check=True, timeout=30).stdout
+    return [(key, value) for key, _, value in map(lambda line: line.partition("\t"),
+                                                   out.decode().splitlines())]
 
 
 def click(user: str, item: str, minute: int, **extra) -> bytes:
@@ -126,6 +133,25 @@ def test_an_unknown_user_gets_what_sells_at_their_location(settings, start_worke
                60, "each newcomer's city's trend first", interval_s=1.0, workers=[worker])
     reply = ask(settings, "new-in-Paris-x", context={"location": "Paris"})
     assert "no_history" in reply["degraded"]
+
+
+def test_a_click_dated_ahead_of_the_broker_does_not_date_the_next_impression_ahead(
+        settings, start_worker):
+    """A producer whose clock runs 50 minutes ahead is within the hour the ingest allows; its
+    click is learned at the broker's time, so the shard's clock (which dates what it shows, and
+    so which clicks count as answers to it) stays with the world's."""
+    worker = start_worker(settings)
+    now = datetime.now(UTC)
+    send_raw(settings, [(settings.topics.clicks, b"cal", json.dumps({
+        "schema_version": 1, "event_id": f"cal-{n}", "user_id": "cal", "item_id": item,
+        "ts": ts.isoformat()}).encode())
+        for n, (item, ts) in enumerate([("tea", now), ("jam", now + timedelta(minutes=50))])])
+    wait_until(lambda: learned(settings) >= 2, 60, "cal's clicks learned", workers=[worker])
+    request_id = uuid.uuid4().hex
+    assert set(items_of(ask(settings, "cal", request_id=request_id))) >= {"tea", "jam"}
+    impression = next(Impression.model_validate_json(value) for key, value in read_all(
+        settings, settings.topics.impressions) if json.loads(value)["request_id"] == request_id)
+    assert impression.ts < datetime.now(UTC) + timedelta(minutes=1)
 
 
 def test_a_new_catalogue_item_is_shown_at_the_tenth_place_before_anyone_bought_it(
