@@ -135,6 +135,40 @@ def test_an_unknown_user_gets_what_sells_at_their_location(settings, start_worke
     assert "no_history" in reply["degraded"]
 
 
+def test_an_unknown_user_in_the_rain_gets_what_sells_there_in_the_rain(settings, start_worker):
+    """London bought sun hats through eight clear hours, then umbrellas through three rainy
+    ones: by the place alone the hats lead, so a newcomer's list of umbrellas is the weather's
+    (the shards' weather gates find that the weather moves demand here)."""
+    worker = start_worker(settings)
+    hours = {hour: "clear" if hour < 8 else "rain" for hour in range(11)}
+    send_raw(settings, [(settings.topics.weather, b"London", json.dumps({
+        "schema_version": 1, "location": "London", "temp_c": 12.0, "precip_mm": 0.0,
+        "condition": condition, "ts": f"2011-03-01T{hour:02d}:00:00Z"}).encode())
+        for hour, condition in hours.items()])
+    wait_until(lambda: int(StateReader(settings.redis).stats().get("weather", 0)) >= len(hours),
+               30, "the weather reports stored", workers=[worker])
+    purchases = []
+    for n in range(1_600):
+        hour, second = divmod(n * 11 * 3600 // 1_600, 3600)
+        item = f"hat{n % 30}" if hours[hour] == "clear" else f"umbrella{n % 30}"
+        purchases.append((settings.topics.purchases, f"w{n}".encode(), json.dumps({
+            "schema_version": 1, "event_id": f"w{n}", "user_id": f"w{n}", "item_id": item,
+            "order_id": f"o{n}", "quantity": 1, "price": 2.5, "location": "London",
+            "ts": f"2011-03-01T{hour:02d}:{second // 60:02d}:{second % 60:02d}Z"}).encode()))
+    send_raw(settings, purchases)
+    wait_until(lambda: learned(settings) >= len(purchases), 90, "the purchases learned",
+               workers=[worker])
+
+    def newcomers_top() -> list[str]:
+        reply = ask(settings, f"new-{uuid.uuid4().hex[:6]}", k=5, context={"location": "London"})
+        return items_of(reply)
+
+    # Trending comes to every worker by broadcast, within a publish interval or so.
+    wait_until(lambda: (top := newcomers_top()) and all(i.startswith("umbrella") for i in top),
+               60, "umbrellas first for a newcomer in the London rain", interval_s=1.0,
+               workers=[worker])
+
+
 def test_a_click_dated_ahead_of_the_broker_does_not_date_the_next_impression_ahead(
         settings, start_worker):
     """A producer whose clock runs 50 minutes ahead is within the hour the ingest allows; its
