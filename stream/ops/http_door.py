@@ -11,6 +11,7 @@ trip (measured by ``recstream bench serve``) and gives one URL for every user on
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import faust
@@ -24,6 +25,8 @@ from stream.transport.replies import InvalidRequest, RecommendationTimeout
 STATUS = {ErrorCode.INVALID_REQUEST: 400, ErrorCode.DEADLINE_EXCEEDED: 504,
           ErrorCode.UNAVAILABLE: 503, ErrorCode.INTERNAL: 500}
 _REPLY_REF = {"$ref": "#/components/schemas/RecommendationReply"}
+# The longest a caller may hold the door open for one answer (the documented maximum).
+MAX_TIMEOUT_MS = 600_000
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -44,7 +47,7 @@ OPENAPI: dict[str, Any] = {
             {"name": "exclude", "in": "query", "description": "comma-separated item ids",
              "schema": {"type": "string"}},
             {"name": "timeout_ms", "in": "query", "description": "how long to wait",
-             "schema": {"type": "integer", "minimum": 1, "maximum": 600000}},
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TIMEOUT_MS}},
         ],
         "responses": {
             "200": {"description": "the reply; `error` is null",
@@ -84,16 +87,10 @@ def open_door(app: faust.App, settings: Settings) -> AsyncRecommendationClient:
 
     @app.page("/recommendations")
     async def recommendations(web: Any, request: Any) -> Any:
-        query = request.query
         try:
-            options: dict[str, Any] = {
-                "location": query.get("location"), "device": query.get("device"),
-                "exclude": [i for i in query.get("exclude", "").split(",") if i]}
-            if "timeout_ms" in query:
-                options["timeout_s"] = int(query["timeout_ms"]) / 1000
-            reply = await client.request(query.get("user", ""), int(query.get("k", 10)),
-                                         **options)
-        except (InvalidRequest, ValueError) as exc:
+            user, k, options = parameters(request.query)
+            reply = await client.request(user, k, **options)
+        except InvalidRequest as exc:
             return web.json(_error(ErrorCode.INVALID_REQUEST, str(exc)), status=400)
         except RecommendationTimeout as exc:
             return web.json(_error(ErrorCode.DEADLINE_EXCEEDED, str(exc)), status=504)
@@ -105,6 +102,41 @@ def open_door(app: faust.App, settings: Settings) -> AsyncRecommendationClient:
         return web.json(OPENAPI)
 
     return client
+
+
+def parameters(query: Mapping[str, str]) -> tuple[str, int, dict[str, Any]]:
+    """The user, k and the client's options of a query string, or :class:`InvalidRequest`
+    naming the parameter (the rest of the request is checked as any client's is).
+
+    >>> parameters({"user": "ann", "exclude": "tea,,jam", "timeout_ms": "250"})
+    ('ann', 10, {'location': None, 'device': None, 'exclude': ['tea', 'jam'], 'timeout_s': 0.25})
+    >>> parameters({"user": "ann", "timeout_ms": "86400000"})
+    Traceback (most recent call last):
+    ...
+    stream.transport.replies.InvalidRequest: timeout_ms: expected an integer from 1 to 600000, got '86400000'
+    """
+    options: dict[str, Any] = {
+        "location": query.get("location"), "device": query.get("device"),
+        "exclude": [i for i in query.get("exclude", "").split(",") if i]}
+    if "timeout_ms" in query:
+        options["timeout_s"] = _integer(query, "timeout_ms", 1, MAX_TIMEOUT_MS) / 1000
+    return query.get("user", ""), _integer(query, "k", 1, MAX_K, default=10), options
+
+
+def _integer(query: Mapping[str, str], name: str, low: int, high: int,
+             default: int | None = None) -> int:
+    """An integer parameter within [low, high]: a door held open for days by one caller, or a
+    message naming Python's ``int()`` instead of the parameter, is what this keeps out."""
+    raw = query.get(name)
+    if raw is None and default is not None:
+        return default
+    try:
+        value = int(raw or "")
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name}: expected an integer from {low} to {high}, got {raw!r}")
+    return value
 
 
 def _error(code: ErrorCode, message: str) -> dict[str, Any]:
