@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -332,4 +333,6 @@ def figures(shard: UserShard) -> dict[str, Any]:
         "drifts": summary.get("drifts", 0),
         "users": shard.embeddings.n_users,
         "items": shard.embeddings.n_items,
+        # The latest event time learned: live, how far learning trails the shop is now minus it.
+        **({"learned_to": shard.clock} if math.isfinite(shard.clock) else {}),
     }

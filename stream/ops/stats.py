@@ -1,13 +1,16 @@
 """`recstream stats`: what the fleet has done, from Redis: one place for an operator to look.
 
-Applied events per kind, dead letters in all and by kind of reason, re-keyed events, and per
-shard what its learner reports (interactions learned, users and items held, item steps applied
-and rejected). Each figure is written by the worker that did the work, so this works for any
+Applied events per kind, dead letters in all and by kind of reason, re-keyed events, requests
+answered and error replies, and per shard what its learner reports (interactions learned, the
+latest event time learned and how far that is behind now, users and items held, item steps
+applied and rejected). Each figure is written by the worker that did the work, so this works for any
 number of workers, running or gone.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from stream.store.reads import StateReader
@@ -15,12 +18,20 @@ from stream.store.reads import StateReader
 APPLIED_KINDS = ("clicks", "purchases", "weather", "items", "users", "impressions")
 
 
-def fleet_stats(reader: StateReader, partitions: int) -> dict[str, Any]:
+def fleet_stats(reader: StateReader, partitions: int, now: float | None = None
+                ) -> dict[str, Any]:
+    """The report; ``now`` (default: the wall clock) dates how far each shard's learning
+    trails: live, ``behind_s`` is that lag; in a replay, how far the replayed moment is from
+    now."""
+    now = time.time() if now is None else now
     stats = reader.stats()
     shards = []
     for shard in range(partitions):
         user, items = reader.learning(shard), reader.item_learning(shard)
+        learned_to = float(user["learned_to"]) if "learned_to" in user else None
         shards.append({"shard": shard, "learned": int(user.get("learned", 0)),
+                       "learned_to": _iso(learned_to),
+                       "behind_s": None if learned_to is None else round(now - learned_to, 1),
                        "users": int(user.get("users", 0)), "items": int(items.get("items", 0)),
                        "item_steps_applied": int(items.get("applied", 0)),
                        "item_steps_rejected": int(items.get("rejected", 0))})
@@ -29,6 +40,8 @@ def fleet_stats(reader: StateReader, partitions: int) -> dict[str, Any]:
         "dead_letters": stats.get("dead_letters", 0),
         "dead_letter_reasons": dict(sorted(reader.dead_letter_reasons().items())),
         "rekeyed": stats.get("rekeyed", 0),
+        "requests": {"answered": stats.get("requests", 0),
+                     "errors": stats.get("request_errors", 0)},
         "learned": sum(shard["learned"] for shard in shards),
         "shards": shards,
     }
@@ -40,9 +53,25 @@ def format_stats(report: dict[str, Any]) -> str:
     lines = [f"applied: {applied}",
              f"dead letters: {report['dead_letters']:,}" + (f" ({reasons})" if reasons else ""),
              f"re-keyed: {report['rekeyed']:,}",
+             f"requests: {report['requests']['answered']:,} answered, "
+             f"{report['requests']['errors']:,} with an error reply",
              f"learned: {report['learned']:,}",
-             f"{'shard':>5} {'learned':>10} {'users':>8} {'items':>8} {'steps':>10} {'rejected':>9}"]
+             f"{'shard':>5} {'learned':>10} {'users':>8} {'items':>8} {'steps':>10} {'rejected':>9}"
+             f"  learned to (behind now)"]
     lines += [f"{s['shard']:>5} {s['learned']:>10,} {s['users']:>8,} {s['items']:>8,} "
-              f"{s['item_steps_applied']:>10,} {s['item_steps_rejected']:>9,}"
+              f"{s['item_steps_applied']:>10,} {s['item_steps_rejected']:>9,}  "
+              + (f"{s['learned_to']} ({_span(s['behind_s'])})" if s["learned_to"] else "-")
               for s in report["shards"]]
     return "\n".join(lines)
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
+
+
+def _span(seconds: float) -> str:
+    """A lag as an operator reads it: seconds while live, days or years in a replay."""
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f} s"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime, timedelta
 
 import pytest
 
 from stream.ops.fleet import REPO_ROOT
 from stream.settings import Settings
 from tests.integration.conftest import wait_until
-from tests.integration.traffic import applied_events, mixed_traffic, send_raw
+from tests.integration.traffic import BASE_TS, applied_events, mixed_traffic, send_raw
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +88,12 @@ def test_stats_reports_what_the_fleet_applied_dead_lettered_and_learned(
                workers=[worker])
     stats = report()
     assert set(stats) == {"applied", "dead_letters", "dead_letter_reasons", "rekeyed",
-                          "learned", "shards"}
+                          "requests", "learned", "shards"}
+    assert stats["requests"] == {"answered": 0, "errors": 0}
+    # Each shard learned up to one of the traffic's event times: a second apart from BASE_TS.
+    assert all(BASE_TS <= datetime.fromisoformat(s["learned_to"])
+               <= BASE_TS + timedelta(seconds=3_000) and s["behind_s"] > 0
+               for s in stats["shards"] if s["learned"])
     applied = stats["applied"]
     assert applied["clicks"] + applied["purchases"] + applied["weather"] == traffic.valid_count
     assert stats["dead_letters"] == len(traffic.malformed)
