@@ -5,8 +5,10 @@ synthetic shop) through the producer SDK and waits until every event is reflecte
 learned. Then it asks the fleet for recommendations over Kafka, as a shop would (a known user, a
 newcomer, a newcomer where it rains, if it rains anywhere), prints each list beside what the
 user did, and ends with one table: the fleet's prequential quality against the baselines, run
-in this process over the same events. The stack keeps running afterwards, so `recstream inspect`
-and `recstream recommend` can look around.
+in this process over the same events. Each run has topics, keys and a state folder of its own
+(:meth:`Settings.namespaced`), so its models start empty whatever ran before. The stack keeps
+running afterwards and the run's state stays in it, so `recstream inspect` (with the run's key
+prefix, which the summary prints) can look around.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from stream.ops.localstack import LocalStack
 from stream.settings import Settings
 from stream.store.reads import StateReader
 from stream.transport.client import RecommendationClient
+from stream.transport.topics import ensure_topics
 
 K = 10
 # Baskets scored: every 10th, in the workers (each its own) and in the baselines. Scoring one
@@ -40,18 +43,20 @@ SAMPLE_EVERY = 10
 def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Path | None,
              workers: int = 2, limit: int | None = None, timeout_s: float = 900) -> dict[str, Any]:
     LocalStack(settings).up()
-    settings = settings.replace(eval_sample_every=SAMPLE_EVERY)
+    # Topics, keys and a state folder of this run's own: models restored from an earlier run
+    # (another source, or this one before) would be no peers of the baselines, and a clock
+    # learned on the synthetic shop's 2024 expired every 2011 customer of Online Retail as it
+    # came (their lists were the synthetic shop's trending).
+    settings = settings.namespaced(f"demo-{uuid.uuid4().hex[:6]}").replace(
+        eval_sample_every=SAMPLE_EVERY)
+    ensure_topics(settings)  # before the replay's producer: a broker would create them unlike
     reader = StateReader(settings.redis)
-    before, learned_before = reader.applied_total(), _learned(reader, settings)
-    # The workers' sums are cumulative over every run on this key prefix: this run's are the
-    # difference.
-    quality_before = fleet_metrics(reader, settings.kafka.partitions)
     logs = settings.stack.state_dir.resolve() / "logs"
     fleet = [WorkerProcess(settings, logs / f"worker-{n}.log") for n in range(workers)]
     try:
         started = time.perf_counter()
         sent = replay(settings, source=source, path=path, weather=weather, limit=limit)
-        expected = before + sent["sent"]
+        expected = sent["sent"]
         wait_for(lambda: reader.applied_total() >= expected, fleet,
                  f"all {sent['sent']:,} events applied", timeout_s)
         elapsed = time.perf_counter() - started
@@ -62,7 +67,7 @@ def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Pat
                                          exclude_purchased=settings.serving.exclude_purchased,
                                          sample_every=SAMPLE_EVERY).run(stream)
         n_interactions = sum(isinstance(x, Interaction) for x in stream)
-        wait_for(lambda: _learned(reader, settings) >= learned_before + n_interactions, fleet,
+        wait_for(lambda: _learned(reader, settings) >= n_interactions, fleet,
                  f"all {n_interactions:,} interactions learned", timeout_s)
         examples = ask_examples(settings, reader, sent["most_active_user_id"])
     finally:
@@ -77,13 +82,10 @@ def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Pat
         "state_totals": reader.stats(),
         "example_user": inspect_user(reader, example) if example else None,
         "recommendations": examples,
-        "quality": {SYSTEM: _figures(fleet_metrics(reader, settings.kafka.partitions,
-                                                   minus=quality_before)),
+        "quality": {SYSTEM: _figures(fleet_metrics(reader, settings.kafka.partitions)),
                     **{name: _figures(m) for name, m in evaluator.metrics.items()}},
         "worker_logs": str(logs),
-        # What the fleet's models had learned before this run, on this key prefix: they restore
-        # it, so their figures on a replay they learned before are not the baselines' peers.
-        "learned_before": learned_before,
+        "key_prefix": settings.redis.key_prefix,
     }
 
 
@@ -111,18 +113,14 @@ def ask_examples(settings: Settings, reader: StateReader, known: str | None
     return examples
 
 
-def fleet_metrics(reader: StateReader, partitions: int,
-                  minus: dict[str, float] | None = None) -> dict[str, float]:
-    """The workers' prequential sums: every shard's, added (less ``minus``, an earlier total)."""
+def fleet_metrics(reader: StateReader, partitions: int) -> dict[str, float]:
+    """The workers' prequential sums: every shard's, added."""
     total = {"k": 20.0, "n": 0.0, "hits": 0.0, "rr": 0.0, "ndcg": 0.0}
     for shard in range(partitions):
         sums = reader.learning(shard).get("metrics")
         for name, value in (json.loads(sums) if sums else {}).items():
             if name != "k":
                 total[name] += float(value)
-    for name, value in (minus or {}).items():
-        if name != "k":
-            total[name] -= value
     return total
 
 
@@ -145,7 +143,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  producer: {replayed['events_per_s']:,.0f} events/s",
         f"all applied by {summary['workers']} workers in {summary['seconds_until_all_applied']} s "
         f"({summary['events_per_s_end_to_end']:,.0f} events/s end to end)",
-        "state totals in Redis (this key prefix, all runs): "
+        "state totals in Redis: "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(totals.items())),
         "",
         "recommendations, asked over Kafka (reco.requests) as a shop would:",
@@ -171,14 +169,11 @@ def format_summary(summary: dict[str, Any]) -> str:
     for name, figures in summary["quality"].items():
         lines.append(f"  {name:<14}{figures['hr@20']:>9.4f}{figures['mrr@20']:>9.4f}"
                      f"{figures['n']:>9,}")
-    if summary["learned_before"]:
-        lines.append(f"  (the workers' models had learned {summary['learned_before']:,} "
-                     "interactions in earlier runs on this key prefix and restored them: "
-                     "recstream's line is not comparable to the baselines'; "
-                     "`recstream stack down` and removing the state folder start afresh)")
+    lines.append(f"this run's state stays in Redis under the key prefix {summary['key_prefix']}")
     user = summary["example_user"]
     if user:
-        lines.append(f"  try: .venv/bin/recstream recommend --user {user['user_id']}")
+        lines.append(f"  try: RECSTREAM_KEY_PREFIX={summary['key_prefix']} "
+                     f".venv/bin/recstream inspect user {user['user_id']}")
     lines.append(f"worker logs: {summary['worker_logs']}; the stack keeps running "
                  "(.venv/bin/recstream stack down stops it)")
     return "\n".join(lines)
