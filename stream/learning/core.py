@@ -128,19 +128,21 @@ class LearnerCore:
         """
         self._catalogue(self.context.ingested(decoded.event for decoded in batch))
         todo = list(self._fresh(batch))
+        covered: set[int] = set()  # shards whose exported offsets move (dead letters too)
         for decoded in batch:  # covered by the shard from now on, dead letters included
             record = decoded.record
             shard = self.shards.get(record.partition)
-            if shard is not None and record.topic in self.topics.user_keyed:
-                shard.offsets[record.topic] = max(shard.offsets.get(record.topic, 0),
-                                                  record.offset + 1)
-        arrived = self._arrive(todo)
+            if (shard is not None and record.topic in self.topics.user_keyed
+                    and record.offset >= shard.offsets.get(record.topic, 0)):
+                shard.offsets[record.topic] = record.offset + 1
+                covered.add(record.partition)
+        self._arrive(todo)
         touched: dict[int, set[str]] = {}
         self.waiting, self.due = set(), False
         for partition, shard in self.shards.items():
             behind = shard.behind(ends, self.topics.user_keyed)
             users = self._release(shard, behind, caught_up and not behind, most)
-            if users or partition in arrived:
+            if users or partition in covered:
                 touched[partition] = users
             if not (ready := shard.arrivals.ready(behind)):
                 self.waiting.update((t, partition) for t in shard.arrivals.waits_for(behind))
@@ -162,8 +164,8 @@ class LearnerCore:
                     and record.offset >= shard.offsets.get(record.topic, 0)):
                 yield shard, record, event
 
-    def _arrive(self, todo: list[tuple[UserShard, Record, UserEvent]]) -> set[int]:
-        """The events into their shards' merge; the partitions that took any."""
+    def _arrive(self, todo: list[tuple[UserShard, Record, UserEvent]]) -> None:
+        """The events into their shards' merge."""
         for shard, record, event in todo:
             try:
                 shard.arrive(record.topic, record.offset, event, self.context.builder)
@@ -172,7 +174,6 @@ class LearnerCore:
                           record.offset, exc_info=exc)
                 self._failed.dead_letter(self.topics.dlq, record,
                                          f"could not be learned: {exc!r}")
-        return {shard.partition for shard, _, _ in todo}
 
     def _release(self, shard: UserShard, behind: set[str], close: bool, most: int | None = None
                  ) -> set[str]:

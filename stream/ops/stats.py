@@ -2,14 +2,16 @@
 
 Applied events per kind, dead letters in all and by kind of reason, re-keyed events, requests
 answered and error replies, and per shard what its learner reports (interactions learned, the
-latest event time learned and how far that is behind now, users and items held, item steps
-applied and rejected). Each figure is written by the worker that did the work, so this works for any
+latest event time learned and how far that is behind now, the records of its partitions not
+read yet (when the broker answers), users and items held, item steps applied and rejected). Each figure is written by the worker that did the work, so this works for any
 number of workers, running or gone.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,20 +20,26 @@ from stream.store.reads import StateReader
 APPLIED_KINDS = ("clicks", "purchases", "weather", "items", "users", "impressions")
 
 
-def fleet_stats(reader: StateReader, partitions: int, now: float | None = None
-                ) -> dict[str, Any]:
+def fleet_stats(reader: StateReader, partitions: int, now: float | None = None,
+                ends: Mapping[tuple[str, int], int] | None = None,
+                user_keyed: Sequence[str] = ()) -> dict[str, Any]:
     """The report; ``now`` (default: the wall clock) dates how far each shard's learning
     trails: live, ``behind_s`` is that lag; in a replay, how far the replayed moment is from
-    now."""
+    now. ``ends`` (each partition's high watermark, None when the broker did not say) give
+    each shard's records of the ``user_keyed`` topics not read yet, replay or live alike."""
     now = time.time() if now is None else now
     stats = reader.stats()
     shards = []
     for shard in range(partitions):
         user, items = reader.learning(shard), reader.item_learning(shard)
         learned_to = float(user["learned_to"]) if "learned_to" in user else None
+        offsets = json.loads(user.get("offsets") or "{}")
+        unread = None if ends is None else sum(
+            max(ends.get((topic, shard), 0) - offsets.get(topic, 0), 0) for topic in user_keyed)
         shards.append({"shard": shard, "learned": int(user.get("learned", 0)),
                        "learned_to": _iso(learned_to),
                        "behind_s": None if learned_to is None else round(now - learned_to, 1),
+                       "unread": unread,
                        "users": int(user.get("users", 0)), "items": int(items.get("items", 0)),
                        "item_steps_applied": int(items.get("applied", 0)),
                        "item_steps_rejected": int(items.get("rejected", 0))})
@@ -56,9 +64,11 @@ def format_stats(report: dict[str, Any]) -> str:
              f"requests: {report['requests']['answered']:,} answered, "
              f"{report['requests']['errors']:,} with an error reply",
              f"learned: {report['learned']:,}",
-             f"{'shard':>5} {'learned':>10} {'users':>8} {'items':>8} {'steps':>10} {'rejected':>9}"
-             f"  learned to (behind now)"]
-    lines += [f"{s['shard']:>5} {s['learned']:>10,} {s['users']:>8,} {s['items']:>8,} "
+             f"{'shard':>5} {'learned':>10} {'unread':>8} {'users':>8} {'items':>8} {'steps':>10} "
+             f"{'rejected':>9}  learned to (behind now)"]
+    lines += [f"{s['shard']:>5} {s['learned']:>10,} "
+              + (f"{s['unread']:>8,}" if s["unread"] is not None else f"{'?':>8}")
+              + f" {s['users']:>8,} {s['items']:>8,} "
               f"{s['item_steps_applied']:>10,} {s['item_steps_rejected']:>9,}  "
               + (f"{s['learned_to']} ({_span(s['behind_s'])})" if s["learned_to"] else "-")
               for s in report["shards"]]

@@ -102,3 +102,4 @@ def test_stats_reports_what_the_fleet_applied_dead_lettered_and_learned(
     assert stats["learned"] == interactions == sum(s["learned"] for s in stats["shards"])
     assert sum(s["item_steps_applied"] for s in stats["shards"]) == interactions
     assert len(stats["shards"]) == settings.kafka.partitions
+    assert [s["unread"] for s in stats["shards"]] == [0] * settings.kafka.partitions

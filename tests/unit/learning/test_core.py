@@ -7,6 +7,7 @@ learn, checkpoint the plan) with the plan's messages carried by hand from one co
 from __future__ import annotations
 
 import functools
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -108,6 +109,15 @@ def test_a_dead_letter_is_covered_too_so_a_restored_shard_does_not_wait_for_it()
     core, stream = make_core(), Stream()
     learn(core, [stream.click("ann", "tea"), stream.record(None, TOPICS.clicks)])
     assert core.shards[0].offsets[TOPICS.clicks] == 2 and core.shards[0].learned == 1
+
+
+def test_a_batch_of_dead_letters_alone_still_exports_how_far_its_shard_read():
+    """Else `recstream stats` would count them unread until the partition's next event."""
+    core, stream = make_core(), Stream()
+    learn(core, [stream.click("ann", "tea")])
+    plan = learn(core, [stream.record(None, TOPICS.clicks)])
+    assert json.loads(plan.figures[0]["offsets"]) == {TOPICS.clicks: 2}
+    assert 1 not in plan.figures  # nothing of partition 1's was read
 
 
 def test_item_steps_go_to_each_items_partition_and_are_applied_once():

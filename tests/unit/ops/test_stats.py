@@ -15,7 +15,8 @@ class Reader:
         return {"clicks": 7, "requests": 12, "request_errors": 2}
 
     def learning(self, shard: int) -> dict[str, str]:
-        return {"learned": "7", "learned_to": str(NOW - 4.0)} if shard == 0 else {}
+        return ({"learned": "7", "learned_to": str(NOW - 4.0), "offsets": '{"clicks": 5}'}
+                if shard == 0 else {})
 
     def item_learning(self, shard: int) -> dict[str, str]:
         return {}
@@ -42,3 +43,16 @@ def test_requests_answered_and_error_replies_are_reported():
 def test_a_replays_lag_reads_in_years_not_seconds():
     report = fleet_stats(Reader(), 1, now=NOW + 15 * 365.25 * 86400)  # type: ignore[arg-type]
     assert format_stats(report).splitlines()[-1].endswith("(15.0 years)")
+
+
+def test_each_shard_counts_its_records_not_read_yet_by_the_partitions_ends():
+    ends = {("clicks", 0): 9, ("purchases", 0): 2, ("clicks", 1): 3, ("purchases", 1): 0}
+    report = fleet_stats(Reader(), 2, now=NOW, ends=ends,  # type: ignore[arg-type]
+                         user_keyed=("clicks", "purchases"))
+    assert [shard["unread"] for shard in report["shards"]] == [4 + 2, 3]
+
+
+def test_without_the_brokers_ends_the_unread_records_are_unknown_not_zero():
+    report = fleet_stats(Reader(), 1, now=NOW, ends=None)  # type: ignore[arg-type]
+    assert report["shards"][0]["unread"] is None
+    assert "       ?" in format_stats(report).splitlines()[-1]
