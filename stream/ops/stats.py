@@ -72,6 +72,8 @@ def format_stats(report: dict[str, Any]) -> str:
               f"{s['item_steps_applied']:>10,} {s['item_steps_rejected']:>9,}  "
               + (f"{s['learned_to']} ({_span(s['behind_s'])})" if s["learned_to"] else "-")
               for s in report["shards"]]
+    if any(s["unread"] is None for s in report["shards"]):
+        lines.append("(unread ?: Kafka did not say where the partitions end)")
     return "\n".join(lines)
 
 

@@ -127,7 +127,8 @@ def topic_ends(settings: Settings, topics: Sequence[str], timeout_s: float = 5.0
     group; None when the broker does not answer within ``timeout_s`` (a report goes on
     without them)."""
     consumer = Consumer(client_config(settings.kafka, **{
-        "group.id": f"recstream-ends-{uuid.uuid4().hex}", "enable.auto.commit": False}))
+        "group.id": f"recstream-ends-{uuid.uuid4().hex}", "enable.auto.commit": False,
+        "log_level": 0}))  # a broker away is the answer None, not a screen of retries
     try:
         return {(topic, p): consumer.get_watermark_offsets(TopicPartition(topic, p),
                                                            timeout=timeout_s)[1]
