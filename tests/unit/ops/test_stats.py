@@ -6,6 +6,7 @@ from __future__ import annotations
 from stream.ops.stats import fleet_stats, format_stats
 
 NOW = 1_764_000_000.0
+ENDS = {("clicks", 0): 5, ("clicks", 1): 0}  # every record read
 
 
 class Reader:
@@ -26,7 +27,8 @@ class Reader:
 
 
 def test_each_shard_says_up_to_when_it_learned_and_how_far_that_is_behind_now():
-    report = fleet_stats(Reader(), 2, now=NOW)  # type: ignore[arg-type]
+    report = fleet_stats(Reader(), 2, now=NOW, ends=ENDS,  # type: ignore[arg-type]
+                         user_keyed=("clicks",))
     learned, idle = report["shards"]
     assert learned["learned_to"] == "2025-11-24T15:59:56+00:00" and learned["behind_s"] == 4.0
     assert idle["learned_to"] is None and idle["behind_s"] is None
@@ -41,7 +43,8 @@ def test_requests_answered_and_error_replies_are_reported():
 
 
 def test_a_replays_lag_reads_in_years_not_seconds():
-    report = fleet_stats(Reader(), 1, now=NOW + 15 * 365.25 * 86400)  # type: ignore[arg-type]
+    report = fleet_stats(Reader(), 1, now=NOW + 15 * 365.25 * 86400,  # type: ignore[arg-type]
+                         ends=ENDS, user_keyed=("clicks",))
     assert format_stats(report).splitlines()[-1].endswith("(15.0 years)")
 
 
@@ -55,4 +58,5 @@ def test_each_shard_counts_its_records_not_read_yet_by_the_partitions_ends():
 def test_without_the_brokers_ends_the_unread_records_are_unknown_not_zero():
     report = fleet_stats(Reader(), 1, now=NOW, ends=None)  # type: ignore[arg-type]
     assert report["shards"][0]["unread"] is None
-    assert "       ?" in format_stats(report).splitlines()[-1]
+    *_, row, note = format_stats(report).splitlines()
+    assert "       ?" in row and note == "(unread ?: Kafka did not say where the partitions end)"
