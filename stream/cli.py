@@ -276,14 +276,9 @@ def _inspect(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _stats(settings: Settings, args: argparse.Namespace) -> int:
-    from stream.ops.stats import fleet_stats, format_stats
-    from stream.store.reads import StateReader
-    from stream.transport.topics import topic_ends
+    from stream.ops.stats import fleet_report, format_stats
 
-    user_keyed = settings.topics.user_keyed
-    _emit(args, fleet_stats(StateReader(settings.redis), settings.kafka.partitions,
-                            ends=topic_ends(settings, user_keyed), user_keyed=user_keyed),
-          format_stats)
+    _emit(args, fleet_report(settings), format_stats)
     return 0
 
 

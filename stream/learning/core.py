@@ -128,12 +128,11 @@ class LearnerCore:
         """
         self._catalogue(self.context.ingested(decoded.event for decoded in batch))
         todo = list(self._fresh(batch))
-        covered: set[int] = set()  # shards whose exported offsets move (dead letters too)
-        for decoded in batch:  # covered by the shard from now on, dead letters included
-            record = decoded.record
+        covered: set[int] = set()  # shards whose offsets move: their figures say so
+        for record in (decoded.record for decoded in batch):  # dead letters covered too
             shard = self.shards.get(record.partition)
-            if (shard is not None and record.topic in self.topics.user_keyed
-                    and record.offset >= shard.offsets.get(record.topic, 0)):
+            if shard is not None and record.topic in self.topics.user_keyed and (
+                    record.offset >= shard.offsets.get(record.topic, 0)):
                 shard.offsets[record.topic] = record.offset + 1
                 covered.add(record.partition)
         self._arrive(todo)

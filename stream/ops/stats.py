@@ -15,9 +15,18 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from stream.settings import Settings
 from stream.store.reads import StateReader
+from stream.transport.topics import topic_ends
 
 APPLIED_KINDS = ("clicks", "purchases", "weather", "items", "users", "impressions")
+
+
+def fleet_report(settings: Settings) -> dict[str, Any]:
+    """:func:`fleet_stats` of the fleet of ``settings``: Redis's figures, the broker's ends."""
+    user_keyed = settings.topics.user_keyed
+    return fleet_stats(StateReader(settings.redis), settings.kafka.partitions,
+                       ends=topic_ends(settings, user_keyed), user_keyed=user_keyed)
 
 
 def fleet_stats(reader: StateReader, partitions: int, now: float | None = None,
