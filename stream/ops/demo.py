@@ -49,7 +49,7 @@ def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Pat
     # came (their lists were the synthetic shop's trending).
     settings = settings.namespaced(f"demo-{uuid.uuid4().hex[:6]}").replace(
         eval_sample_every=SAMPLE_EVERY)
-    ensure_topics(settings)  # before the replay's producer: a broker would create them unlike
+    ensure_topics(settings)  # before the replay's producer, or a broker makes them its own way
     reader = StateReader(settings.redis)
     logs = settings.stack.state_dir.resolve() / "logs"
     fleet = [WorkerProcess(settings, logs / f"worker-{n}.log") for n in range(workers)]

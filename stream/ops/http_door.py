@@ -131,10 +131,10 @@ def _integer(query: Mapping[str, str], name: str, low: int, high: int,
     if raw is None and default is not None:
         return default
     try:
-        value = int(raw or "")
+        value: int | None = int(raw or "")
     except ValueError:
-        value = low - 1
-    if not low <= value <= high:
+        value = None
+    if value is None or not low <= value <= high:
         raise InvalidRequest(f"{name}: expected an integer from {low} to {high}, got {raw!r}")
     return value
 

@@ -2,9 +2,10 @@
 
 Applied events per kind, dead letters in all and by kind of reason, re-keyed events, requests
 answered and error replies, and per shard what its learner reports (interactions learned, the
-latest event time learned and how far that is behind now, the records of its partitions not
-read yet (when the broker answers), users and items held, item steps applied and rejected). Each figure is written by the worker that did the work, so this works for any
-number of workers, running or gone.
+latest event time learned and how far that is behind now, users and items held, item steps
+applied and rejected) with the records of its partitions not read yet (the broker's ends
+against the offsets it reported). Each figure is written by the worker that did the work, so
+this works for any number of workers, running or gone.
 """
 
 from __future__ import annotations
