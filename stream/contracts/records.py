@@ -38,12 +38,14 @@ class Record:
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """A record and what became of it: an event to apply, the reason it is a dead letter, or a
-    valid event that arrived under the wrong key (``misrouted``) and is forwarded, not applied."""
+    valid event that arrived under the wrong key (``misrouted``) and is forwarded, not applied.
+    ``redated``: the event was dated after the broker appended it, and now is dated then."""
 
     record: Record
     event: Event | None
     reason: str | None = None
     misrouted: Event | None = None
+    redated: bool = False
 
 
 def dead_letter(record: Record, reason: str) -> DeadLetter:

@@ -88,6 +88,7 @@ class Ingestor:
                            max_bytes=self.max_message_bytes)
         except InvalidMessage as exc:
             return Decoded(record, None, exc.reason)
+        redated = False
         if record.timestamp_ms is not None:
             ahead_ms = event.ts.timestamp() * 1000 - record.timestamp_ms
             if ahead_ms > self.max_ahead_ms:
@@ -95,12 +96,12 @@ class Ingestor:
                                              f"{ahead_ms / 1000:.0f} s after the broker's "
                                              f"timestamp (at most {self.max_ahead_ms / 1000:.0f})")
             if ahead_ms > 0:
-                event = _at_append_time(event, record.timestamp_ms)
+                event, redated = _at_append_time(event, record.timestamp_ms), True
         if record.key is None or record.key.decode("utf-8", "replace") != event.key or (
                 self.partition_of is not None and record.topic in self.user_keyed
                 and self.partition_of(event.key) != record.partition):
             return Decoded(record, None, misrouted=event)
-        return Decoded(record, event)
+        return Decoded(record, event, redated=redated)
 
     async def process(self, records: Sequence[Record]) -> list[Decoded]:
         """Apply a batch to the state; return every record decoded (learners filter by their

@@ -1,10 +1,10 @@
 """`recstream stats`: what the fleet has done, from Redis: one place for an operator to look.
 
-Applied events per kind, dead letters in all and by kind of reason, re-keyed events, requests
-answered and error replies, and per shard what its learner reports (interactions learned, the
-latest event time learned and how far that is behind now, users and items held, item steps
-applied and rejected) with the records of its partitions not read yet (the broker's ends
-against the offsets it reported). Each figure is written by the worker that did the work, so
+Applied events per kind, dead letters in all and by kind of reason, re-keyed and re-dated
+events, requests answered and error replies, and per shard what its learner reports
+(interactions learned, the latest event time learned and how far that is behind now, users and
+items held, item steps applied and rejected) with the records of its partitions not read yet
+(the broker's ends against the offsets it reported). Each figure is written by the worker that did the work, so
 this works for any number of workers, running or gone.
 """
 
@@ -58,6 +58,7 @@ def fleet_stats(reader: StateReader, partitions: int, now: float | None = None,
         "dead_letters": stats.get("dead_letters", 0),
         "dead_letter_reasons": dict(sorted(reader.dead_letter_reasons().items())),
         "rekeyed": stats.get("rekeyed", 0),
+        "redated": stats.get("redated", 0),
         "requests": {"answered": stats.get("requests", 0),
                      "errors": stats.get("request_errors", 0)},
         "learned": sum(shard["learned"] for shard in shards),
@@ -71,6 +72,8 @@ def format_stats(report: dict[str, Any]) -> str:
     lines = [f"applied: {applied}",
              f"dead letters: {report['dead_letters']:,}" + (f" ({reasons})" if reasons else ""),
              f"re-keyed: {report['rekeyed']:,}",
+             f"re-dated to the broker's time: {report['redated']:,} (events dated after it "
+             "was appended: their producers' clocks run ahead)",
              f"requests: {report['requests']['answered']:,} answered, "
              f"{report['requests']['errors']:,} with an error reply",
              f"learned: {report['learned']:,}",

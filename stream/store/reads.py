@@ -36,9 +36,10 @@ class StateReader:
 
         A forwarded (re-keyed) record is counted again, under its kind, when its owner applies
         the forwarded copy, and a second copy of one is counted as a duplicate: both are left out
-        here so totals equal the records produced."""
-        copies = ("rekeyed", "duplicate_forwards")
-        return sum(v for k, v in self.stats().items() if k not in copies)
+        here so totals equal the records produced, and so are re-dated events (counted under
+        their kind too)."""
+        again = ("rekeyed", "duplicate_forwards", "redated")
+        return sum(v for k, v in self.stats().items() if k not in again)
 
     def dead_letter_reasons(self) -> dict[str, int]:
         """Dead letters per kind of reason."""

@@ -64,6 +64,8 @@ def plan_writes(fresh: Sequence[Decoded], keys: Keys, recent_items: int, ttl_s: 
                 continue
             applied.add(origin)
             once.append([keys.forwarded(origin), decoded.record.source, FORWARD_MEMORY_S])
+        if decoded.redated:  # a producer's clock runs ahead: the operator hears of it
+            stats["redated"] += 1
         ts_ms = int(event.ts.timestamp() * 1000)
         if isinstance(event, (ClickEvent, PurchaseEvent)):
             kind = "clicks" if isinstance(event, ClickEvent) else "purchases"

@@ -88,7 +88,8 @@ def test_stats_reports_what_the_fleet_applied_dead_lettered_and_learned(
                workers=[worker])
     stats = report()
     assert set(stats) == {"applied", "dead_letters", "dead_letter_reasons", "rekeyed",
-                          "requests", "learned", "shards"}
+                          "redated", "requests", "learned", "shards"}
+    assert stats["redated"] == 0  # the traffic is dated in 2011
     assert stats["requests"] == {"answered": 0, "errors": 0}
     # Each shard learned up to one of the traffic's event times: a second apart from BASE_TS.
     assert all(BASE_TS <= datetime.fromisoformat(s["learned_to"])

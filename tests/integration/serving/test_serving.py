@@ -186,6 +186,7 @@ def test_a_click_dated_ahead_of_the_broker_does_not_date_the_next_impression_ahe
     impression = next(Impression.model_validate_json(value) for key, value in read_all(
         settings, settings.topics.impressions) if json.loads(value)["request_id"] == request_id)
     assert impression.ts < datetime.now(UTC) + timedelta(minutes=1)
+    assert StateReader(settings.redis).stats()["redated"] == 1  # the operator hears of it
 
 
 def test_a_new_catalogue_item_is_shown_at_the_tenth_place_before_anyone_bought_it(

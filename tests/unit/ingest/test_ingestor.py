@@ -101,6 +101,7 @@ def test_an_event_dated_after_the_broker_appended_it_is_dated_when_the_broker_di
                            Record("clicks", 0, 1, b"ann", earlier.to_json(), appended))
     assert decoded[0].event == soon.model_copy(update={"ts": CLICK.ts})
     assert decoded[1].event == earlier  # an event from the past keeps its time: replays
+    assert [d.redated for d in decoded] == [True, False]  # counted for the operator
 
 
 def test_a_user_event_on_another_partition_than_its_keys_goes_to_its_keys_partition():

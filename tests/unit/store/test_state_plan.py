@@ -38,6 +38,13 @@ def test_counters_are_summed_per_key_into_one_increment_each():
     assert len(doc["incr"]) == len(incr)  # one increment per (key, field)
 
 
+def test_an_event_redated_to_the_brokers_time_is_counted_beside_its_kind():
+    decoded = at(0, click("ann", "tea", 1))
+    doc = plan(Decoded(decoded.record, decoded.event, redated=True), at(1, click("bob", "jam", 2)))
+    incr = {(key, name): amount for key, name, amount in doc["incr"]}
+    assert incr[("p:stats", "redated")] == 1 and incr[("p:stats", "clicks")] == 2
+
+
 def test_recent_items_are_pushed_in_order_and_trimmed_to_the_setting():
     doc = plan(at(0, click("ann", "tea", 1)), at(1, click("ann", "jam", 2)), recent_items=7)
     assert doc["push"] == [["p:recent:ann", 7, ["tea", "jam"]]]  # LPUSH leaves jam first
