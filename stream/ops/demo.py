@@ -38,6 +38,7 @@ K = 10
 # Baskets scored: every 10th, in the workers (each its own) and in the baselines. Scoring one
 # costs ~4 ms; scoring all of Online Retail's would triple the demo's time.
 SAMPLE_EVERY = 10
+IN_THE_RAIN = "a newcomer in the rain"
 
 
 def run_demo(settings: Settings, *, source: str, path: Path | None, weather: Path | None,
@@ -102,7 +103,7 @@ def ask_examples(settings: Settings, reader: StateReader, known: str | None
     rainy = next((location for location, report in reader.latest_weather().items()
                   if report.get("condition") in ("rain", "storm")), None)
     if rainy is not None:
-        asks.append((f"a newcomer in the rain at {rainy}", f"rain-{tag}", rainy))
+        asks.append((f"{IN_THE_RAIN} at {rainy}", f"rain-{tag}", rainy))
     examples = []
     with RecommendationClient(settings, timeout_s=10) as client:
         for who, user_id, location in asks:
@@ -163,6 +164,9 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"{reply['model_versions'].get('online', '?')}"
                      + (f"; degraded: {', '.join(reply['degraded'])}" if reply["degraded"]
                         else ""))
+    if not any(e["who"].startswith(IN_THE_RAIN) for e in summary["recommendations"]):
+        lines.append(f"  {IN_THE_RAIN}: none to ask for, no location's latest weather report "
+                     "is rain or a storm (the server takes the weather of its shard's moment)")
     lines += ["", f"prequential quality (every {SAMPLE_EVERY}th basket scored before it is "
                   "learned), this run's events:",
               f"  {'system':<14}{'HR@20':>9}{'MRR@20':>9}{'baskets':>9}"]

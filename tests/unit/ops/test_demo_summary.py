@@ -25,6 +25,18 @@ def test_the_inspect_hint_names_the_runs_own_key_prefix():
     assert "recommend --user" not in text  # the demo's workers are stopped: nobody would answer
 
 
+def test_where_it_rains_nowhere_the_summary_says_so_instead_of_a_newcomer_in_the_rain():
+    """The issue's demo asks for one in the rain: when the replay ended dry, the reader hears
+    why there is none."""
+    assert "a newcomer in the rain: none to ask for" in format_summary(summary(None))
+    rained = summary(None)
+    rained["recommendations"] = [{"who": "a newcomer in the rain at Paris", "user_id": "rain-1",
+                                  "location": "Paris", "recent_items": [],
+                                  "reply": {"error": None, "items": [], "timings_ms": {},
+                                            "model_versions": {}, "degraded": []}}]
+    assert "none to ask for" not in format_summary(rained)
+
+
 def test_without_a_known_user_only_the_prefix_is_named():
     text = format_summary(summary(None))
     assert "under the key prefix rs-demo-ab12cd" in text and "inspect user" not in text
