@@ -4,8 +4,8 @@ Applied events per kind, dead letters in all and by kind of reason, re-keyed and
 events, requests answered and error replies, and per shard what its learner reports
 (interactions learned, the latest event time learned and how far that is behind now, users and
 items held, item steps applied and rejected) with the records of its partitions not read yet
-(the broker's ends against the offsets it reported). Each figure is written by the worker that did the work, so
-this works for any number of workers, running or gone.
+(the broker's ends against the offsets it reported). Each figure is written by the worker
+that did the work, so this works for any number of workers, running or gone.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from stream.settings import Settings
 from stream.store.reads import StateReader
-from stream.transport.topics import topic_ends
+from stream.transport.topic_reader import topic_ends
 
 APPLIED_KINDS = ("clicks", "purchases", "weather", "items", "users", "impressions")
 

@@ -221,9 +221,9 @@ class Server:
                     ) -> Message | None:
         """What was shown, at the latest event time its shard had read (the label join's
         clock, see :mod:`stream.serving.answer`), with the ranker's rows of the shown items
-        when features are logged, as the message to send (encoded once). Rows that would push the impression past the message
-        limit are left out: the impression itself (the context model's labels) matters more
-        than its training rows."""
+        when features are logged, as the message to send (encoded once). Rows that would push
+        the impression past the message limit are left out: the impression itself (the
+        context model's labels) matters more than its training rows."""
         if (not (reply.items and self.topics.log_impressions) or ranked.context is None
                 or ranked.shown_at is None):  # an error has neither
             return None

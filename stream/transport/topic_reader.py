@@ -1,4 +1,5 @@
-"""Read a whole topic, from its first record to the end it has now: a batch job's input.
+"""Read a whole topic, from its first record to the end it has now (a batch job's input), or
+where its partitions end now (an operator's report).
 
 The reader joins no consumer group (``assign`` only), so it moves nobody's offsets and any number
 may read at once; the end is every partition's high watermark asked of the broker at the start,
@@ -9,15 +10,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from stream.errors import UserFacingError
 from stream.settings import Settings
 from stream.transport.kafka_config import client_config
 
-__all__ = ["read_topic"]
+__all__ = ["read_topic", "topic_ends"]
 
 
 class TopicMissing(UserFacingError, LookupError):
@@ -28,11 +30,7 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 30.0
                ) -> Iterator[tuple[bytes | None, bytes]]:
     """Every record of ``topic`` up to its end at the start, as (key, value), partition by
     partition; raises when the broker does not answer within ``timeout_s``."""
-    consumer = Consumer(client_config(settings.kafka, **{
-        "group.id": f"recstream-reader-{uuid.uuid4().hex}",  # never joined: assign() only
-        "enable.auto.commit": False,
-        "enable.partition.eof": False,
-    }))
+    consumer = _unjoined(settings, **{"enable.partition.eof": False})
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
         if metadata.error is not None:
@@ -61,3 +59,26 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 30.0
                 del todo[partition]
     finally:
         consumer.close()
+
+
+def topic_ends(settings: Settings, topics: Sequence[str], timeout_s: float = 5.0
+               ) -> dict[tuple[str, int], int] | None:
+    """Each partition's end (its high watermark) of ``topics`` now; None when the broker does
+    not answer within ``timeout_s`` (a report goes on without them)."""
+    # A broker away is the answer None, not a screen of librdkafka's retries.
+    consumer = _unjoined(settings, log_level=0)
+    try:
+        return {(topic, p): consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                           timeout=timeout_s)[1]
+                for topic in topics for p in range(settings.kafka.partitions)}
+    except KafkaException:
+        return None
+    finally:
+        consumer.close()
+
+
+def _unjoined(settings: Settings, **extra: Any) -> Consumer:
+    """A consumer that never joins its group (``assign`` only): it moves nobody's offsets."""
+    return Consumer(client_config(settings.kafka, **{
+        "group.id": f"recstream-reader-{uuid.uuid4().hex}", "enable.auto.commit": False,
+        **extra}))

@@ -8,11 +8,8 @@ profile topics are compacted: the latest message per key is the truth.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stream.contracts.schemas import (
@@ -119,21 +116,3 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
                                f"{', '.join(sorted(missing_names))}")
         time.sleep(0.05)
     return created
-
-
-def topic_ends(settings: Settings, topics: Sequence[str], timeout_s: float = 5.0
-               ) -> dict[tuple[str, int], int] | None:
-    """Each partition's end (its high watermark) of ``topics`` now, asked without joining a
-    group; None when the broker does not answer within ``timeout_s`` (a report goes on
-    without them)."""
-    consumer = Consumer(client_config(settings.kafka, **{
-        "group.id": f"recstream-ends-{uuid.uuid4().hex}", "enable.auto.commit": False,
-        "log_level": 0}))  # a broker away is the answer None, not a screen of retries
-    try:
-        return {(topic, p): consumer.get_watermark_offsets(TopicPartition(topic, p),
-                                                           timeout=timeout_s)[1]
-                for topic in topics for p in range(settings.kafka.partitions)}
-    except KafkaException:
-        return None
-    finally:
-        consumer.close()
