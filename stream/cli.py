@@ -27,7 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         from stream.errors import UserFacingError
+        from stream.store.clients import TRANSIENT, unavailable
 
+        if isinstance(exc, TRANSIENT):
+            exc = unavailable(settings.redis, exc)
         if isinstance(exc, UserFacingError):
             print(f"recstream: {exc}", file=sys.stderr)
             return 1

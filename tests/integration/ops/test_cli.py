@@ -68,6 +68,16 @@ def test_replay_of_a_missing_file_names_it(settings):
     assert result.returncode == 1 and "/nope.csv.gz" in result.stderr
 
 
+@pytest.mark.parametrize("command", [("stats",), ("inspect", "user", "u1")])
+def test_a_tool_without_redis_says_where_it_looked_and_hides_the_password(settings, command):
+    nowhere = settings.replace(redis_url="redis://ops:hunter2@127.0.0.1:1/0",
+                               redis_connect_timeout_s=1.0)
+    result = recstream(nowhere, *command)
+    assert result.returncode == 1
+    assert result.stderr.startswith("recstream: Redis did not answer at redis://127.0.0.1:1/0")
+    assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
 def test_stats_reports_what_the_fleet_applied_dead_lettered_and_learned(
         settings, start_worker, redis_client):
     worker = start_worker()
