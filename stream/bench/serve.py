@@ -6,7 +6,8 @@ from 20,000 users stream in at ``events_rate`` events/s, each request scoring ``
 candidates. The same phases then run through as many workers that do no work (``worker_noop``: it
 counts events and answers every request at once with no items): the floor of Kafka, the consume
 loop and the client, measured in the same run on the same machine, so the ratio of the two is
-what recstream's own work adds.
+what recstream's own work adds. Each phase also reports how busy the whole machine was: where
+it had no core to spare, the latencies include waiting for one.
 
 Latency is the client's: from the producer call to the reply reaching the client's future
 (one shared reply consumer, as a service would run it).
@@ -22,6 +23,7 @@ import uuid
 from concurrent.futures import Future
 from typing import Any
 
+from stream.bench import machine
 from stream.bench.load import USERS, Probes, quantile, send_load, warm_up
 from stream.bench.namespace import clean_up
 from stream.contracts.serving import RecommendationReply
@@ -63,7 +65,7 @@ def run_serve_bench(base: Settings, rates: tuple[int, ...] = (0, 100, 500, 1000)
               for rate in rates if rate > 0}
     return {"benchmark": "serve", "rates": list(rates), "seconds_per_rate": seconds,
             "events_rate": events_rate, "candidates": candidates, "workers": workers,
-            "systems": results,
+            "cpus": machine.cores(), "systems": results,
             "p99_ratio_to_echo": ratios,
             "cpu_per_request_ms": {name: _cpu_per_request(phases, workers)
                                    for name, phases in results.items()}}
@@ -93,14 +95,17 @@ def _phases(settings: Settings, rates: tuple[int, ...], seconds: float, events_r
                 for rate in rates:
                     settled_s = _settle(probes)
                     began, cpu = time.monotonic(), sum(w.cpu_seconds() for w in fleet)
+                    busy = machine.busy_seconds()
                     results[str(rate)] = (_ask(client, rate, seconds) if rate > 0
                                           else _idle(seconds))
                     results[str(rate)]["settled_s"] = settled_s
                     windows[str(rate)] = (began, time.monotonic())
                     # Cores the worker processes used: near 1 each, they were saturated.
+                    elapsed = time.monotonic() - began
                     results[str(rate)]["worker_cores"] = round(
-                        (sum(w.cpu_seconds() for w in fleet) - cpu)
-                        / (time.monotonic() - began), 2)
+                        (sum(w.cpu_seconds() for w in fleet) - cpu) / elapsed, 2)
+                    results[str(rate)]["machine_cores"] = round(
+                        (machine.busy_seconds() - busy) / elapsed, 2)
             stop.set()
             load.join()
         if probes is not None:
@@ -241,17 +246,19 @@ def format_report(report: dict[str, Any]) -> str:
              f"{report['workers']} worker(s)",
              f"{'system':<10}{'rate':>6}{'achieved':>9}{'answered':>9}{'errors':>7}"
              f"{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>9}   "
-             f"worker p50/p99 ms: {', '.join(WORKER_TIMINGS)}; CPU of the workers"]
+             f"worker p50/p99 ms: {', '.join(WORKER_TIMINGS)}; CPU of the workers, "
+             f"of the machine ({report['cpus']} cores)"]
     for name, phases in report["systems"].items():
         for rate, r in phases.items():
             if not r["requests"]:  # learning alone
                 lines.append(f"{name:<10}{rate:>6}{'-':>9}{'-':>9}{'-':>7}{'-':>9}{'-':>9}"
-                             f"{'-':>9}   {r['worker_cores']} cores")
+                             f"{'-':>9}   {r['worker_cores']} cores, {r['machine_cores']}")
                 continue
             worker = ", ".join(f"{t['p50']:.1f}/{t['p99']:.1f}" for t in r["worker_ms"].values())
             lines.append(f"{name:<10}{rate:>6}{r['achieved_rate']:>9.0f}{r['answered']:>9}"
                          f"{r['errors']:>7}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-                         f"{r['p999_ms']:>9.1f}   {worker}; {r['worker_cores']} cores")
+                         f"{r['p999_ms']:>9.1f}   {worker}; {r['worker_cores']} cores, "
+                         f"{r['machine_cores']}")
     waits = [f"{rate}/s {r['settled_s']} s" for rate, r in report["systems"]["recstream"].items()
              if r.get("settled_s") is not None]
     if waits:
@@ -264,6 +271,12 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"{name}'s CPU per request beyond the idle phase's: " + ", ".join(
                 f"{rate}/s {c['ms']} ms" + (" (saturated: at least)" if c["saturated"] else "")
                 for rate, c in costs.items()))
+    busy = [f"{name} {rate}/s ({r['machine_cores']} of {report['cpus']} cores)"
+            for name, phases in report["systems"].items() for rate, r in phases.items()
+            if machine.saturated(r["machine_cores"], report["cpus"])]
+    if busy:
+        lines.append("the machine had no core to spare in " + ", ".join(busy)
+                     + ": those latencies include waiting for a core")
     lines.append("recstream's state meanwhile, click to Redis (probes reflected, p50/p99/max ms): "
                  + ", ".join(f"{rate}/s {f['reflected']}, {f.get('p50', '-')}/{f.get('p99', '-')}"
                              f"/{f.get('max', '-')}"

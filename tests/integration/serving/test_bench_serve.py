@@ -18,6 +18,10 @@ def test_the_serve_bench_reports_latency_cpu_and_freshness_beside_the_echo_floor
     assert recstream["20"]["answered"] == echo["20"]["answered"] == 60
     assert recstream["0"]["requests"] == 0  # learning alone
     assert all(phase["worker_cores"] > 0 for phase in (*recstream.values(), *echo.values()))
+    # The machine is at least as busy as the workers on it (its other cores: the broker, Redis,
+    # this process), and no busier than all its cores.
+    assert all(phase["worker_cores"] - 0.05 <= phase["machine_cores"] <= report["cpus"] + 0.05
+               for phase in (*recstream.values(), *echo.values()))
     assert recstream["20"]["freshness_ms"]["reflected"] > 0
     assert "freshness_ms" not in echo["20"]  # an echo worker keeps no state to probe
     assert all(phase["settled_s"] is not None for phase in recstream.values())  # waited for
