@@ -111,8 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--include-purchased", action="store_true",
                           help="do not exclude what the user bought (reported beside anyway)")
     evaluate.add_argument("--ablation", action="store_true", default=None,
-                          help="also run recstream in-process with and without context "
-                               "(default for synthetic)")
+                          help="also run recstream in-process without context, and with "
+                               "co-visitation per user shard (default for synthetic)")
     evaluate.add_argument("--rate", type=float, default=None,
                           help="produce the data set at this many events/s (default: as fast "
                                "as possible)")

@@ -10,7 +10,8 @@ distribution (topics read apart, item halves applied by item shards, vectors and
 broadcast) costs; the table shows it.
 
 The run uses topics of its own with one partition, so the worker's single shard learns from the
-whole stream, as each baseline does (with more partitions each shard learns from its users only).
+whole stream, as each baseline does (with more partitions each shard learns co-visitation from its
+users only: the ablation's sharded twin shows what that costs, :mod:`stream.evaluate.sharded`).
 
 With ``ranker`` (`evaluate --ranker r1`), the worker re-ranks with a registered ranker version:
 it is announced on the run's ``models.control`` before the worker starts, and nothing is
@@ -50,6 +51,7 @@ from stream.contracts.schemas import ClickEvent, Event, PurchaseEvent
 from stream.data.replay import paced
 from stream.data.sources import open_source
 from stream.errors import UserFacingError
+from stream.evaluate.sharded import sharded_twin
 from stream.learning.interactions import InteractionBuilder
 from stream.learning.user_shard import SYSTEM, recstream_model
 from stream.ops.fleet import WorkerProcess, wait_for
@@ -108,17 +110,20 @@ def labels(ranker: str | None) -> tuple[str, str]:
 
 
 def baselines(ablation: bool = False, twin: LearningSettings | None = None,
-              ranker: RankerSession | None = None) -> dict[str, Any]:
+              ranker: RankerSession | None = None, shards: int = 1) -> dict[str, Any]:
     """The systems run in-process. With ``twin`` (the worker's learning settings), the worker's
     model too, configured as the worker configures it but learning its item halves and trending
     itself, and re-ranking with ``ranker`` if given. With ``ablation``, also recstream's
-    recommender blind to location and weather: same events, same run."""
+    recommender blind to location and weather, and (with ``twin`` and a fleet of ``shards``
+    partitions) the twin as such a fleet learns co-visitation: same events, same run."""
     systems: dict[str, Any] = {"popularity": MostPopular(), "trending": Trending(),
                                "covisitation": CoVisitation(), "biasedmf": BiasedMFBaseline()}
     if twin is not None:
         systems[labels(None if ranker is None else ranker.version)[1]] = _twin(twin, ranker)
     if ablation:
         systems[f"{SYSTEM}-no-context"] = ContextReranked(use_context=False)
+    if ablation and twin is not None and shards > 1:
+        systems[f"{TWIN}-covis-{shards}-shards"] = sharded_twin(twin, shards)
     return systems
 
 
@@ -167,8 +172,9 @@ def run_evaluation(base: Settings, dataset: str, path: Path | None = None,
         if ablation is None:
             ablation = dataset == "synthetic"  # the stream whose weather is known to matter
         # The baselines learn while the worker does: same events, same order, same protocol.
-        evaluator = PrequentialEvaluator(baselines(ablation, settings.learning, session), k=20,
-                                         exclude_purchased=exclude_purchased, report_both=True)
+        evaluator = PrequentialEvaluator(
+            baselines(ablation, settings.learning, session, shards=base.kafka.partitions), k=20,
+            exclude_purchased=exclude_purchased, report_both=True)
         started, producing, at_cut = time.perf_counter(), 0.0, None
         for sent, fed in _parts(events, stream, cut):
             producing += _produce(settings, sent, rate)
