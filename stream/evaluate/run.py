@@ -9,9 +9,8 @@ alike, learning everything itself in one process. The relative gap between the t
 distribution (topics read apart, item halves applied by item shards, vectors and trending by
 broadcast) costs; the table shows it.
 
-The run uses topics of its own with one partition, so the worker's single shard learns from the
-whole stream, as each baseline does (with more partitions each shard learns co-visitation from its
-users only: the ablation's sharded twin shows what that costs, :mod:`stream.evaluate.sharded`).
+The run uses topics of its own with one partition: the worker's one shard learns the whole stream
+as each baseline does (a fleet's shards learn co-visitation from their users: `--ablation`).
 
 With ``ranker`` (`evaluate --ranker r1`), the worker re-ranks with a registered ranker version:
 it is announced on the run's ``models.control`` before the worker starts, and nothing is
