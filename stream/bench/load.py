@@ -63,8 +63,8 @@ class Probes:
     checks the outstanding probes in one pipeline every ``poll_ms``; a probe is checked again
     ``poll_ms`` or ``RECHECK_SHARE`` of its age later, whichever is longer, so each figure is
     late by at most that much. Checking every outstanding probe every 5 ms cost the benchmark
-    a quarter of a core (and Redis its share) while the state lagged seconds behind, on the
-    machine whose cores the workers measured beside it needed."""
+    0.10 to 0.16 cores, and Redis its share, while the state lagged 5 to 10 s behind: cores of
+    the machine the workers are measured on."""
 
     def __init__(self, reader: StateReader, poll_ms: float = 5) -> None:
         self.reader = reader
