@@ -25,7 +25,6 @@ import functools
 import logging
 import threading
 import time
-import uuid
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Unpack
@@ -47,6 +46,7 @@ from stream.transport.replies import (
     items_of,
     new_request,
 )
+from stream.transport.topic_reader import unjoined_consumer
 
 # The SDK's names: the clients, and the errors their callers catch.
 __all__ = ["AsyncRecommendationClient", "BrokerUnavailable", "DeliveryError", "InvalidRequest",
@@ -100,12 +100,8 @@ class _Channel:
         if self._stopping.is_set():
             raise RuntimeError("the recommendation client is closed")
         kafka = self.settings.kafka
-        consumer = Consumer(client_config(kafka, **{
-            "group.id": f"recstream-client-{uuid.uuid4().hex}",  # never joined: assign() only
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-            "log_level": QUIET,
-        }))
+        consumer = unjoined_consumer(self.settings, "client", **{
+            "enable.partition.eof": False, "log_level": QUIET})
         try:
             consumer.assign(self._ends(consumer))
         except BaseException:

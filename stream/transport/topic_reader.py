@@ -19,7 +19,7 @@ from stream.errors import UserFacingError
 from stream.settings import Settings
 from stream.transport.kafka_config import client_config
 
-__all__ = ["read_topic", "topic_ends"]
+__all__ = ["read_topic", "topic_ends", "unjoined_consumer"]
 
 
 class TopicMissing(UserFacingError, LookupError):
@@ -30,7 +30,7 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 30.0
                ) -> Iterator[tuple[bytes | None, bytes]]:
     """Every record of ``topic`` up to its end at the start, as (key, value), partition by
     partition; raises when the broker does not answer within ``timeout_s``."""
-    consumer = _unjoined(settings, **{"enable.partition.eof": False})
+    consumer = unjoined_consumer(settings, "reader", **{"enable.partition.eof": False})
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
         if metadata.error is not None:
@@ -66,7 +66,7 @@ def topic_ends(settings: Settings, topics: Sequence[str], timeout_s: float = 5.0
     """Each partition's end (its high watermark) of ``topics`` now; None when the broker does
     not answer within ``timeout_s`` (a report goes on without them)."""
     # A broker away is the answer None, not a screen of librdkafka's retries.
-    consumer = _unjoined(settings, log_level=0)
+    consumer = unjoined_consumer(settings, "reader", log_level=0)
     try:
         return {(topic, p): consumer.get_watermark_offsets(TopicPartition(topic, p),
                                                            timeout=timeout_s)[1]
@@ -77,8 +77,9 @@ def topic_ends(settings: Settings, topics: Sequence[str], timeout_s: float = 5.0
         consumer.close()
 
 
-def _unjoined(settings: Settings, **extra: Any) -> Consumer:
-    """A consumer that never joins its group (``assign`` only): it moves nobody's offsets."""
+def unjoined_consumer(settings: Settings, role: str, **extra: Any) -> Consumer:
+    """A consumer that never joins its group (``assign`` only): it moves nobody's offsets, and
+    any number read at once. Its group id names its ``role`` (a reader, a client)."""
     return Consumer(client_config(settings.kafka, **{
-        "group.id": f"recstream-reader-{uuid.uuid4().hex}", "enable.auto.commit": False,
+        "group.id": f"recstream-{role}-{uuid.uuid4().hex}", "enable.auto.commit": False,
         **extra}))
